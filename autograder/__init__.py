@@ -1,0 +1,1 @@
+"""The autograder: fault schedules, checkers, grading runner. See DESIGN."""

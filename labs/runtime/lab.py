@@ -1,0 +1,150 @@
+"""What a lab is to the runtime, and what a run gives back.
+
+A :class:`Lab` names the server node class, the clerk class, the cluster's size, the standard
+workload and the lab's own checks. Each lab folder (``labs/demo``, ``labs/rpc``...) exposes one as
+``LAB`` in its ``__init__``. A student's implementation is the same module file, given by path:
+its classes replace the reference classes by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import random
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .node import Clerk, Node, Op
+from .schedule import Schedule
+from .trace import Event, Summary, history_from_trace, summarize, write_trace
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The clients' standard behaviour: each of ``clients`` clerks runs one operation at a time,
+    as given by ``generate(rng, client_index)``. An operation that takes longer than ``timeout``
+    ends as unknown (``info``) and its clerk is replaced; the next operation starts ``think``
+    seconds after the previous one ends."""
+
+    generate: Callable[[random.Random, int], Op]
+    clients: int = 3
+    timeout: float = 1.0
+    think: float = 0.0
+
+
+Check = Callable[["RunResult"], list[str]]
+"""A lab check reads a finished run and returns the violations it found (empty: all good)."""
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    description: str
+    node: type[Node]
+    clerk: type[Clerk] | None = None
+    workload: Workload | None = None
+    nodes: int = 3
+    min_duration: float = 3.0
+    """The shortest fault phase a run gets, whatever the schedule says."""
+    settle: float = 2.0
+    """Seconds after the final heal for the cluster to recover and pending operations to end."""
+    checks: Sequence[Check] = ()
+    default_schedule: str = "none"
+    impl_file: str = "node.py"
+    """The file a student's implementation replaces (classes are matched by name)."""
+
+    def node_names(self) -> list[str]:
+        return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+    def client_names(self) -> list[str]:
+        n = self.workload.clients if self.workload and self.clerk else 0
+        return [f"c{i}" for i in range(1, n + 1)]
+
+    def with_impl(self, path: str | Path) -> Lab:
+        """This lab with the node and clerk classes taken from a student's file or folder."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / self.impl_file
+        if not p.exists():
+            raise FileNotFoundError(f"no implementation at {p}: give the path of your {self.impl_file}")
+        module = load_module(p)
+        node = _pick(module, self.node.__name__, Node, p)
+        clerk = _pick(module, self.clerk.__name__, Clerk, p) if self.clerk else None
+        return replace(self, node=node, clerk=clerk)  # type: ignore[arg-type]
+
+
+def _pick(module: Any, name: str, base: type, path: Path) -> type:
+    cls = getattr(module, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise AttributeError(f"{path} must define class {name}({base.__name__}), as the handout says")
+    return cls
+
+
+def load_module(path: Path) -> Any:
+    """Import a student's file under a private module name (it may import its own siblings)."""
+    name = f"_student_{abs(hash(str(path.resolve()))):x}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def get_lab(name: str) -> Lab:
+    """The lab called ``name`` (``labs/<name>/__init__.py`` defines ``LAB``)."""
+    try:
+        module = importlib.import_module(f"labs.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"labs.{name}":
+            raise
+        raise LookupError(f"no lab named {name!r}; labs: {', '.join(lab_names())}") from None
+    lab = getattr(module, "LAB", None)
+    if not isinstance(lab, Lab):
+        raise LookupError(f"labs.{name} defines no LAB")
+    return lab
+
+
+def lab_names() -> list[str]:
+    root = Path(__file__).resolve().parent.parent
+    return sorted(p.parent.name for p in root.glob("*/__init__.py") if p.parent.name != "runtime")
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced; all plain data."""
+
+    lab: Lab
+    runtime: str
+    seed: int
+    schedule: Schedule
+    trace: list[Event]
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def history(self) -> list[Event]:
+        return history_from_trace(self.trace)
+
+    def summary(self) -> Summary:
+        return summarize(self.trace)
+
+    def violations(self) -> list[str]:
+        """What the lab's checks found wrong with this run (empty: every check passed)."""
+        out: list[str] = []
+        for check in self.lab.checks:
+            out.extend(check(self))
+        return out
+
+    def write_trace(self, path: str | Path) -> None:
+        write_trace(self.trace, path)
+
+    def events(self, *types: str) -> list[Event]:
+        return [e for e in self.trace if e["type"] in types]

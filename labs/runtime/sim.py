@@ -1,0 +1,432 @@
+"""Runtime 1: the deterministic simulator.
+
+One process, virtual time, seeded randomness. Everything that happens is an entry in one priority
+queue ordered by (time, sequence number), so the same seed replays the same run event for event and
+the trace comes out byte-identical in any process. Nothing here sleeps: a run of a minute of
+virtual time takes as long as its handlers take to compute.
+
+The simulator plays every part the real world plays on Ray: the network (latency, loss,
+duplication, reordering and partitions, using :mod:`.network` like the Ray runtime does), the
+disks, the processes (crash, restart, pause), the clocks (skew) and the clients' workload driver.
+Messages are encoded on send and decoded on delivery, exactly as between Ray processes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .codec import SerializationError
+from .common import (
+    Clock,
+    NodeError,
+    check_result,
+    check_send,
+    check_timer,
+    cluster_codec,
+    format_error,
+    resolve_partition,
+)
+from .lab import Lab, RunResult
+from .network import CLEAN, Delay, Links, Network, fate, links_to_data
+from .node import Clerk, Node, Op, TimerId
+from .schedule import (
+    ALL,
+    LEADER,
+    RANDOM,
+    Crash,
+    Event,
+    Heal,
+    Partition,
+    Pause,
+    Restart,
+    Schedule,
+    SetNetwork,
+    Skew,
+)
+from .storage import MemoryDisk
+from .trace import TRACE_VERSION
+from .trace import Event as TraceEvent
+
+BASE_LATENCY = Delay("uniform", 0.0005, 0.0015)
+"""The simulated network's own one-way latency; a schedule's ``delay`` comes on top of it."""
+
+
+def _t(x: float) -> float:
+    return round(x, 9)
+
+
+@dataclass
+class _Slot:
+    """One node's place in the simulated world: its process, disk, clock and timers."""
+
+    name: str
+    cls: type[Node]
+    disk: MemoryDisk
+    obj: Node | None = None
+    up: bool = False
+    incarnation: int = 0
+    paused: bool = False
+    held: list[Callable[[], None]] = field(default_factory=list)
+    clock: Clock = field(default_factory=Clock)
+    timers: set[TimerId] = field(default_factory=set)
+    # clerks only
+    process: int = 0
+    pending: int | None = None
+
+
+class _Context:
+    """The node API's view of the simulator, for one incarnation of one node."""
+
+    def __init__(self, sim: Simulation, slot: _Slot) -> None:
+        self._sim = sim
+        self._slot = slot
+        self.node_id = slot.name
+        self.nodes = tuple(sim.servers)
+        self.storage = slot.disk
+        self.random = random.Random(f"{sim.seed}:{slot.name}:{slot.incarnation}")
+
+    def send(self, dst: str, msg: object) -> None:
+        self._sim._send(self._slot, dst, msg)
+
+    def set_timer(self, delay: float, timer: object) -> TimerId:
+        return self._sim._set_timer(self._slot, delay, timer)
+
+    def cancel_timer(self, timer_id: TimerId) -> None:
+        if timer_id in self._slot.timers:
+            self._slot.timers.discard(timer_id)
+            self._sim._emit("timer_cancel", node=self._slot.name, id=timer_id)
+
+    def now(self) -> float:
+        return self._slot.clock.local(self._sim.now)
+
+    def log(self, text: str) -> None:
+        self._sim._emit("log", node=self._slot.name, text=text)
+
+    def complete(self, outcome: str, value: Any) -> None:
+        self._sim._complete(self._slot, outcome, value)
+
+
+class Simulation:
+    """One simulated run of a lab under a schedule. Use :func:`run_sim` unless you need to step."""
+
+    def __init__(self, lab: Lab, schedule: Schedule, seed: int = 0) -> None:
+        self.lab = lab
+        self.seed = seed
+        self.servers = lab.node_names()
+        self.clients = lab.client_names()
+        self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration)
+        self.end_of_faults = self.schedule.end()
+        self.stop_at = self.end_of_faults + lab.settle
+        classes: dict[str, type[Node]] = {n: lab.node for n in self.servers}
+        if lab.clerk is not None:
+            classes.update({c: lab.clerk for c in self.clients})
+        self.classes = classes
+        self.codec = cluster_codec(list({id(c): c for c in classes.values()}.values()))
+        self.slots = {n: _Slot(n, cls, MemoryDisk(self.codec)) for n, cls in classes.items()}
+        self.now = 0.0
+        self.trace: list[TraceEvent] = []
+        self.errors: list[str] = []
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = 0
+        self._net = random.Random(f"{seed}:network")
+        self._workload = random.Random(f"{seed}:workload")
+        self._network: Network = self.schedule.network
+        self._blocked: Links = frozenset()
+        self._fifo_last: dict[tuple[str, str], float] = {}
+        self._ids = 0
+        self._op_index = 0
+        self._current: _Slot | None = None
+
+    # -- the event queue ------------------------------------------------------------------
+
+    def _at(self, t: float, action: Callable[[], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (t, self._seq, action))
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        e: TraceEvent = {"t": _t(self.now), "type": kind}
+        e.update(fields)
+        self.trace.append(e)
+
+    def run(self) -> RunResult:
+        self.trace.append({
+            "type": "run", "version": TRACE_VERSION, "lab": self.lab.name, "runtime": "sim",
+            "seed": self.seed, "nodes": self.servers, "clients": self.clients,
+            "schedule": self.schedule.to_data(),
+        })
+        for e in self.schedule.events:
+            self._at(e.at, lambda e=e: self._apply(e))  # type: ignore[misc]
+        for name in self.servers:
+            self._at(0.0, lambda name=name: self._start(self.slots[name], first=True))  # type: ignore[misc]
+        for i, name in enumerate(self.clients):
+            self._at(0.0, lambda name=name: self._start(self.slots[name], first=True))  # type: ignore[misc]
+            self._at(0.0, lambda i=i, name=name: self._invoke(self.slots[name], i))  # type: ignore[misc]
+        queue = self._queue
+        while queue:
+            t, _, action = heapq.heappop(queue)
+            if t > self.stop_at:
+                break
+            self.now = t
+            action()
+        self.now = self.stop_at
+        for i, name in enumerate(self.clients):
+            slot = self.slots[name]
+            if slot.pending is not None:
+                self._finish(slot, "info", None, i)
+        self._emit("end")
+        return RunResult(self.lab, "sim", self.seed, self.schedule, self.trace, self.errors)
+
+    # -- processes ------------------------------------------------------------------------
+
+    def _start(self, slot: _Slot, first: bool) -> None:
+        slot.up = True
+        slot.paused = False
+        slot.held.clear()
+        slot.timers.clear()
+        slot.obj = slot.cls()
+        slot.obj._ctx = _Context(self, slot)
+        self._emit("start" if first else "restart", node=slot.name)
+        self._call(slot, "on_start", slot.obj.on_start)
+
+    def _crash(self, slot: _Slot, reason: str, disk: str = "keep", error: str | None = None) -> None:
+        if not slot.up:
+            return
+        slot.up = False
+        slot.obj = None
+        slot.incarnation += 1
+        slot.paused = False
+        slot.held.clear()
+        slot.timers.clear()
+        if disk == "lose":
+            slot.disk.wipe()
+        fields: dict[str, Any] = {"node": slot.name, "reason": reason, "disk": disk}
+        if error is not None:
+            fields["error"] = error
+        self._emit("crash", **fields)
+
+    def _call(self, slot: _Slot, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """Run one handler to completion; if it raises, that node crashes (not the simulator)."""
+        self._current = slot
+        try:
+            fn(*args)
+        except Exception as exc:
+            report = format_error(slot.name, what, exc)
+            self.errors.append(report)
+            self._crash(slot, "error", "keep", report)
+            if isinstance(slot.cls, type) and issubclass(slot.cls, Clerk):
+                self._replace_clerk(slot)
+        finally:
+            self._current = None
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _send(self, slot: _Slot, dst: str, msg: object) -> None:
+        check_send(slot.name, dst, msg, self.classes)
+        try:
+            body = self.codec.encode(msg)
+        except SerializationError as exc:
+            raise NodeError(f"{slot.name} cannot send {type(msg).__name__} to {dst}: {exc}") from None
+        self._ids += 1
+        mid = self._ids
+        src = slot.name
+        self._emit("send", node=src, dst=dst, id=mid, msg=type(msg).__name__, body=body)
+        if (src, dst) in self._blocked:
+            self._emit("drop", node=src, src=src, dst=dst, id=mid, reason="partition")
+            return
+        delays = fate(self._net, self._network)
+        if not delays:
+            self._emit("drop", node=src, src=src, dst=dst, id=mid, reason="loss")
+            return
+        if len(delays) > 1:
+            self._emit("duplicate", node=src, dst=dst, id=mid)
+        for extra in delays:
+            when = self.now + BASE_LATENCY.sample(self._net) + extra
+            if not self._network.reorder:
+                when = max(when, self._fifo_last.get((src, dst), 0.0))
+                self._fifo_last[(src, dst)] = when
+            self._at(when, lambda: self._deliver(src, dst, mid, body))
+
+    def _deliver(self, src: str, dst: str, mid: int, body: Any) -> None:
+        slot = self.slots[dst]
+        if not slot.up:
+            self._emit("drop", node=dst, src=src, dst=dst, id=mid, reason="crashed")
+            return
+        if (src, dst) in self._blocked:
+            self._emit("drop", node=dst, src=src, dst=dst, id=mid, reason="partition")
+            return
+        if slot.paused:
+            slot.held.append(lambda: self._deliver(src, dst, mid, body))
+            return
+        msg = self.codec.decode(body)
+        self._emit("deliver", node=dst, src=src, id=mid)
+        assert slot.obj is not None
+        handler = slot.obj._handler_for_message(msg)
+        assert handler is not None  # check_send made sure
+        self._call(slot, f"{type(msg).__name__} from {src}", handler, msg, src)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _set_timer(self, slot: _Slot, delay: float, timer: object) -> TimerId:
+        delay = check_timer(slot.name, slot.cls, delay, timer)
+        self._ids += 1
+        tid = self._ids
+        slot.timers.add(tid)
+        self._emit("timer_set", node=slot.name, id=tid, timer=type(timer).__name__, delay=delay)
+        incarnation = slot.incarnation
+        self._at(self.now + slot.clock.real_delay(delay), lambda: self._fire(slot, incarnation, tid, timer))
+        return tid
+
+    def _fire(self, slot: _Slot, incarnation: int, tid: TimerId, timer: object) -> None:
+        if slot.incarnation != incarnation or tid not in slot.timers:
+            return
+        if slot.paused:
+            slot.held.append(lambda: self._fire(slot, incarnation, tid, timer))
+            return
+        slot.timers.discard(tid)
+        self._emit("timer_fire", node=slot.name, id=tid, timer=type(timer).__name__)
+        assert slot.obj is not None
+        handler = slot.obj._handler_for_timer(timer)
+        assert handler is not None
+        self._call(slot, f"timer {type(timer).__name__}", handler, timer)
+
+    # -- the schedule ---------------------------------------------------------------------
+
+    def _leader(self) -> str | None:
+        for name in self.servers:
+            slot = self.slots[name]
+            if slot.up and not slot.paused and slot.obj is not None:
+                try:
+                    if slot.obj.role() == LEADER:
+                        return name
+                except Exception:  # a role() that raises names no leader
+                    continue
+        return None
+
+    def _target(self, name: str, what: str) -> str | None:
+        if name == LEADER:
+            who = self._leader()
+            if who is None:
+                self._emit("skip", what=what, why="no node is leader")
+            return who
+        if name == RANDOM:  # expand() resolves random targets; kept for hand-built schedules
+            return self._net.choice(self.servers)
+        return name
+
+    def _apply(self, e: Event) -> None:
+        if isinstance(e, Partition):
+            resolved = resolve_partition(e, self.servers, self.clients, self._leader())
+            if isinstance(resolved, str):
+                self._emit("skip", what="partition", why=resolved)
+                return
+            self._blocked, groups = resolved
+            fields: dict[str, Any] = {"blocked": links_to_data(self._blocked)}
+            if groups:
+                fields["groups"] = groups
+            self._emit("partition", **fields)
+        elif isinstance(e, Heal):
+            final = e.at >= self.end_of_faults
+            self._blocked = frozenset()
+            self._emit("heal", final=final)
+            if final:
+                self._network = CLEAN
+                self._emit("network", network=CLEAN.to_data())
+                for name in self.servers:
+                    slot = self.slots[name]
+                    if slot.paused:
+                        self._resume(slot)
+                    if not slot.up:
+                        self._start(slot, first=False)
+        elif isinstance(e, Crash):
+            who = self._target(e.node, "crash")
+            if who is not None:
+                self._crash(self.slots[who], "schedule", e.disk)
+        elif isinstance(e, Restart):
+            for name in self.servers if e.node == ALL else [e.node]:
+                if not self.slots[name].up:
+                    self._start(self.slots[name], first=False)
+        elif isinstance(e, Pause):
+            who = self._target(e.node, "pause")
+            if who is not None and self.slots[who].up and not self.slots[who].paused:
+                slot = self.slots[who]
+                slot.paused = True
+                self._emit("pause", node=who, duration=e.duration)
+                incarnation = slot.incarnation
+                self._at(self.now + e.duration,
+                         lambda: self._resume(slot) if slot.incarnation == incarnation else None)
+        elif isinstance(e, Skew):
+            self.slots[e.node].clock.reset(self.now, e.offset, e.rate)
+            self._emit("skew", node=e.node, offset=e.offset, rate=e.rate)
+        elif isinstance(e, SetNetwork):
+            self._network = e.network
+            self._emit("network", network=e.network.to_data())
+
+    def _resume(self, slot: _Slot) -> None:
+        if not slot.paused:
+            return
+        slot.paused = False
+        self._emit("resume", node=slot.name)
+        held, slot.held = slot.held, []
+        for action in held:
+            self._at(self.now, action)
+
+    # -- the workload driver --------------------------------------------------------------
+
+    def _invoke(self, slot: _Slot, client: int) -> None:
+        workload = self.lab.workload
+        if workload is None or self.now >= self.end_of_faults or slot.pending is not None:
+            return
+        op = workload.generate(self._workload, client)
+        self._op_index += 1
+        index = self._op_index
+        slot.pending = index
+        self._emit("invoke", node=slot.name, process=slot.process, index=index,
+                   f=op.f, key=op.key, value=op.value)
+        self._at(self.now + workload.timeout, lambda: self._timeout(slot, client, index))
+        assert isinstance(slot.obj, Clerk)
+        self._call(slot, f"invoke {op.f}", slot.obj.on_invoke, Op(op.f, op.key, op.value))
+
+    def _complete(self, slot: _Slot, outcome: str, value: Any) -> None:
+        if slot.pending is None:
+            raise NodeError(f"{slot.name}: complete() or fail() called with no operation in progress")
+        value = check_result(value)
+        self._finish(slot, outcome, value, self.clients.index(slot.name))
+
+    def _finish(self, slot: _Slot, outcome: str, value: Any, client: int) -> None:
+        index, slot.pending = slot.pending, None
+        self._emit("complete", node=slot.name, process=slot.process, index=index,
+                   outcome=outcome, value=value)
+        assert self.lab.workload is not None
+        self._at(self.now + self.lab.workload.think, lambda: self._invoke(slot, client))
+
+    def _timeout(self, slot: _Slot, client: int, index: int) -> None:
+        if slot.pending != index:
+            return
+        self._finish(slot, "info", None, client)
+        self._replace_clerk(slot)
+
+    def _replace_clerk(self, slot: _Slot) -> None:
+        """A clerk that timed out or raised is replaced by a fresh one, as a new process."""
+        if slot.pending is not None:
+            self._finish(slot, "info", None, self.clients.index(slot.name))
+        self._crash(slot, "replaced", "lose")
+        slot.process += len(self.clients)
+        self._start(slot, first=False)
+
+
+def run_sim(lab: Lab, schedule: Schedule, seed: int = 0) -> RunResult:
+    """Run ``lab`` under ``schedule`` in the simulator; the same seed gives the same trace."""
+    return Simulation(lab, schedule, seed).run()
+
+
+def first_difference(a: list[TraceEvent], b: list[TraceEvent]) -> tuple[int, TraceEvent | None, TraceEvent | None] | None:
+    """Where two traces of the same seed part ways (``None`` when identical)."""
+    for i in range(max(len(a), len(b))):
+        ea = a[i] if i < len(a) else None
+        eb = b[i] if i < len(b) else None
+        if ea != eb:
+            return i, ea, eb
+    return None

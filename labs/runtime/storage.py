@@ -1,0 +1,132 @@
+"""The two disks behind :class:`~labs.runtime.node.Storage`.
+
+* :class:`MemoryDisk` for the simulator: values live as encoded text in memory, owned by the
+  simulator, not by the node object, so they outlive a crash exactly when the schedule says so.
+* :class:`FileDisk` for Ray: an append-only log of JSON lines, flushed and ``fsync``-ed before an
+  assignment returns, replayed when a restarted node opens it, and compacted when it grows.
+
+Both store encoded text, so a node can never keep a live reference into its own disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .codec import Codec
+from .node import Storage
+
+_DELETED = object()
+
+
+class MemoryDisk(Storage):
+    """Storage for the simulator: a dict of encoded values."""
+
+    def __init__(self, codec: Codec) -> None:
+        self._codec = codec
+        self._data: dict[str, str] = {}
+        self.writes = 0
+
+    def __getitem__(self, key: str) -> Any:
+        return self._codec.loads(self._data[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        _check_key(key)
+        self._data[key] = self._codec.dumps(value, f"storage[{key!r}]")
+        self.writes += 1
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        self.writes += 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def wipe(self) -> None:
+        self._data.clear()
+
+
+class FileDisk(Storage):
+    """Storage for Ray: a durable append-only log in ``directory/storage.jsonl``."""
+
+    COMPACT_AFTER = 10_000
+
+    def __init__(self, codec: Codec, directory: str | os.PathLike[str]) -> None:
+        self._codec = codec
+        self._dir = Path(directory)
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._path = self._dir / "storage.jsonl"
+        self._data: dict[str, str] = {}
+        self._lines = 0
+        if self._path.exists():
+            for line in self._path.read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    break  # a torn last write: everything before it was durable
+                self._lines += 1
+                if "v" in rec:
+                    self._data[rec["k"]] = rec["v"]
+                else:
+                    self._data.pop(rec["k"], None)
+        self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+
+    def __getitem__(self, key: str) -> Any:
+        return self._codec.loads(self._data[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        _check_key(key)
+        text = self._codec.dumps(value, f"storage[{key!r}]")
+        self._append({"k": key, "v": text})
+        self._data[key] = text
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._data:
+            raise KeyError(key)
+        self._append({"k": key})
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def _append(self, rec: dict[str, str]) -> None:
+        self._file.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._lines += 1
+        if self._lines > self.COMPACT_AFTER and self._lines > 4 * len(self._data):
+            self._compact()
+
+    def _compact(self) -> None:
+        tmp = self._path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for k, v in self._data.items():
+                f.write(json.dumps({"k": k, "v": v}, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self._file.close()
+        os.replace(tmp, self._path)
+        dir_fd = os.open(self._dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115
+        self._lines = len(self._data)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, str):
+        raise TypeError(f"storage keys are strings, got {type(key).__name__} {key!r}")

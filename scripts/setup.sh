@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Create (or refresh) the project virtualenv at .venv. Safe to run repeatedly:
+# the install is skipped while pyproject.toml and constraints.txt are unchanged.
+# Override the interpreter with e.g. PYTHON=python3.11 bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "==> creating $VENV with $PYTHON ($("$PYTHON" --version 2>&1))"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+hash=$(cat pyproject.toml constraints.txt | "$VENV/bin/python" -c \
+    'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
+stamp="$VENV/.installed-$hash"
+
+if [[ -e "$stamp" ]]; then
+    echo "==> $VENV is up to date"
+else
+    echo "==> upgrading pip"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    echo "==> installing -e .[dev] pinned by constraints.txt (first run takes a few minutes)"
+    # Show what is being fetched, hide the "already satisfied" noise; awk never fails,
+    # so pipefail still reports pip's exit status.
+    "$VENV/bin/python" -m pip install --progress-bar off -e ".[dev]" -c constraints.txt 2>&1 \
+        | awk '!/^Requirement already satisfied/ { print; fflush() }'
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+    echo "==> done"
+fi
+
+echo "Activate with:  source $VENV/bin/activate"
