@@ -273,33 +273,6 @@ class Node:
         return None if name is None else getattr(self, name)  # type: ignore[no-any-return]
 
 
-class Clerk(Node):
-    """The client library of a lab: the workload driver hands it one :class:`Op` at a time.
-
-    Implement :meth:`on_invoke`; send requests to the servers; when the answer arrives (in a
-    message handler, possibly after retries driven by timers) call :meth:`complete` with the
-    result, or :meth:`fail` when the operation certainly did not happen. If neither happens in
-    time the driver records the outcome as unknown and replaces this clerk with a fresh one.
-    """
-
-    def on_invoke(self, op: Op) -> None:
-        """Start the client operation ``op``."""
-        raise NotImplementedError
-
-    def complete(self, value: JSON = None) -> None:
-        """The current operation succeeded with result ``value`` (plain JSON data)."""
-        self._context().complete("ok", value)
-
-    def fail(self, error: str = "") -> None:
-        """The current operation certainly had no effect (it will never take effect later)."""
-        self._context().complete("fail", error)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "on_invoke" in vars(cls):
-            _check_arity(cls, "on_invoke", vars(cls)["on_invoke"], 2)
-
-
 def _defined_in(cls: type, name: str) -> bool:
     return name in vars(cls)
 
@@ -353,3 +326,30 @@ def iter_handlers(cls: type[Node]) -> Iterator[tuple[str, type]]:
         yield name, t
     for t, name in cls._timer_handlers.items():
         yield name, t
+
+
+class Clerk(Node):
+    """The client library of a lab: the workload driver hands it one :class:`Op` at a time.
+
+    Implement :meth:`on_invoke`; send requests to the servers; when the answer arrives (in a
+    message handler, possibly after retries driven by timers) call :meth:`complete` with the
+    result, or :meth:`fail` when the operation certainly did not happen. If neither happens in
+    time the driver records the outcome as unknown and replaces this clerk with a fresh one.
+    """
+
+    def on_invoke(self, op: Op) -> None:
+        """Start the client operation ``op``."""
+        raise NotImplementedError
+
+    def complete(self, value: JSON = None) -> None:
+        """The current operation succeeded with result ``value`` (plain JSON data)."""
+        self._context().complete("ok", value)
+
+    def fail(self, error: str = "") -> None:
+        """The current operation certainly had no effect (it will never take effect later)."""
+        self._context().complete("fail", error)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "on_invoke" in vars(cls):
+            _check_arity(cls, "on_invoke", vars(cls)["on_invoke"], 2)

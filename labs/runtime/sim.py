@@ -377,7 +377,7 @@ class Simulation:
 
     def _invoke(self, slot: _Slot, client: int) -> None:
         workload = self.lab.workload
-        if workload is None or self.now >= self.end_of_faults or slot.pending is not None:
+        if workload is None or self.now >= self.stop_at - workload.timeout or slot.pending is not None:
             return
         op = workload.generate(self._workload, client)
         self._op_index += 1

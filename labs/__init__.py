@@ -1,0 +1,62 @@
+"""Labs for "Distributed Systems, by Breaking Them".
+
+What a student needs, in one import::
+
+    from dataclasses import dataclass
+    from labs import Node, Clerk, Op, on, on_timer
+
+Running a lab: ``labs.run("demo", runtime="sim", schedule="lossy", seed=3)`` or, from a terminal,
+``python -m labs run demo --runtime sim --schedule lossy --seed 3``.
+"""
+
+from .runtime import (
+    Clerk,
+    Lab,
+    Node,
+    NodeDefinitionError,
+    NodeError,
+    Op,
+    RunResult,
+    Schedule,
+    ScheduleError,
+    SerializationError,
+    Storage,
+    Summary,
+    TimerId,
+    Workload,
+    builder,
+    get_lab,
+    library,
+    load,
+    on,
+    on_timer,
+    read_trace,
+    run,
+    summarize,
+)
+
+__all__ = [
+    "Clerk",
+    "Lab",
+    "Node",
+    "NodeDefinitionError",
+    "NodeError",
+    "Op",
+    "RunResult",
+    "Schedule",
+    "ScheduleError",
+    "SerializationError",
+    "Storage",
+    "Summary",
+    "TimerId",
+    "Workload",
+    "builder",
+    "get_lab",
+    "library",
+    "load",
+    "on",
+    "on_timer",
+    "read_trace",
+    "run",
+    "summarize",
+]

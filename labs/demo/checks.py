@@ -1,0 +1,78 @@
+"""The demo lab's checks, read from a finished run's trace and history (never from live nodes).
+
+``counter_is_consistent`` checks conditions every linearizable counter history meets; the full
+linearizability checker lives in the autograder.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from labs.runtime.lab import RunResult
+
+
+def no_node_errors(run: RunResult) -> list[str]:
+    """No handler raised."""
+    return [f"a node raised: {e.strip().splitlines()[0]}" for e in run.errors]
+
+
+def _ok_ops(run: RunResult) -> list[dict[str, Any]]:
+    invoked: dict[int, dict[str, Any]] = {}
+    ops = []
+    for h in run.history:
+        if h["type"] == "invoke":
+            invoked[h["index"]] = h
+        elif h["type"] == "ok":
+            start = invoked[h["index"]]
+            ops.append({"f": h["f"], "value": h["value"], "start": start["time"],
+                        "end": h["time"], "client": h["client"]})
+    return ops
+
+
+def _show(op: dict[str, Any]) -> str:
+    return f"{op['f']} by {op['client']} during [{op['start']:.3f}, {op['end']:.3f}] -> {op['value']}"
+
+
+def counter_is_consistent(run: RunResult) -> list[str]:
+    """Increments return distinct values, nothing goes back in time, nothing comes from nowhere."""
+    ops = _ok_ops(run)
+    problems: list[str] = []
+    seen: dict[int, dict[str, Any]] = {}
+    for op in ops:
+        if not isinstance(op["value"], int):
+            problems.append(f"{_show(op)}: the result is not an integer")
+            return problems
+        if op["f"] == "incr":
+            if op["value"] in seen:
+                problems.append(f"two increments returned {op['value']}: {_show(seen[op['value']])} and {_show(op)}")
+            seen[op["value"]] = op
+    # Whatever completed before an operation started bounds its result from below.
+    by_end = sorted(ops, key=lambda o: o["end"])
+    ends = [o["end"] for o in by_end]
+    best: list[dict[str, Any]] = []
+    for o in by_end:
+        best.append(o if not best or o["value"] >= best[-1]["value"] else best[-1])
+    for op in ops:
+        i = bisect.bisect_left(ends, op["start"])
+        if i == 0:
+            continue
+        before = best[i - 1]
+        if op["value"] < before["value"] or (op["f"] == "incr" and op["value"] == before["value"]):
+            problems.append(f"stale result: {_show(op)}, but {_show(before)} had already finished")
+    # No value higher than the number of increments started before the operation ended.
+    starts = sorted(h["time"] for h in run.history if h["type"] == "invoke" and h["f"] == "incr")
+    for op in ops:
+        started = bisect.bisect_right(starts, op["end"])
+        if op["value"] > started:
+            problems.append(f"{_show(op)}: only {started} increments had started by then")
+    return problems[:5]
+
+
+def recovers_after_heal(run: RunResult) -> list[str]:
+    """Once the schedule has healed everything, clients get answers again."""
+    healed = run.schedule.end()
+    done = [h for h in run.history if h["type"] == "ok" and h["time"] > healed]
+    if not done:
+        return [f"no client operation succeeded after the final heal at t={healed:g}"]
+    return []
