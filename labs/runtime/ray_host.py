@@ -1,0 +1,303 @@
+"""The inside of one Ray actor: hosts one node (or clerk) in its own OS process.
+
+This module does not import Ray: ``ray_runtime`` wraps :class:`NodeHost` with ``ray.remote``.
+
+Who talks to whom, and in what:
+
+* **node to node**: ``peer.deliver.remote(src, id, text)`` straight between actors, the message
+  encoded as JSON text. The sender's host applies the schedule's loss, duplication, delay and
+  ordering (with the same :func:`~labs.runtime.network.fate` as the simulator) and drops messages
+  on cut links; the receiver's host drops what arrives over a link cut meanwhile.
+* **driver to host**: ``host.control.remote(json_text)``, plain data commands (start, network,
+  pause, skew, invoke, replace, role, stop).
+* **host to driver**: JSON lines over a loopback TCP socket: trace events, clerk completions,
+  role answers and handler errors. The driver reads them as data and checks every field; it never
+  unpickles anything a node or clerk produced, and the socket closing tells it the process died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .codec import SerializationError
+from .common import Clock, NodeError, check_result, check_send, check_timer, cluster_codec, format_error
+from .network import Links, Network, fate, links_from_data, network_from_data
+from .node import Clerk, Node, Op, TimerId
+from .storage import FileDisk
+
+
+class _HostContext:
+    """The node API's view of this process."""
+
+    def __init__(self, host: NodeHost) -> None:
+        self._host = host
+        self.node_id = host.name
+        self.nodes = tuple(host.servers)
+        self.storage = host.disk
+        self.random = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{os.getpid()}")
+
+    def send(self, dst: str, msg: object) -> None:
+        self._host.send(dst, msg)
+
+    def set_timer(self, delay: float, timer: object) -> TimerId:
+        return self._host.set_timer(delay, timer)
+
+    def cancel_timer(self, timer_id: TimerId) -> None:
+        self._host.cancel_timer(timer_id)
+
+    def now(self) -> float:
+        return self._host.clock.local(self._host.t())
+
+    def log(self, text: str) -> None:
+        self._host.emit("log", text=text)
+
+    def complete(self, outcome: str, value: Any) -> None:
+        self._host.complete(outcome, value)
+
+
+class NodeHost:
+    """One node's process. Every method runs on the actor's event loop, one at a time."""
+
+    def __init__(self, config: str, server_cls: type[Node], clerk_cls: type[Node] | None) -> None:
+        c = json.loads(config)
+        self.name: str = c["name"]
+        self.servers: list[str] = c["servers"]
+        self.clients: list[str] = c["clients"]
+        self.seed: int = c["seed"]
+        self.incarnation: int = c["incarnation"]
+        self.token: str = c["token"]
+        self.driver: tuple[str, int] = (c["driver_host"], c["driver_port"])
+        self.ids = int(c["id_base"])
+        self.cls: type[Node] = clerk_cls if self.name in self.clients and clerk_cls else server_cls
+        self.classes: dict[str, type[Node]] = {n: server_cls for n in self.servers}
+        if clerk_cls is not None:
+            self.classes.update({n: clerk_cls for n in self.clients})
+        self.codec = cluster_codec([server_cls] + ([clerk_cls] if clerk_cls else []))
+        self.disk = FileDisk(self.codec, c["storage"])
+        self.network: Network = network_from_data(c["network"])
+        self.blocked: Links = links_from_data(c["blocked"])
+        self.clock = Clock(**c.get("clock", {}))
+        self.t0: float = c.get("t0", time.time())
+        self.net_rng = random.Random(f"{self.seed}:{self.name}:{self.incarnation}:net")
+        self.peers: dict[str, Any] = {}
+        self.obj: Node | None = None
+        self.generation = 0  # bumps when the node object is replaced: stale timers do nothing
+        self.timers: set[TimerId] = set()
+        self.fifo_last: dict[str, float] = {}
+        self.paused = False
+        self.held: list[Callable[[], None]] = []
+        self.dead = False
+        self.pending: int | None = None
+        self.out: list[bytes] = []
+        self.writer: asyncio.StreamWriter | None = None
+        self.flush_scheduled = False
+
+    # -- the link to the driver -----------------------------------------------------------
+
+    def t(self) -> float:
+        return time.time() - self.t0
+
+    async def connect(self) -> None:
+        _, self.writer = await asyncio.open_connection(*self.driver)
+        self.write({"k": "hello", "token": self.token, "node": self.name,
+                    "incarnation": self.incarnation, "pid": os.getpid()})
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.out.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        if self.writer is not None and self.out:
+            self.writer.write(b"".join(self.out))
+            self.out.clear()
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self.write({"k": "ev", "e": {"t": round(self.t(), 6), "type": kind, "node": self.name, **fields}})
+
+    # -- commands from the driver ---------------------------------------------------------
+
+    async def set_peers(self, peers: dict[str, Any]) -> None:
+        self.peers.update(peers)
+
+    async def control(self, command: str) -> None:
+        c = json.loads(command)
+        cmd = c["cmd"]
+        if cmd == "start":
+            self.t0 = c["t0"]
+            self.start()
+        elif cmd == "net":
+            if "network" in c:
+                self.network = network_from_data(c["network"])
+            if "blocked" in c:
+                self.blocked = links_from_data(c["blocked"])
+        elif cmd == "pause":
+            self.paused = True
+            asyncio.get_running_loop().call_later(c["for"], self.resume)
+        elif cmd == "resume":
+            self.resume()
+        elif cmd == "skew":
+            self.clock.reset(self.t(), c["offset"], c["rate"])
+        elif cmd == "invoke":
+            self.invoke(c["index"], Op(c["f"], c.get("key"), c.get("value")))
+        elif cmd == "replace":
+            self.pending = None
+            self.start()
+        elif cmd == "role":
+            role = None
+            if self.obj is not None and not self.dead and not self.paused:
+                try:
+                    role = self.obj.role()
+                except Exception:
+                    role = None
+            self.write({"k": "role", "q": c["q"], "role": role if isinstance(role, str) else None})
+
+    def start(self) -> None:
+        self.generation += 1
+        self.timers.clear()
+        self.held.clear()
+        self.paused = False
+        self.obj = self.cls()
+        self.obj._ctx = _HostContext(self)
+        self.call("on_start", self.obj.on_start)
+
+    def resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        self.emit("resume")
+        held, self.held = self.held, []
+        for action in held:
+            action()
+
+    # -- running handlers -----------------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            report = format_error(self.name, what, exc)
+            if self.cls is not None and issubclass(self.cls, Clerk):
+                self.obj = None
+                self.generation += 1
+            else:
+                self.dead = True  # handle nothing more; the driver kills this process
+            self.write({"k": "error", "report": report})
+
+    # -- messages -------------------------------------------------------------------------
+
+    def send(self, dst: str, msg: object) -> None:
+        check_send(self.name, dst, msg, self.classes)
+        try:
+            body = self.codec.encode(msg)
+        except SerializationError as exc:
+            raise NodeError(f"{self.name} cannot send {type(msg).__name__} to {dst}: {exc}") from None
+        text = json.dumps(body, separators=(",", ":"))
+        self.ids += 1
+        mid = self.ids
+        self.emit("send", dst=dst, id=mid, msg=type(msg).__name__, body=body)
+        if (self.name, dst) in self.blocked:
+            self.emit("drop", src=self.name, dst=dst, id=mid, reason="partition")
+            return
+        delays = fate(self.net_rng, self.network)
+        if not delays:
+            self.emit("drop", src=self.name, dst=dst, id=mid, reason="loss")
+            return
+        if len(delays) > 1:
+            self.emit("duplicate", dst=dst, id=mid)
+        peer = self.peers.get(dst)
+        if peer is None:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for extra in delays:
+            when = now + extra
+            if not self.network.reorder:
+                when = max(when, self.fifo_last.get(dst, 0.0))
+                self.fifo_last[dst] = when
+            if when <= now:
+                peer.deliver.remote(self.name, mid, text)
+            else:
+                loop.call_at(when, _deliver_later, self, dst, mid, text)
+
+    async def deliver(self, src: str, mid: int, text: str) -> None:
+        self.receive(src, mid, text)
+
+    def receive(self, src: str, mid: int, text: str) -> None:
+        if self.dead or self.obj is None:
+            return
+        if (src, self.name) in self.blocked:
+            self.emit("drop", src=src, dst=self.name, id=mid, reason="partition")
+            return
+        if self.paused:
+            self.held.append(lambda: self.receive(src, mid, text))
+            return
+        msg = self.codec.loads(text)
+        self.emit("deliver", src=src, id=mid)
+        handler = self.obj._handler_for_message(msg)
+        if handler is not None:
+            self.call(f"{type(msg).__name__} from {src}", handler, msg, src)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def set_timer(self, delay: float, timer: object) -> TimerId:
+        delay = check_timer(self.name, self.cls, delay, timer)
+        self.ids += 1
+        tid = self.ids
+        self.timers.add(tid)
+        self.emit("timer_set", id=tid, timer=type(timer).__name__, delay=delay)
+        generation = self.generation
+        asyncio.get_running_loop().call_later(
+            self.clock.real_delay(delay), self.fire, generation, tid, timer
+        )
+        return tid
+
+    def cancel_timer(self, tid: TimerId) -> None:
+        if tid in self.timers:
+            self.timers.discard(tid)
+            self.emit("timer_cancel", id=tid)
+
+    def fire(self, generation: int, tid: TimerId, timer: object) -> None:
+        if self.dead or generation != self.generation or tid not in self.timers:
+            return
+        if self.paused:
+            self.held.append(lambda: self.fire(generation, tid, timer))
+            return
+        self.timers.discard(tid)
+        self.emit("timer_fire", id=tid, timer=type(timer).__name__)
+        assert self.obj is not None
+        handler = self.obj._handler_for_timer(timer)
+        if handler is not None:
+            self.call(f"timer {type(timer).__name__}", handler, timer)
+
+    # -- clerks ---------------------------------------------------------------------------
+
+    def invoke(self, index: int, op: Op) -> None:
+        if not isinstance(self.obj, Clerk):
+            return
+        self.pending = index
+        self.call(f"invoke {op.f}", self.obj.on_invoke, op)
+
+    def complete(self, outcome: str, value: Any) -> None:
+        if self.pending is None:
+            raise NodeError(f"{self.name}: complete() or fail() called with no operation in progress")
+        value = check_result(value)
+        index, self.pending = self.pending, None
+        self.write({"k": "complete", "index": index, "outcome": outcome, "value": value})
+
+    async def ping(self) -> None:
+        """An empty call, for measuring raw Ray round trips in the benchmark."""
+
+
+def _deliver_later(host: NodeHost, dst: str, mid: int, text: str) -> None:
+    peer = host.peers.get(dst)
+    if peer is not None:
+        peer.deliver.remote(host.name, mid, text)

@@ -1,0 +1,535 @@
+"""Runtime 2: every node a Ray actor in its own OS process, faults applied in real time.
+
+The driver (this module, in the process that calls :func:`run_ray`) owns what decides a verdict:
+the workload and the client history it records with its own clock, the fault schedule, and the
+merged trace. Node and clerk code runs only in actor processes (see :mod:`.ray_host`), and what
+comes back from them is JSON text over a loopback socket, checked field by field. The driver never
+calls ``ray.get`` on anything an actor produced, so no object built by student code is ever
+deserialized here.
+
+A crash is ``ray.kill``: the process and its memory are gone, and a restart is a new actor that
+opens the same storage directory (or an empty one when the schedule says the disk was lost). A
+machine failure in a multi-node cluster shows up the same way, as a ``crash`` with reason
+``process-died`` when the actor's socket closes without the driver having asked for it.
+
+Ray is started here (locally, on loopback) only if the caller has not started or joined a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import random
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .common import resolve_partition
+from .lab import Lab, RunResult
+from .network import CLEAN, Links, Network, links_to_data
+from .schedule import ALL, LEADER, RANDOM, Crash, Event, Heal, Partition, Pause, Restart, Schedule, SetNetwork, Skew
+from .trace import TRACE_VERSION
+from .trace import Event as TraceEvent
+
+NODE_EVENTS = frozenset(
+    {"send", "deliver", "drop", "duplicate", "timer_set", "timer_fire", "timer_cancel", "log", "resume"}
+)
+"""The trace events an actor may report; everything else is the driver's to write."""
+
+START_TIMEOUT = 120.0
+"""Seconds to wait for an actor's process to start and call back (slow on a busy 2-core box)."""
+
+
+class RayRunError(RuntimeError):
+    """A Ray run could not be carried out (an actor never started, Ray is unreachable...)."""
+
+
+@dataclass
+class _Proc:
+    """The driver's view of one node's process."""
+
+    name: str
+    is_client: bool
+    storage: Path
+    handle: Any = None
+    incarnation: int = 0
+    up: bool = False
+    paused_until: float = -1.0
+    killing: bool = False
+    pid: int | None = None
+    hello: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    # clerks only
+    process: int = 0
+    pending: tuple[int, asyncio.Future[tuple[str, Any]]] | None = None
+
+
+def ensure_ray(address: str | None = None) -> None:
+    """Join ``address``, or start a local Ray on loopback unless one is already connected."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
+    ray.init(address=address, include_dashboard=False, configure_logging=False)
+
+
+class RayRun:
+    """One run of a lab on Ray. Use :func:`run_ray`."""
+
+    def __init__(self, lab: Lab, schedule: Schedule, seed: int = 0,
+                 storage_dir: str | Path | None = None, keep_storage: bool = False) -> None:
+        self.lab = lab
+        self.seed = seed
+        self.servers = lab.node_names()
+        self.clients = lab.client_names()
+        self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration)
+        self.end_of_faults = self.schedule.end()
+        self.stop_at = self.end_of_faults + lab.settle
+        self.own_storage = storage_dir is None
+        self.keep_storage = keep_storage
+        self.root = Path(storage_dir) if storage_dir else Path(tempfile.mkdtemp(prefix=f"labs-{lab.name}-"))
+        self.procs = {n: _Proc(n, n in self.clients, self.root / n) for n in [*self.servers, *self.clients]}
+        self.token = secrets.token_hex(16)
+        self.events: list[TraceEvent] = []
+        self.errors: list[str] = []
+        self.network: Network = self.schedule.network
+        self.blocked: Links = frozenset()
+        self.t0 = 0.0
+        self.started = False
+        self.serial = 0
+        self.op_index = 0
+        self.queries = 0
+        self.answers: dict[int, asyncio.Future[str | None]] = {}
+        self.workload_rng = random.Random(f"{seed}:workload")
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def t(self) -> float:
+        return round(time.time() - self.t0, 6) if self.started else 0.0
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self.events.append({"t": self.t(), "type": kind, **fields})
+
+    def run(self) -> RunResult:
+        ensure_ray()
+        self._register_student_modules()
+        box: dict[str, BaseException] = {}
+
+        def target() -> None:
+            try:
+                asyncio.run(self._main())
+            except BaseException as exc:  # re-raised in the caller's thread below
+                box["error"] = exc
+
+        # A thread of its own, so that a run works where an event loop is already running
+        # (JupyterLab), and so that the caller's thread is free of this run's loop.
+        thread = threading.Thread(target=target, name=f"labs-ray-{self.lab.name}", daemon=True)
+        thread.start()
+        thread.join()
+        if self.own_storage and not self.keep_storage:
+            shutil.rmtree(self.root, ignore_errors=True)
+        if "error" in box:
+            raise box["error"]
+        header: TraceEvent = {
+            "type": "run", "version": TRACE_VERSION, "lab": self.lab.name, "runtime": "ray",
+            "seed": self.seed, "nodes": self.servers, "clients": self.clients,
+            "schedule": self.schedule.to_data(),
+        }
+        trace = [header, *sorted(self.events, key=lambda e: e["t"])]
+        return RunResult(self.lab, "ray", self.seed, self.schedule, trace, self.errors)
+
+    def _register_student_modules(self) -> None:
+        """Classes from a student's file travel to the actors by value (they cannot import it)."""
+        import sys
+
+        import ray.cloudpickle as cloudpickle
+
+        for cls in (self.lab.node, self.lab.clerk):
+            if cls is None:
+                continue
+            module = sys.modules.get(cls.__module__)
+            if module is not None and cls.__module__.startswith("_student_"):
+                cloudpickle.register_pickle_by_value(module)
+
+    async def _main(self) -> None:
+        bind = _driver_host()
+        server = await asyncio.start_server(self._on_connection, bind, 0)
+        self.port = server.sockets[0].getsockname()[1]
+        self.bind = bind
+        try:
+            for proc in self.procs.values():
+                self._spawn(proc)
+            await self._await_hellos(list(self.procs.values()))
+            handles = {p.name: p.handle for p in self.procs.values()}
+            for proc in self.procs.values():
+                proc.handle.set_peers.remote(handles)
+            self.t0 = time.time()
+            self.started = True
+            for proc in self.procs.values():
+                self._start(proc, first=True)
+            tasks = [asyncio.create_task(self._faults())]
+            tasks += [asyncio.create_task(self._client(i, self.procs[c])) for i, c in enumerate(self.clients)]
+            await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for proc in self.procs.values():
+                if proc.pending is not None:
+                    self._finish(proc, "info", None)
+            self.emit("end")
+        finally:
+            await self._stop_all()
+            server.close()
+
+    def _spawn(self, proc: _Proc) -> None:
+        import ray
+
+        self.serial += 1
+        proc.incarnation += 1
+        proc.hello = asyncio.Event()
+        proc.closed = asyncio.Event()
+        proc.killing = False
+        config = {
+            "name": proc.name, "servers": self.servers, "clients": self.clients, "seed": self.seed,
+            "incarnation": proc.incarnation, "token": self.token, "driver_host": self.bind,
+            "driver_port": self.port, "id_base": self.serial << 32, "storage": str(proc.storage),
+            "network": self.network.to_data(), "blocked": links_to_data(self.blocked),
+            "t0": self.t0,
+        }
+        proc.handle = _host_actor().options(
+            num_cpus=0, max_restarts=0, max_task_retries=0,
+            scheduling_strategy=_placement(self.serial),
+        ).remote(json.dumps(config), self.lab.node, self.lab.clerk)
+        proc.handle.connect.remote()
+
+    async def _await_hellos(self, procs: list[_Proc]) -> None:
+        waits: list[Awaitable[Any]] = [p.hello.wait() for p in procs]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), START_TIMEOUT)
+        except TimeoutError:
+            missing = [p.name for p in procs if not p.hello.is_set()]
+            raise RayRunError(
+                f"the processes of {', '.join(missing)} did not start within {START_TIMEOUT:g}s; "
+                "is the Ray cluster short of memory, or does the node class fail to unpickle?"
+            ) from None
+
+    def _start(self, proc: _Proc, first: bool) -> None:
+        proc.up = True
+        proc.paused_until = -1.0
+        self.emit("start" if first else "restart", node=proc.name)
+        self._control(proc, {"cmd": "start", "t0": self.t0})
+
+    def _control(self, proc: _Proc, command: dict[str, Any]) -> None:
+        proc.handle.control.remote(json.dumps(command))
+
+    async def _stop_all(self) -> None:
+        import ray
+
+        for proc in self.procs.values():
+            if proc.handle is not None and not proc.closed.is_set():
+                proc.killing = True
+                ray.kill(proc.handle, no_restart=True)
+        waits = [p.closed.wait() for p in self.procs.values() if p.hello.is_set()]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), 10.0)
+        except TimeoutError:
+            pass
+
+    # -- what the actors say --------------------------------------------------------------
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        proc: _Proc | None = None
+        incarnation = -1
+        try:
+            first = json.loads(await reader.readline())
+            proc = self.procs.get(first.get("node")) if isinstance(first, dict) else None
+            if (proc is None or first.get("token") != self.token
+                    or first.get("incarnation") != proc.incarnation or first.get("k") != "hello"):
+                return  # not one of ours, or a late caller from a replaced process
+            incarnation = proc.incarnation
+            pid = first.get("pid")
+            proc.pid = pid if isinstance(pid, int) else None
+            proc.hello.set()
+            while line := await reader.readline():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    self._on_record(proc, record)
+        except (ConnectionError, json.JSONDecodeError, UnicodeDecodeError):
+            pass
+        finally:
+            writer.close()
+            if proc is not None and incarnation == proc.incarnation:
+                if proc.up and not proc.killing:
+                    proc.up = False
+                    self.emit("crash", node=proc.name, reason="process-died", disk="keep")
+                    if proc.pending is not None and not proc.pending[1].done():
+                        proc.pending[1].set_result(("info", None))
+                proc.closed.set()
+
+    def _on_record(self, proc: _Proc, r: dict[str, Any]) -> None:
+        kind = r.get("k")
+        if kind == "ev":
+            e = r.get("e")
+            if isinstance(e, dict) and e.get("type") in NODE_EVENTS and _is_time(e.get("t")):
+                e["node"] = proc.name  # a process speaks only for itself
+                self.events.append(e)
+        elif kind == "complete":
+            outcome, index = r.get("outcome"), r.get("index")
+            if proc.pending is not None and index == proc.pending[0] and outcome in ("ok", "fail"):
+                fut = proc.pending[1]
+                if not fut.done():
+                    fut.set_result((str(outcome), r.get("value")))
+        elif kind == "role":
+            q, role = r.get("q"), r.get("role")
+            fut = self.answers.get(q) if isinstance(q, int) else None
+            if fut is not None and not fut.done():
+                fut.set_result(role if isinstance(role, str) else None)
+        elif kind == "error":
+            report = r.get("report")
+            report = report if isinstance(report, str) else f"{proc.name} crashed"
+            self.errors.append(report)
+            if proc.is_client:
+                if proc.pending is not None and not proc.pending[1].done():
+                    proc.pending[1].set_result(("info", None))
+                else:
+                    self._replace_clerk(proc, error=report)
+            else:
+                asyncio.get_running_loop().create_task(self._crash(proc, "keep", "error", report))
+
+    # -- the workload driver --------------------------------------------------------------
+
+    async def _client(self, i: int, proc: _Proc) -> None:
+        workload = self.lab.workload
+        assert workload is not None
+        loop = asyncio.get_running_loop()
+        while self.t() < self.stop_at - workload.timeout:
+            op = workload.generate(self.workload_rng, i)
+            self.op_index += 1
+            fut: asyncio.Future[tuple[str, Any]] = loop.create_future()
+            proc.pending = (self.op_index, fut)
+            self.emit("invoke", node=proc.name, process=proc.process, index=self.op_index,
+                      f=op.f, key=op.key, value=op.value)
+            self._control(proc, {"cmd": "invoke", "index": self.op_index, "f": op.f,
+                                 "key": op.key, "value": op.value})
+            try:
+                outcome, value = await asyncio.wait_for(asyncio.shield(fut), workload.timeout)
+            except TimeoutError:
+                outcome, value = "info", None
+            self._finish(proc, outcome, value)
+            if outcome == "info":
+                self._replace_clerk(proc)
+            if workload.think:
+                await asyncio.sleep(workload.think)
+
+    def _finish(self, proc: _Proc, outcome: str, value: Any) -> None:
+        assert proc.pending is not None
+        index = proc.pending[0]
+        proc.pending = None
+        self.emit("complete", node=proc.name, process=proc.process, index=index,
+                  outcome=outcome, value=_plain(value))
+
+    def _replace_clerk(self, proc: _Proc, error: str | None = None) -> None:
+        fields: dict[str, Any] = {"node": proc.name, "reason": "error" if error else "replaced", "disk": "lose"}
+        if error:
+            fields["error"] = error
+        self.emit("crash", **fields)
+        proc.process += len(self.clients)
+        self.emit("restart", node=proc.name)
+        self._control(proc, {"cmd": "replace"})
+
+    # -- the schedule ---------------------------------------------------------------------
+
+    async def _faults(self) -> None:
+        for e in self.schedule.events:
+            await asyncio.sleep(max(0.0, self.t0 + e.at - time.time()))
+            await self._apply(e)
+
+    async def _leader(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        asked: list[tuple[str, asyncio.Future[str | None]]] = []
+        for name in self.servers:
+            proc = self.procs[name]
+            if not proc.up or proc.paused_until > self.t():
+                continue
+            self.queries += 1
+            fut: asyncio.Future[str | None] = loop.create_future()
+            self.answers[self.queries] = fut
+            asked.append((name, fut))
+            self._control(proc, {"cmd": "role", "q": self.queries})
+        if asked:
+            await asyncio.wait([f for _, f in asked], timeout=1.0)
+        for name, fut in asked:
+            if fut.done() and fut.result() == LEADER:
+                return name
+        return None
+
+    async def _target(self, name: str, what: str) -> str | None:
+        if name == LEADER:
+            who = await self._leader()
+            if who is None:
+                self.emit("skip", what=what, why="no node is leader")
+            return who
+        if name == RANDOM:
+            return random.Random(f"{self.seed}:{self.t()}").choice(self.servers)
+        return name
+
+    def _broadcast_net(self) -> None:
+        command = {"cmd": "net", "network": self.network.to_data(), "blocked": links_to_data(self.blocked)}
+        for proc in self.procs.values():
+            if proc.up:
+                self._control(proc, command)
+
+    async def _apply(self, e: Event) -> None:
+        if isinstance(e, Partition):
+            leader = await self._leader() if any(LEADER in g for g in e.groups) else None
+            resolved = resolve_partition(e, self.servers, self.clients, leader)
+            if isinstance(resolved, str):
+                self.emit("skip", what="partition", why=resolved)
+                return
+            self.blocked, groups = resolved
+            self._broadcast_net()
+            fields: dict[str, Any] = {"blocked": links_to_data(self.blocked)}
+            if groups:
+                fields["groups"] = groups
+            self.emit("partition", **fields)
+        elif isinstance(e, Heal):
+            final = e.at >= self.end_of_faults
+            self.blocked = frozenset()
+            if final:
+                self.network = CLEAN
+            self._broadcast_net()
+            self.emit("heal", final=final)
+            if final:
+                self.emit("network", network=CLEAN.to_data())
+                for name in self.servers:
+                    proc = self.procs[name]
+                    if proc.up and proc.paused_until > self.t():
+                        self._control(proc, {"cmd": "resume"})
+                        proc.paused_until = -1.0
+                await asyncio.gather(*(self._restart(self.procs[n]) for n in self.servers if not self.procs[n].up))
+        elif isinstance(e, Crash):
+            who = await self._target(e.node, "crash")
+            if who is not None:
+                await self._crash(self.procs[who], e.disk, "schedule")
+        elif isinstance(e, Restart):
+            names = self.servers if e.node == ALL else [e.node]
+            await asyncio.gather(*(self._restart(self.procs[n]) for n in names if not self.procs[n].up))
+        elif isinstance(e, Pause):
+            who = await self._target(e.node, "pause")
+            if who is not None and self.procs[who].up and self.procs[who].paused_until <= self.t():
+                proc = self.procs[who]
+                proc.paused_until = self.t() + e.duration
+                self.emit("pause", node=who, duration=e.duration)
+                self._control(proc, {"cmd": "pause", "for": e.duration})
+        elif isinstance(e, Skew):
+            proc = self.procs[e.node]
+            self.emit("skew", node=e.node, offset=e.offset, rate=e.rate)
+            if proc.up:
+                self._control(proc, {"cmd": "skew", "offset": e.offset, "rate": e.rate})
+        elif isinstance(e, SetNetwork):
+            self.network = e.network
+            self._broadcast_net()
+            self.emit("network", network=e.network.to_data())
+
+    async def _crash(self, proc: _Proc, disk: str, reason: str, error: str | None = None) -> None:
+        import ray
+
+        if not proc.up:
+            return
+        proc.up = False
+        proc.killing = True
+        fields: dict[str, Any] = {"node": proc.name, "reason": reason, "disk": disk}
+        if error is not None:
+            fields["error"] = error
+        self.emit("crash", **fields)
+        ray.kill(proc.handle, no_restart=True)
+        try:
+            await asyncio.wait_for(proc.closed.wait(), 30.0)
+        except TimeoutError:
+            pass
+        if disk == "lose":
+            shutil.rmtree(proc.storage, ignore_errors=True)
+
+    async def _restart(self, proc: _Proc) -> None:
+        if proc.up:
+            return
+        self._spawn(proc)
+        await self._await_hellos([proc])
+        proc.handle.set_peers.remote({p.name: p.handle for p in self.procs.values()})
+        for other in self.procs.values():
+            if other is not proc and other.up:
+                other.handle.set_peers.remote({proc.name: proc.handle})
+        self._start(proc, first=False)
+        skew = next((e for e in reversed(self.schedule.events)
+                     if isinstance(e, Skew) and e.node == proc.name and e.at <= self.t()), None)
+        if skew is not None:  # a clock's skew is the machine's, not the process's: it stays
+            self._control(proc, {"cmd": "skew", "offset": skew.offset, "rate": skew.rate})
+
+
+def _is_time(t: object) -> bool:
+    return isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
+
+
+def _plain(value: Any) -> Any:
+    """A clerk's result as recorded: JSON data only (anything else becomes its text)."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+_HOST: Any = None
+
+
+def _host_actor() -> Any:
+    global _HOST
+    if _HOST is None:
+        import ray
+
+        from .ray_host import NodeHost
+
+        _HOST = ray.remote(NodeHost)
+    return _HOST
+
+
+def _placement(serial: int) -> Any:
+    """Spread nodes over the cluster's machines, round robin (softly: any machine will do)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    alive = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+    if len(alive) <= 1:
+        return "DEFAULT"
+    return NodeAffinitySchedulingStrategy(alive[serial % len(alive)], soft=True)
+
+
+def _driver_host() -> str:
+    """Loopback, unless some Ray node lives on another machine and must call back to us."""
+    import ray
+
+    addresses = {n.get("NodeManagerAddress") for n in ray.nodes() if n.get("Alive")}
+    if all(a is None or a.startswith("127.") or a == "localhost" for a in addresses):
+        return "127.0.0.1"
+    return str(ray.util.get_node_ip_address())
+
+
+def run_ray(lab: Lab, schedule: Schedule, seed: int = 0, storage_dir: str | Path | None = None,
+            keep_storage: bool = False) -> RunResult:
+    """Run ``lab`` under ``schedule`` on Ray (joining the connected cluster, or a local one)."""
+    return RayRun(lab, schedule, seed, storage_dir, keep_storage).run()
+
+
+__all__ = ["RayRun", "RayRunError", "ensure_ray", "run_ray"]
