@@ -202,6 +202,10 @@ class CounterNode(Node):
         if not self.leading:
             return
         self.broadcast(Heartbeat(self.epoch, self.now()))
+        if self.writing is not None:  # the network may have lost the write: send it again
+            for node in self.nodes:
+                if node not in self.write_acks:
+                    self.send(node, Accept(self.epoch, self.writing))
         self.set_timer(HEARTBEAT, Tick())
 
     @on(Heartbeat)
