@@ -64,8 +64,16 @@ class _HostContext:
 class NodeHost:
     """One node's process. Every method runs on the actor's event loop, one at a time."""
 
-    def __init__(self, config: str, server_cls: type[Node], clerk_cls: type[Node] | None) -> None:
+    def __init__(self) -> None:
+        # A host starts empty, so that the driver can boot processes ahead of time (process
+        # start-up takes seconds) and hand one a node when it needs it, for example on a restart.
+        # An empty host has never run node code: it is as fresh as a new process.
+        self.configured = False
+
+    async def configure(self, config: str, server_cls: type[Node], clerk_cls: type[Node] | None) -> None:
+        """Become node ``config["name"]`` and call the driver back."""
         c = json.loads(config)
+        self.configured = True
         self.name: str = c["name"]
         self.servers: list[str] = c["servers"]
         self.clients: list[str] = c["clients"]
@@ -82,8 +90,8 @@ class NodeHost:
         self.disk = FileDisk(self.codec, c["storage"])
         self.network: Network = network_from_data(c["network"])
         self.blocked: Links = links_from_data(c["blocked"])
-        self.clock = Clock(**c.get("clock", {}))
-        self.t0: float = c.get("t0", time.time())
+        self.clock = Clock()
+        self.t0: float = c["t0"]
         self.net_rng = random.Random(f"{self.seed}:{self.name}:{self.incarnation}:net")
         self.peers: dict[str, Any] = {}
         self.obj: Node | None = None
@@ -97,6 +105,7 @@ class NodeHost:
         self.out: list[bytes] = []
         self.writer: asyncio.StreamWriter | None = None
         self.flush_scheduled = False
+        await self.connect()
 
     # -- the link to the driver -----------------------------------------------------------
 
@@ -104,9 +113,12 @@ class NodeHost:
         return time.time() - self.t0
 
     async def connect(self) -> None:
+        import ray  # this process is a Ray worker: ray is there
+
         _, self.writer = await asyncio.open_connection(*self.driver)
         self.write({"k": "hello", "token": self.token, "node": self.name,
-                    "incarnation": self.incarnation, "pid": os.getpid()})
+                    "incarnation": self.incarnation, "pid": os.getpid(),
+                    "host": ray.get_runtime_context().get_node_id()})
 
     def write(self, record: dict[str, Any]) -> None:
         self.out.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")

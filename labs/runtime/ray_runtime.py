@@ -65,6 +65,7 @@ class _Proc:
     paused_until: float = -1.0
     killing: bool = False
     pid: int | None = None
+    host: str | None = None
     hello: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     # clerks only
@@ -145,20 +146,26 @@ class RayRun:
             "seed": self.seed, "nodes": self.servers, "clients": self.clients,
             "schedule": self.schedule.to_data(),
         }
-        trace = [header, *sorted(self.events, key=lambda e: e["t"])]
+        # Actors go on until they are killed, a little after the end: that tail is not the run's.
+        end = next((e for e in reversed(self.events) if e["type"] == "end"), None)
+        events = sorted(self.events, key=lambda e: e["t"])
+        if end is not None:
+            events = [e for e in events if e["t"] <= end["t"] and e is not end] + [end]
+        trace = [header, *events]
         return RunResult(self.lab, "ray", self.seed, self.schedule, trace, self.errors)
 
     def _register_student_modules(self) -> None:
-        """Classes from a student's file travel to the actors by value (they cannot import it)."""
+        """Classes from outside the installed ``labs`` package (a student's file, a test module)
+        travel to the actors by value: the actors could not import them by name."""
         import sys
 
         import ray.cloudpickle as cloudpickle
 
         for cls in (self.lab.node, self.lab.clerk):
-            if cls is None:
+            if cls is None or cls.__module__.split(".")[0] in ("labs", "__main__"):
                 continue
             module = sys.modules.get(cls.__module__)
-            if module is not None and cls.__module__.startswith("_student_"):
+            if module is not None:
                 cloudpickle.register_pickle_by_value(module)
 
     async def _main(self) -> None:
@@ -169,6 +176,8 @@ class RayRun:
         try:
             for proc in self.procs.values():
                 self._spawn(proc)
+            restarts = sum(isinstance(e, Crash) for e in self.schedule.events)
+            _top_up(min(2, restarts))  # spares, booting while the nodes start, for fast restarts
             await self._await_hellos(list(self.procs.values()))
             handles = {p.name: p.handle for p in self.procs.values()}
             for proc in self.procs.values():
@@ -190,6 +199,7 @@ class RayRun:
         finally:
             await self._stop_all()
             server.close()
+            _top_up(WARM)
 
     def _spawn(self, proc: _Proc) -> None:
         import ray
@@ -206,11 +216,8 @@ class RayRun:
             "network": self.network.to_data(), "blocked": links_to_data(self.blocked),
             "t0": self.t0,
         }
-        proc.handle = _host_actor().options(
-            num_cpus=0, max_restarts=0, max_task_retries=0,
-            scheduling_strategy=_placement(self.serial),
-        ).remote(json.dumps(config), self.lab.node, self.lab.clerk)
-        proc.handle.connect.remote()
+        proc.handle = _take_host(self.serial)
+        proc.handle.configure.remote(json.dumps(config), self.lab.node, self.lab.clerk)
 
     async def _await_hellos(self, procs: list[_Proc]) -> None:
         waits: list[Awaitable[Any]] = [p.hello.wait() for p in procs]
@@ -226,7 +233,7 @@ class RayRun:
     def _start(self, proc: _Proc, first: bool) -> None:
         proc.up = True
         proc.paused_until = -1.0
-        self.emit("start" if first else "restart", node=proc.name)
+        self.emit("start" if first else "restart", node=proc.name, pid=proc.pid, host=proc.host)
         self._control(proc, {"cmd": "start", "t0": self.t0})
 
     def _control(self, proc: _Proc, command: dict[str, Any]) -> None:
@@ -257,8 +264,9 @@ class RayRun:
                     or first.get("incarnation") != proc.incarnation or first.get("k") != "hello"):
                 return  # not one of ours, or a late caller from a replaced process
             incarnation = proc.incarnation
-            pid = first.get("pid")
+            pid, host = first.get("pid"), first.get("host")
             proc.pid = pid if isinstance(pid, int) else None
+            proc.host = host if isinstance(host, str) else None
             proc.hello.set()
             while line := await reader.readline():
                 try:
@@ -492,6 +500,21 @@ def _plain(value: Any) -> Any:
 
 
 _HOST: Any = None
+_IDLE: dict[str, list[tuple[Any, str | None]]] = {}
+"""Booted, never-used host processes of each Ray job, with the machine each was placed on."""
+WARM = 0
+"""How many idle host processes to leave booting after each run (see :func:`keep_warm`)."""
+
+
+def keep_warm(processes: int) -> None:
+    """After each run, boot this many empty host processes for the next run to use.
+
+    A process takes a second or two to start; a notebook or a test session that runs many short
+    Ray runs saves that much per node and run. An empty host has never run node code, so a node
+    started in one is as fresh as in a new process.
+    """
+    global WARM
+    WARM = processes
 
 
 def _host_actor() -> Any:
@@ -505,15 +528,49 @@ def _host_actor() -> Any:
     return _HOST
 
 
-def _placement(serial: int) -> Any:
+def _idle() -> list[tuple[Any, str | None]]:
+    import ray
+
+    return _IDLE.setdefault(ray.get_runtime_context().get_job_id(), [])
+
+
+def _boot_host(serial: int) -> tuple[Any, str | None]:
+    strategy, machine = _placement(serial)
+    handle = _host_actor().options(
+        num_cpus=0, max_restarts=0, max_task_retries=0, scheduling_strategy=strategy
+    ).remote()
+    return handle, machine
+
+
+def _take_host(serial: int) -> Any:
+    """An idle host on a live machine if one is booted, else a new one."""
+    import ray
+
+    alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+    idle = _idle()
+    for i, (handle, machine) in enumerate(idle):
+        if machine is None or machine in alive:
+            del idle[i]
+            return handle
+    return _boot_host(serial)[0]
+
+
+def _top_up(count: int) -> None:
+    idle = _idle()
+    while len(idle) < count:
+        idle.append(_boot_host(len(idle)))
+
+
+def _placement(serial: int) -> tuple[Any, str | None]:
     """Spread nodes over the cluster's machines, round robin (softly: any machine will do)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     alive = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
     if len(alive) <= 1:
-        return "DEFAULT"
-    return NodeAffinitySchedulingStrategy(alive[serial % len(alive)], soft=True)
+        return "DEFAULT", None
+    machine = alive[serial % len(alive)]
+    return NodeAffinitySchedulingStrategy(machine, soft=True), machine
 
 
 def _driver_host() -> str:
@@ -532,4 +589,4 @@ def run_ray(lab: Lab, schedule: Schedule, seed: int = 0, storage_dir: str | Path
     return RayRun(lab, schedule, seed, storage_dir, keep_storage).run()
 
 
-__all__ = ["RayRun", "RayRunError", "ensure_ray", "run_ray"]
+__all__ = ["RayRun", "RayRunError", "ensure_ray", "keep_warm", "run_ray"]

@@ -1,0 +1,116 @@
+"""Every kind of fault, applied by both runtimes to the same probe cluster.
+
+One schedule hits each of five nodes with a different fault; each test checks the mark that fault
+must leave in the trace. The simulator is exact; on Ray the driver applies faults in real time, so
+its checks allow a margin around each fault's start and end.
+"""
+
+from __future__ import annotations
+
+import pytest
+from probe import PERIOD, PROBE, events, logs
+
+from labs.runtime.lab import RunResult
+from labs.runtime.run import run
+from labs.runtime.schedule import builder
+
+SCHEDULE = (
+    builder("every-fault")
+    .at(0.2).skew("n4", offset=5.0, rate=2.0)
+    .at(0.4).partition(["n5"], "rest")
+    .at(0.5).pause("n1", 0.6)
+    .at(0.5).crash("n2", disk="keep")
+    .at(0.5).crash("n3", disk="lose")
+    .at(1.2).restart("n2")
+    .at(1.2).restart("n3")
+    .at(1.4).heal()
+    .duration(2.0)
+    .build()
+)
+MARGIN = {"sim": 0.0, "ray": 0.15}
+
+
+@pytest.fixture(scope="module", params=["sim", "ray"])
+def result(request: pytest.FixtureRequest) -> RunResult:
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+    return run(PROBE, request.param, SCHEDULE, seed=7)
+
+
+def margin(result: RunResult) -> float:
+    return MARGIN[result.runtime]
+
+
+def test_crash_with_disk_kept_restarts_with_what_was_written(result: RunResult) -> None:
+    assert [text for _, text in logs(result.trace, "n2", "starts")] == ["1", "2"]
+
+
+def test_crash_with_disk_lost_restarts_empty(result: RunResult) -> None:
+    assert [text for _, text in logs(result.trace, "n3", "starts")] == ["1", "1"]
+
+
+def test_crashed_nodes_do_nothing_until_restarted(result: RunResult) -> None:
+    m = margin(result)
+    for node in ("n2", "n3"):
+        busy = [e for e in result.trace if e.get("node") == node and e["type"] in ("send", "deliver", "timer_fire")
+                and 0.5 + m < e["t"] < 1.2 - m]
+        assert busy == [], f"{node} acted while crashed: {busy[:3]}"
+        assert events(result.trace, "crash", node=node, reason="schedule")
+        assert events(result.trace, "restart", node=node)
+
+
+def test_paused_node_handles_nothing_then_catches_up(result: RunResult) -> None:
+    m = margin(result)
+    during = [e for e in result.trace if e.get("node") == "n1" and e["type"] in ("deliver", "timer_fire")
+              and 0.5 + m < e["t"] < 1.1 - m]
+    assert during == []
+    (resume,) = events(result.trace, "resume", node="n1")
+    assert resume["t"] == pytest.approx(1.1, abs=m + 1e-6)
+    sent = {e["id"]: e["t"] for e in result.trace if e["type"] == "send" and e["dst"] == "n1"}
+    held = [e for e in events(result.trace, "deliver", node="n1")
+            if e["t"] >= resume["t"] and 0.5 + m < sent[e["id"]] < 1.1 - m]
+    assert held, "messages sent to n1 during its pause were never handled"
+
+
+def test_partition_cuts_links_both_ways_until_heal(result: RunResult) -> None:
+    m = margin(result)
+    sent = {e["id"]: e for e in result.trace if e["type"] == "send"}
+    crossing = [
+        e for e in events(result.trace, "deliver")
+        if ("n5" in (e["src"], e["node"])) and e["src"] != e["node"]
+        and 0.4 + m < sent[e["id"]]["t"] < 1.4 - m
+    ]
+    assert crossing == []
+    assert events(result.trace, "drop", reason="partition")
+    after = [e for e in events(result.trace, "deliver", node="n5") if e["t"] > 1.4 + m]
+    assert after, "n5 heard nothing after the heal"
+
+
+def test_skewed_clock_reads_ahead_and_runs_fast(result: RunResult) -> None:
+    m = margin(result) / 3
+    readings = [(t, float(text)) for t, text in logs(result.trace, "n4", "clock") if t > 0.3]
+    assert readings
+    for t, local in readings:
+        assert local == pytest.approx(t + 5.0 + (t - 0.2), abs=m + 1e-6)
+    # Timers run on the local clock: n4 ticks twice as often as an unskewed node.
+    n4 = len([t for t, _ in readings if t < 2.0])
+    n5 = len([t for t, _ in logs(result.trace, "n5", "clock") if 0.3 < t < 2.0])
+    assert n4 > 1.6 * n5, (n4, n5)
+
+
+def test_unskewed_clock_reads_true_time(result: RunResult) -> None:
+    m = margin(result) / 3
+    for t, text in logs(result.trace, "n5", "clock"):
+        assert float(text) == pytest.approx(t, abs=m + 1e-6)
+
+
+def test_schedule_ends_healed(result: RunResult) -> None:
+    final = events(result.trace, "heal", final=True)
+    assert len(final) == 1 and final[0]["t"] == pytest.approx(2.0, abs=margin(result) + 1e-6)
+    assert result.trace[-1]["type"] == "end"
+
+
+def test_timers_tick_at_their_period(result: RunResult) -> None:
+    ticks = [t for t, _ in logs(result.trace, "n5", "clock")]
+    gaps = sorted(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+    assert gaps[len(gaps) // 2] == pytest.approx(PERIOD, rel=0.3)
