@@ -7,6 +7,8 @@ its checks allow a margin around each fault's start and end.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from probe import PERIOD, PROBE, events, logs
 
@@ -112,5 +114,5 @@ def test_schedule_ends_healed(result: RunResult) -> None:
 
 def test_timers_tick_at_their_period(result: RunResult) -> None:
     ticks = [t for t, _ in logs(result.trace, "n5", "clock")]
-    gaps = sorted(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+    gaps = sorted(b - a for a, b in itertools.pairwise(ticks))
     assert gaps[len(gaps) // 2] == pytest.approx(PERIOD, rel=0.3)

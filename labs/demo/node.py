@@ -281,7 +281,7 @@ class CounterNode(Node):
         last = dict(state.last)
         value = state.value
         batch, self.pending = self.pending, []
-        for client, request in batch:
+        for _client, request in batch:
             seen = last.get(request.client)
             if seen is None or seen[0] < request.req:
                 value += 1

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import math
 import typing
 from collections.abc import Iterable
 from typing import Any
@@ -79,6 +80,10 @@ class Codec:
         if value is None or isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise SerializationError(
+                    f"{path}: {value!r} is not a number JSON can carry; send None or a string"
+                )
             return value
         if isinstance(value, (list, tuple)):
             items = [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
@@ -175,12 +180,15 @@ UNSENDABLE_HINT = (
 )
 
 
-def unsendable_annotations(t: type) -> list[str]:
-    """Field annotations of message class ``t`` that can never be encoded (a lock, a socket...)."""
+def unsendable_annotations(t: type, _seen: set[type] | None = None) -> list[str]:
+    """Field annotations of message class ``t`` (and of the dataclasses nested in it) that can
+    never be encoded: a lock, a socket, a function..."""
     try:
         hints = typing.get_type_hints(t)
     except Exception:
         return []
+    seen = _seen if _seen is not None else set()
+    seen.add(t)
     allowed = (type(None), bool, int, float, str, bytes, list, tuple, set, frozenset, dict)
     bad: list[str] = []
 
@@ -197,8 +205,13 @@ def unsendable_annotations(t: type) -> list[str]:
             )
             return base_ok and all(ok(a) for a in args)
         if isinstance(h, type):
-            return issubclass(h, allowed) or dataclasses.is_dataclass(h)
-        return True  # forward references and other exotic hints: checked when sent
+            if dataclasses.is_dataclass(h):
+                if h not in seen:
+                    bad.extend(unsendable_annotations(h, seen))
+                return True
+            return issubclass(h, allowed)
+        # threading.Lock is a function on Python 3.11: a callable that is not a type is no data
+        return not callable(h)
 
     for name, h in hints.items():
         if name.startswith("_"):

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .codec import SerializationError
-from .common import Clock, NodeError, check_result, check_send, check_timer, cluster_codec, format_error
+from .codec import Codec, SerializationError
+from .common import Clock, NodeError, check_result, check_send, check_timer, format_error
 from .network import Links, Network, fate, links_from_data, network_from_data
 from .node import Clerk, Node, Op, TimerId
 from .storage import FileDisk
@@ -40,7 +40,8 @@ class _HostContext:
         self.node_id = host.name
         self.nodes = tuple(host.servers)
         self.storage = host.disk
-        self.random = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{os.getpid()}")
+        # A new node object (a restart, a replaced clerk) draws new numbers, as a new process would.
+        self.random = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{host.generation}")
 
     def send(self, dst: str, msg: object) -> None:
         self._host.send(dst, msg)
@@ -70,8 +71,10 @@ class NodeHost:
         # An empty host has never run node code: it is as fresh as a new process.
         self.configured = False
 
-    async def configure(self, config: str, server_cls: type[Node], clerk_cls: type[Node] | None) -> None:
-        """Become node ``config["name"]`` and call the driver back."""
+    async def configure(self, config: str, server_cls: type[Node], clerk_cls: type[Node] | None,
+                        types: list[type]) -> None:
+        """Become node ``config["name"]`` and call the driver back. ``types`` are the cluster's
+        message types, nested ones included."""
         c = json.loads(config)
         self.configured = True
         self.name: str = c["name"]
@@ -86,7 +89,7 @@ class NodeHost:
         self.classes: dict[str, type[Node]] = {n: server_cls for n in self.servers}
         if clerk_cls is not None:
             self.classes.update({n: clerk_cls for n in self.clients})
-        self.codec = cluster_codec([server_cls] + ([clerk_cls] if clerk_cls else []))
+        self.codec = Codec(types)
         self.disk = FileDisk(self.codec, c["storage"])
         self.network: Network = network_from_data(c["network"])
         self.blocked: Links = links_from_data(c["blocked"])
@@ -177,9 +180,13 @@ class NodeHost:
         self.timers.clear()
         self.held.clear()
         self.paused = False
-        self.obj = self.cls()
-        self.obj._ctx = _HostContext(self)
-        self.call("on_start", self.obj.on_start)
+
+        def boot() -> None:
+            self.obj = self.cls()
+            self.obj._ctx = _HostContext(self)
+            self.obj.on_start()
+
+        self.call("on_start", boot)
 
     def resume(self) -> None:
         if not self.paused:
@@ -202,7 +209,7 @@ class NodeHost:
                 self.generation += 1
             else:
                 self.dead = True  # handle nothing more; the driver kills this process
-            self.write({"k": "error", "report": report})
+            self.write({"k": "error", "report": report, "what": what})
 
     # -- messages -------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ Ray is started here (locally, on loopback) only if the caller has not started or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -27,15 +28,27 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .common import resolve_partition
+from .common import cluster_codec, resolve_partition
 from .lab import Lab, RunResult
 from .network import CLEAN, Links, Network, links_to_data
-from .schedule import ALL, LEADER, RANDOM, Crash, Event, Heal, Partition, Pause, Restart, Schedule, SetNetwork, Skew
+from .schedule import (
+    ALL,
+    LEADER,
+    RANDOM,
+    Crash,
+    Event,
+    Heal,
+    Partition,
+    Pause,
+    Restart,
+    Schedule,
+    SetNetwork,
+    Skew,
+)
 from .trace import TRACE_VERSION
 from .trace import Event as TraceEvent
 
@@ -70,6 +83,7 @@ class _Proc:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     # clerks only
     process: int = 0
+    broken: bool = False  # a clerk whose on_start raised: its client stops
     pending: tuple[int, asyncio.Future[tuple[str, Any]]] | None = None
 
 
@@ -100,6 +114,8 @@ class RayRun:
         self.keep_storage = keep_storage
         self.root = Path(storage_dir) if storage_dir else Path(tempfile.mkdtemp(prefix=f"labs-{lab.name}-"))
         self.procs = {n: _Proc(n, n in self.clients, self.root / n) for n in [*self.servers, *self.clients]}
+        for i, c in enumerate(self.clients):
+            self.procs[c].process = i  # client i is process i, then i + clients after a restart
         self.token = secrets.token_hex(16)
         self.events: list[TraceEvent] = []
         self.errors: list[str] = []
@@ -112,6 +128,11 @@ class RayRun:
         self.queries = 0
         self.answers: dict[int, asyncio.Future[str | None]] = {}
         self.workload_rng = random.Random(f"{seed}:workload")
+        self.lost_machines: set[str] = set()  # where a process died unasked: place nothing there
+        # Every message type, nested ones included, found here where annotations resolve: an
+        # actor cannot always resolve them (a class from a notebook or a student's file).
+        classes = [lab.node] + ([lab.clerk] if lab.clerk else [])
+        self.types = list(cluster_codec(classes).types.values())
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -202,7 +223,6 @@ class RayRun:
             _top_up(WARM)
 
     def _spawn(self, proc: _Proc) -> None:
-        import ray
 
         self.serial += 1
         proc.incarnation += 1
@@ -216,19 +236,22 @@ class RayRun:
             "network": self.network.to_data(), "blocked": links_to_data(self.blocked),
             "t0": self.t0,
         }
-        proc.handle = _take_host(self.serial)
-        proc.handle.configure.remote(json.dumps(config), self.lab.node, self.lab.clerk)
+        proc.handle = _take_host(self.serial, self.lost_machines)
+        proc.handle.configure.remote(json.dumps(config), self.lab.node, self.lab.clerk, self.types)
 
     async def _await_hellos(self, procs: list[_Proc]) -> None:
-        waits: list[Awaitable[Any]] = [p.hello.wait() for p in procs]
+        waits = [asyncio.ensure_future(p.hello.wait()) for p in procs]
         try:
-            await asyncio.wait_for(asyncio.gather(*waits), START_TIMEOUT)
-        except TimeoutError:
+            _, pending = await asyncio.wait(waits, timeout=START_TIMEOUT)
+        finally:
+            for w in waits:
+                w.cancel()
+        if pending:
             missing = [p.name for p in procs if not p.hello.is_set()]
             raise RayRunError(
                 f"the processes of {', '.join(missing)} did not start within {START_TIMEOUT:g}s; "
                 "is the Ray cluster short of memory, or does the node class fail to unpickle?"
-            ) from None
+            )
 
     def _start(self, proc: _Proc, first: bool) -> None:
         proc.up = True
@@ -246,11 +269,11 @@ class RayRun:
             if proc.handle is not None and not proc.closed.is_set():
                 proc.killing = True
                 ray.kill(proc.handle, no_restart=True)
-        waits = [p.closed.wait() for p in self.procs.values() if p.hello.is_set()]
-        try:
-            await asyncio.wait_for(asyncio.gather(*waits), 10.0)
-        except TimeoutError:
-            pass
+        waits = [asyncio.ensure_future(p.closed.wait()) for p in self.procs.values() if p.hello.is_set()]
+        if waits:
+            await asyncio.wait(waits, timeout=10.0)
+        for w in waits:
+            w.cancel()
 
     # -- what the actors say --------------------------------------------------------------
 
@@ -282,6 +305,8 @@ class RayRun:
             if proc is not None and incarnation == proc.incarnation:
                 if proc.up and not proc.killing:
                     proc.up = False
+                    if proc.host is not None:
+                        self.lost_machines.add(proc.host)
                     self.emit("crash", node=proc.name, reason="process-died", disk="keep")
                     if proc.pending is not None and not proc.pending[1].done():
                         proc.pending[1].set_result(("info", None))
@@ -310,9 +335,12 @@ class RayRun:
             report = report if isinstance(report, str) else f"{proc.name} crashed"
             self.errors.append(report)
             if proc.is_client:
+                if r.get("what") == "on_start":  # it would fail forever: its client stops
+                    proc.broken = True
+                    self.emit("crash", node=proc.name, reason="error", disk="lose", error=report)
                 if proc.pending is not None and not proc.pending[1].done():
                     proc.pending[1].set_result(("info", None))
-                else:
+                elif not proc.broken:
                     self._replace_clerk(proc, error=report)
             else:
                 asyncio.get_running_loop().create_task(self._crash(proc, "keep", "error", report))
@@ -323,7 +351,11 @@ class RayRun:
         workload = self.lab.workload
         assert workload is not None
         loop = asyncio.get_running_loop()
-        while self.t() < self.stop_at - workload.timeout:
+        while self.t() < self.stop_at - workload.timeout and not proc.broken:
+            if not proc.up:  # its process died (a machine failure): a new one takes over
+                proc.process += len(self.clients)
+                await self._restart(proc)
+                continue
             op = workload.generate(self.workload_rng, i)
             self.op_index += 1
             fut: asyncio.Future[tuple[str, Any]] = loop.create_future()
@@ -337,7 +369,7 @@ class RayRun:
             except TimeoutError:
                 outcome, value = "info", None
             self._finish(proc, outcome, value)
-            if outcome == "info":
+            if outcome == "info" and proc.up and not proc.broken:
                 self._replace_clerk(proc)
             if workload.think:
                 await asyncio.sleep(workload.think)
@@ -355,7 +387,7 @@ class RayRun:
             fields["error"] = error
         self.emit("crash", **fields)
         proc.process += len(self.clients)
-        self.emit("restart", node=proc.name)
+        self.emit("restart", node=proc.name, pid=proc.pid, host=proc.host)
         self._control(proc, {"cmd": "replace"})
 
     # -- the schedule ---------------------------------------------------------------------
@@ -464,10 +496,8 @@ class RayRun:
             fields["error"] = error
         self.emit("crash", **fields)
         ray.kill(proc.handle, no_restart=True)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.closed.wait(), 30.0)
-        except TimeoutError:
-            pass
         if disk == "lose":
             shutil.rmtree(proc.storage, ignore_errors=True)
 
@@ -534,43 +564,50 @@ def _idle() -> list[tuple[Any, str | None]]:
     return _IDLE.setdefault(ray.get_runtime_context().get_job_id(), [])
 
 
-def _boot_host(serial: int) -> tuple[Any, str | None]:
-    strategy, machine = _placement(serial)
+def _boot_host(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
+    strategy, machine = _placement(serial, avoid)
     handle = _host_actor().options(
         num_cpus=0, max_restarts=0, max_task_retries=0, scheduling_strategy=strategy
     ).remote()
     return handle, machine
 
 
-def _take_host(serial: int) -> Any:
+def _take_host(serial: int, avoid: set[str]) -> Any:
     """An idle host on a live machine if one is booted, else a new one."""
     import ray
 
-    alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+    alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")} - avoid
     idle = _idle()
     for i, (handle, machine) in enumerate(idle):
-        if machine is None or machine in alive:
+        if machine is None and not avoid or machine in alive:
             del idle[i]
             return handle
-    return _boot_host(serial)[0]
+    return _boot_host(serial, avoid)[0]
 
 
 def _top_up(count: int) -> None:
     idle = _idle()
     while len(idle) < count:
-        idle.append(_boot_host(len(idle)))
+        idle.append(_boot_host(len(idle), set()))
 
 
-def _placement(serial: int) -> tuple[Any, str | None]:
-    """Spread nodes over the cluster's machines, round robin (softly: any machine will do)."""
+def _placement(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
+    """Spread nodes over the cluster's machines, round robin, avoiding machines that failed.
+
+    The affinity is hard: Ray's soft affinity was seen to fall back to another machine while the
+    chosen one was still starting its workers. A machine that just failed may still be listed as
+    alive for a while, which is why the driver also avoids machines where processes died.
+    """
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    alive = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
-    if len(alive) <= 1:
+    alive = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive") and n["NodeID"] not in avoid)
+    if len(alive) <= 1 and not avoid:
         return "DEFAULT", None
+    if not alive:
+        raise RayRunError("no machine of the Ray cluster is left alive to start a node on")
     machine = alive[serial % len(alive)]
-    return NodeAffinitySchedulingStrategy(machine, soft=True), machine
+    return NodeAffinitySchedulingStrategy(machine, soft=False), machine
 
 
 def _driver_host() -> str:

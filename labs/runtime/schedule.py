@@ -172,9 +172,10 @@ class Schedule:
     seed: int | None = None
 
     def end(self, minimum: float = 0.0) -> float:
-        """When the fault phase ends (and the final heal happens)."""
+        """When the fault phase ends (and the final heal happens): ``duration`` if given, else a
+        second after the last event; never before ``minimum`` (a lab's shortest run)."""
         if self.duration is not None:
-            return self.duration
+            return max(minimum, self.duration)
         last = 0.0
         for e in self.events:
             last = max(last, e.at + (e.duration if isinstance(e, Pause) else 0.0))
@@ -201,11 +202,11 @@ class Schedule:
         events = list(self.events)
         for r in self.random:
             events.extend(_draw(r, list(nodes), end, rng))
-        events = [e for e in events if e.at < end]
+        events = [e for e in events if e.at <= end]
         events.append(Heal(at=end))
         events.sort(key=lambda e: e.at)  # stable: same-time events keep their written order
         expanded = replace(self, events=tuple(events), random=(), duration=end)
-        pause_problems = _check_pauses(expanded.events)
+        pause_problems = _check_pauses(list(enumerate(expanded.events)))
         if pause_problems:
             raise ScheduleError(pause_problems, f"schedule {self.name!r}")
         return expanded
@@ -379,14 +380,15 @@ def parse(data: Any, source: str = "schedule") -> Schedule:
         c.fail("seed", f"must be an integer, got {seed!r}")
         seed = None
     raw_events = data.get("events", [])
-    events: list[Event] = []
+    numbered: list[tuple[int, Event]] = []  # with their places in the document, for messages
     if not isinstance(raw_events, list):
         c.fail("events", "must be a list of events like {at: 2.0, partition: [[n1], rest]}")
     else:
         for i, raw in enumerate(raw_events):
             e = _event(c, raw, f"events[{i}]")
             if e is not None:
-                events.append(e)
+                numbered.append((i, e))
+    events = [e for _, e in numbered]
     raw_random = data.get("random", [])
     randoms: list[RandomFault] = []
     if not isinstance(raw_random, list):
@@ -397,10 +399,10 @@ def parse(data: Any, source: str = "schedule") -> Schedule:
             if r is not None:
                 randoms.append(r)
     if duration is not None:
-        for i, e in enumerate(events):
+        for i, e in numbered:
             if e.at > duration:
                 c.fail(f"events[{i}].at", f"{e.at:g} is after the schedule's duration {duration:g}")
-    c.problems.extend(_check_pauses(events))
+    c.problems.extend(_check_pauses(numbered))
     if c.problems:
         raise ScheduleError(c.problems, source)
     return Schedule(name, description, network, tuple(events), tuple(randoms), duration, seed)
@@ -548,11 +550,11 @@ def _random_fault(c: _Checker, raw: Any, where: str) -> RandomFault | None:
     return RandomFault(kind, every, length, str(target), start, str(disk))
 
 
-def _check_pauses(events: Sequence[Event]) -> list[str]:
+def _check_pauses(events: Sequence[tuple[int, Event]]) -> list[str]:
     """Two pauses of one node must not overlap (a paused node cannot be paused again)."""
     problems = []
     ends: dict[str, float] = {}
-    for i, e in sorted(enumerate(events), key=lambda ie: ie[1].at):
+    for i, e in sorted(events, key=lambda ie: ie[1].at):
         if isinstance(e, Pause) and e.node not in (LEADER, RANDOM):
             if e.at < ends.get(e.node, -1.0):
                 problems.append(

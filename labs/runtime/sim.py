@@ -127,6 +127,8 @@ class Simulation:
         self.classes = classes
         self.codec = cluster_codec(list({id(c): c for c in classes.values()}.values()))
         self.slots = {n: _Slot(n, cls, MemoryDisk(self.codec)) for n, cls in classes.items()}
+        for i, c in enumerate(self.clients):
+            self.slots[c].process = i  # client i is process i, then i + clients after a restart
         self.now = 0.0
         self.trace: list[TraceEvent] = []
         self.errors: list[str] = []
@@ -187,10 +189,14 @@ class Simulation:
         slot.paused = False
         slot.held.clear()
         slot.timers.clear()
-        slot.obj = slot.cls()
-        slot.obj._ctx = _Context(self, slot)
         self._emit("start" if first else "restart", node=slot.name)
-        self._call(slot, "on_start", slot.obj.on_start)
+
+        def boot() -> None:
+            slot.obj = slot.cls()
+            slot.obj._ctx = _Context(self, slot)
+            slot.obj.on_start()
+
+        self._call(slot, "on_start", boot)
 
     def _crash(self, slot: _Slot, reason: str, disk: str = "keep", error: str | None = None) -> None:
         if not slot.up:
@@ -216,9 +222,13 @@ class Simulation:
         except Exception as exc:
             report = format_error(slot.name, what, exc)
             self.errors.append(report)
-            self._crash(slot, "error", "keep", report)
-            if isinstance(slot.cls, type) and issubclass(slot.cls, Clerk):
+            clerk = issubclass(slot.cls, Clerk)
+            self._crash(slot, "error", "lose" if clerk else "keep", report)
+            if clerk and what != "on_start":
                 self._replace_clerk(slot)
+            elif clerk and slot.pending is not None:
+                # A clerk that cannot even start would fail forever: its client stops here.
+                self._finish(slot, "info", None, self.clients.index(slot.name))
         finally:
             self._current = None
 
@@ -377,7 +387,8 @@ class Simulation:
 
     def _invoke(self, slot: _Slot, client: int) -> None:
         workload = self.lab.workload
-        if workload is None or self.now >= self.stop_at - workload.timeout or slot.pending is not None:
+        if (workload is None or not slot.up or slot.pending is not None
+                or self.now >= self.stop_at - workload.timeout):
             return
         op = workload.generate(self._workload, client)
         self._op_index += 1
