@@ -70,7 +70,7 @@ def test_paused_node_handles_nothing_then_catches_up(result: RunResult) -> None:
     assert resume["t"] == pytest.approx(1.1, abs=m + 1e-6)
     sent = {e["id"]: e["t"] for e in result.trace if e["type"] == "send" and e["dst"] == "n1"}
     held = [e for e in events(result.trace, "deliver", node="n1")
-            if e["t"] >= resume["t"] and 0.5 + m < sent[e["id"]] < 1.1 - m]
+            if e["t"] >= resume["t"] and 0.5 + m < sent.get(e["id"], 0.0) < 1.1 - m]
     assert held, "messages sent to n1 during its pause were never handled"
 
 
@@ -79,7 +79,8 @@ def test_partition_cuts_links_both_ways_until_heal(result: RunResult) -> None:
     sent = {e["id"]: e for e in result.trace if e["type"] == "send"}
     crossing = [
         e for e in events(result.trace, "deliver")
-        if ("n5" in (e["src"], e["node"])) and e["src"] != e["node"]
+        if e["id"] in sent  # on Ray a killed process may not have flushed its last sends
+        and "n5" in (e["src"], e["node"]) and e["src"] != e["node"]
         and 0.4 + m < sent[e["id"]]["t"] < 1.4 - m
     ]
     assert crossing == []
@@ -90,13 +91,14 @@ def test_partition_cuts_links_both_ways_until_heal(result: RunResult) -> None:
 
 def test_skewed_clock_reads_ahead_and_runs_fast(result: RunResult) -> None:
     m = margin(result) / 3
-    readings = [(t, float(text)) for t, text in logs(result.trace, "n4", "clock") if t > 0.3]
+    (skew,) = events(result.trace, "skew", node="n4")
+    readings = [(t, float(text)) for t, text in logs(result.trace, "n4", "clock") if t > skew["t"] + m]
     assert readings
     for t, local in readings:
-        assert local == pytest.approx(t + 5.0 + (t - 0.2), abs=m + 1e-6)
+        assert local == pytest.approx(t + 5.0 + (t - skew["t"]), abs=m + 1e-6)
     # Timers run on the local clock: n4 ticks twice as often as an unskewed node.
     n4 = len([t for t, _ in readings if t < 2.0])
-    n5 = len([t for t, _ in logs(result.trace, "n5", "clock") if 0.3 < t < 2.0])
+    n5 = len([t for t, _ in logs(result.trace, "n5", "clock") if skew["t"] + m < t < 2.0])
     assert n4 > 1.6 * n5, (n4, n5)
 
 

@@ -73,7 +73,7 @@ class Lab:
         module = load_module(p)
         node = _pick(module, self.node.__name__, Node, p)
         clerk = _pick(module, self.clerk.__name__, Clerk, p) if self.clerk else None
-        return replace(self, node=node, clerk=clerk)  # type: ignore[arg-type]
+        return replace(self, node=node, clerk=clerk)
 
 
 def _pick(module: Any, name: str, base: type, path: Path) -> type:

@@ -85,10 +85,14 @@ class Storage(MutableMapping[str, Any]):
 class Context(Protocol):
     """What a runtime gives a node: the side of the node API that touches the world."""
 
-    node_id: str
-    nodes: tuple[str, ...]
-    storage: Storage
-    random: random.Random
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def nodes(self) -> tuple[str, ...]: ...
+    @property
+    def storage(self) -> Storage: ...
+    @property
+    def random(self) -> random.Random: ...
 
     def send(self, dst: str, msg: object) -> None: ...
     def set_timer(self, delay: float, timer: object) -> TimerId: ...
@@ -266,11 +270,11 @@ class Node:
 
     def _handler_for_message(self, msg: object) -> Callable[[Any, str], None] | None:
         name = self._message_handlers.get(type(msg))
-        return None if name is None else getattr(self, name)  # type: ignore[no-any-return]
+        return None if name is None else getattr(self, name)
 
     def _handler_for_timer(self, timer: object) -> Callable[[Any], None] | None:
         name = self._timer_handlers.get(type(timer))
-        return None if name is None else getattr(self, name)  # type: ignore[no-any-return]
+        return None if name is None else getattr(self, name)
 
 
 def _defined_in(cls: type, name: str) -> bool:

@@ -160,7 +160,7 @@ class NodeHost:
         elif cmd == "resume":
             self.resume()
         elif cmd == "skew":
-            self.clock.reset(self.t(), c["offset"], c["rate"])
+            self.clock.reset(c["since"], c["offset"], c["rate"])  # from when the driver applied it
         elif cmd == "invoke":
             self.invoke(c["index"], Op(c["f"], c.get("key"), c.get("value")))
         elif cmd == "replace":

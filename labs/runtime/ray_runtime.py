@@ -187,7 +187,7 @@ class RayRun:
                 continue
             module = sys.modules.get(cls.__module__)
             if module is not None:
-                cloudpickle.register_pickle_by_value(module)
+                cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
 
     async def _main(self) -> None:
         bind = _driver_host()
@@ -282,7 +282,7 @@ class RayRun:
         incarnation = -1
         try:
             first = json.loads(await reader.readline())
-            proc = self.procs.get(first.get("node")) if isinstance(first, dict) else None
+            proc = self.procs.get(str(first.get("node"))) if isinstance(first, dict) else None
             if (proc is None or first.get("token") != self.token
                     or first.get("incarnation") != proc.incarnation or first.get("k") != "hello"):
                 return  # not one of ours, or a late caller from a replaced process
@@ -327,9 +327,9 @@ class RayRun:
                     fut.set_result((str(outcome), r.get("value")))
         elif kind == "role":
             q, role = r.get("q"), r.get("role")
-            fut = self.answers.get(q) if isinstance(q, int) else None
-            if fut is not None and not fut.done():
-                fut.set_result(role if isinstance(role, str) else None)
+            answer = self.answers.get(q) if isinstance(q, int) else None
+            if answer is not None and not answer.done():
+                answer.set_result(role if isinstance(role, str) else None)
         elif kind == "error":
             report = r.get("report")
             report = report if isinstance(report, str) else f"{proc.name} crashed"
@@ -478,7 +478,7 @@ class RayRun:
             proc = self.procs[e.node]
             self.emit("skew", node=e.node, offset=e.offset, rate=e.rate)
             if proc.up:
-                self._control(proc, {"cmd": "skew", "offset": e.offset, "rate": e.rate})
+                self._control(proc, {"cmd": "skew", "offset": e.offset, "rate": e.rate, "since": self.t()})
         elif isinstance(e, SetNetwork):
             self.network = e.network
             self._broadcast_net()
@@ -514,7 +514,8 @@ class RayRun:
         skew = next((e for e in reversed(self.schedule.events)
                      if isinstance(e, Skew) and e.node == proc.name and e.at <= self.t()), None)
         if skew is not None:  # a clock's skew is the machine's, not the process's: it stays
-            self._control(proc, {"cmd": "skew", "offset": skew.offset, "rate": skew.rate})
+            since = next(e["t"] for e in reversed(self.events) if e["type"] == "skew" and e["node"] == proc.name)
+            self._control(proc, {"cmd": "skew", "offset": skew.offset, "rate": skew.rate, "since": since})
 
 
 def _is_time(t: object) -> bool:
@@ -574,12 +575,11 @@ def _boot_host(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
 
 def _take_host(serial: int, avoid: set[str]) -> Any:
     """An idle host on a live machine if one is booted, else a new one."""
-    import ray
 
-    alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")} - avoid
+    alive = {n["NodeID"] for n in _machines() if n.get("Alive")} - avoid
     idle = _idle()
     for i, (handle, machine) in enumerate(idle):
-        if machine is None and not avoid or machine in alive:
+        if (machine is None and not avoid) or machine in alive:
             del idle[i]
             return handle
     return _boot_host(serial, avoid)[0]
@@ -598,10 +598,9 @@ def _placement(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
     chosen one was still starting its workers. A machine that just failed may still be listed as
     alive for a while, which is why the driver also avoids machines where processes died.
     """
-    import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    alive = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive") and n["NodeID"] not in avoid)
+    alive = sorted(n["NodeID"] for n in _machines() if n.get("Alive") and n["NodeID"] not in avoid)
     if len(alive) <= 1 and not avoid:
         return "DEFAULT", None
     if not alive:
@@ -610,14 +609,21 @@ def _placement(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
     return NodeAffinitySchedulingStrategy(machine, soft=False), machine
 
 
+def _machines() -> list[dict[str, Any]]:
+    """Ray's list of the cluster's machines (``ray.nodes()``)."""
+    import ray
+
+    return ray.nodes()  # type: ignore[no-any-return,no-untyped-call]
+
+
 def _driver_host() -> str:
     """Loopback, unless some Ray node lives on another machine and must call back to us."""
     import ray
 
-    addresses = {n.get("NodeManagerAddress") for n in ray.nodes() if n.get("Alive")}
+    addresses = {n.get("NodeManagerAddress") for n in _machines() if n.get("Alive")}
     if all(a is None or a.startswith("127.") or a == "localhost" for a in addresses):
         return "127.0.0.1"
-    return str(ray.util.get_node_ip_address())
+    return str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
 
 
 def run_ray(lab: Lab, schedule: Schedule, seed: int = 0, storage_dir: str | Path | None = None,

@@ -183,8 +183,8 @@ def summarize(events: Iterable[Event]) -> Summary:
     node_counts = s.per_node
     for e in events:
         kind = e["type"]
-        node = e.get("node")
-        if node is not None and node not in node_counts:
+        node = str(e.get("node"))
+        if node not in node_counts and "node" in e:
             node_counts[node] = Counter()
         t = e.get("t", 0.0)
         s.duration = max(s.duration, t)
