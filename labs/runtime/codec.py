@@ -41,6 +41,15 @@ class SerializationError(TypeError):
     """A value that cannot cross the network or be stored."""
 
 
+class _Unencodable(Exception):
+    """Raised deep inside encoding; each level on the way out adds where it was."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.where: list[str] = []
+
+
 def _tag_free(d: dict[Any, Any]) -> bool:
     return all(isinstance(k, str) and not k.startswith("@") for k in d)
 
@@ -50,6 +59,7 @@ class Codec:
 
     def __init__(self, types: Iterable[type] = ()) -> None:
         self._by_name: dict[str, type] = {}
+        self._fields: dict[type, tuple[str, ...]] = {}
         for t in types:
             self.register(t)
 
@@ -71,53 +81,96 @@ class Codec:
                 f"({known.__module__} and {t.__module__}); rename one of them"
             )
         self._by_name[name] = t
+        self._fields[t] = tuple(f.name for f in dataclasses.fields(t))
         for nested in nested_dataclasses(t):
             self.register(nested)
 
     # -- encoding -------------------------------------------------------------------------
 
     def encode(self, value: object, path: str = "message") -> JSON:
-        if value is None or isinstance(value, (bool, int, str)):
+        """The JSON form of ``value``; :class:`SerializationError` names the field that failed."""
+        try:
+            return self._encode(value)
+        except _Unencodable as exc:
+            raise SerializationError(f"{path}{''.join(reversed(exc.where))}: {exc.reason}") from None
+
+    def _encode(self, value: Any) -> JSON:
+        # Hot path (every message in both runtimes): plain types first, no path strings built
+        # unless something fails.
+        t = type(value)
+        if t is str or t is int or t is bool or value is None:
             return value
-        if isinstance(value, float):
+        if t is float:
             if not math.isfinite(value):
-                raise SerializationError(
-                    f"{path}: {value!r} is not a number JSON can carry; send None or a string"
-                )
+                raise _Unencodable(f"{value!r} is not a number JSON can carry; send None or a string")
             return value
-        if isinstance(value, (list, tuple)):
-            items = [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
-            return items if isinstance(value, list) else {"@tuple": items}
-        if isinstance(value, dict):
-            if _tag_free(value):
-                return {k: self.encode(v, f"{path}[{k!r}]") for k, v in value.items()}
-            return {
-                "@dict": [
-                    [self.encode(k, f"{path}.key"), self.encode(v, f"{path}[{k!r}]")]
-                    for k, v in value.items()
-                ]
-            }
-        if isinstance(value, (set, frozenset)):
-            items = [self.encode(v, f"{path}.item") for v in value]
-            # Sort by text so that a set encodes the same way in every process.
-            return {"@set": sorted(items, key=lambda x: json.dumps(x, sort_keys=True))}
-        if isinstance(value, bytes):
-            return {"@bytes": base64.b64encode(value).decode("ascii")}
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            cls = type(value)
-            if self._by_name.get(cls.__qualname__) is not cls:
-                raise SerializationError(
-                    f"{path}: {cls.__qualname__} is not a message type of this cluster; "
-                    "add a handler for it with @on(...) on the node that receives it"
-                )
-            out: dict[str, JSON] = {"@type": cls.__qualname__}
-            for f in dataclasses.fields(value):
-                out[f.name] = self.encode(getattr(value, f.name), f"{path}.{f.name}")
+        names = self._fields.get(t)
+        if names is not None:
+            out: dict[str, JSON] = {"@type": t.__qualname__}
+            for name in names:
+                try:
+                    out[name] = self._encode(getattr(value, name))
+                except _Unencodable as exc:
+                    exc.where.append(f".{name}")
+                    raise
             return out
-        raise SerializationError(
-            f"{path}: a {type(value).__name__} cannot be sent or stored; use None, bool, int, "
+        if t is list or t is tuple:
+            items = []
+            for i, v in enumerate(value):
+                try:
+                    items.append(self._encode(v))
+                except _Unencodable as exc:
+                    exc.where.append(f"[{i}]")
+                    raise
+            return items if t is list else {"@tuple": items}
+        if t is dict:
+            d: dict[Any, Any] = value
+            try:
+                if _tag_free(d):
+                    return {k: self._encode_item(k, v) for k, v in d.items()}
+                return {"@dict": [[self._encode(k), self._encode_item(k, v)] for k, v in d.items()]}
+            except _Unencodable as exc:
+                if not exc.where:
+                    exc.where.append(".key")
+                raise
+        if t is set or t is frozenset:
+            encoded = [self._encode(v) for v in value]
+            # Sort by text so that a set encodes the same way in every process.
+            return {"@set": sorted(encoded, key=lambda x: json.dumps(x, sort_keys=True))}
+        if t is bytes:
+            return {"@bytes": base64.b64encode(value).decode("ascii")}
+        # Subclasses of the plain types (an IntEnum, a defaultdict, a namedtuple) travel as the
+        # plain type: the receiver gets the value, not the subclass.
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            return self._encode(float(value))
+        if isinstance(value, str):
+            return str.__str__(value)
+        if isinstance(value, dict):
+            return self._encode(dict(value))
+        if isinstance(value, list):
+            return self._encode(list(value))
+        if isinstance(value, tuple):
+            return self._encode(tuple(value))
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            raise _Unencodable(
+                f"{t.__qualname__} is not a message type of this cluster; "
+                "add a handler for it with @on(...) on the node that receives it"
+            )
+        raise _Unencodable(
+            f"a {t.__name__} cannot be sent or stored; use None, bool, int, "
             "float, str, bytes, list, tuple, set, dict or a message dataclass"
         )
+
+    def _encode_item(self, key: object, value: object) -> JSON:
+        try:
+            return self._encode(value)
+        except _Unencodable as exc:
+            exc.where.append(f"[{key!r}]")
+            raise
 
     def dumps(self, value: object, path: str = "message") -> str:
         return json.dumps(self.encode(value, path), separators=(",", ":"), allow_nan=False)
@@ -125,16 +178,16 @@ class Codec:
     # -- decoding -------------------------------------------------------------------------
 
     def decode(self, data: JSON) -> Any:
-        if isinstance(data, list):
+        t = type(data)
+        if t is list:
             return [self.decode(v) for v in data]
-        if not isinstance(data, dict):
+        if t is not dict:
             return data
         if "@type" in data:
             cls = self._by_name.get(data["@type"])
             if cls is None:
                 raise SerializationError(f"unknown message type {data['@type']!r}")
-            kwargs = {k: self.decode(v) for k, v in data.items() if k != "@type"}
-            return cls(**kwargs)
+            return cls(**{k: self.decode(v) for k, v in data.items() if k != "@type"})
         if "@tuple" in data:
             return tuple(self.decode(v) for v in data["@tuple"])
         if "@set" in data:

@@ -4,8 +4,8 @@ This module does not import Ray: ``ray_runtime`` wraps :class:`NodeHost` with ``
 
 Who talks to whom, and in what:
 
-* **node to node**: ``peer.deliver.remote(src, id, text)`` straight between actors, the message
-  encoded as JSON text. The sender's host applies the schedule's loss, duplication, delay and
+* **node to node**: JSON lines over direct TCP connections between the node processes (see
+  :mod:`.wire` for why not Ray calls). The sender's host applies the schedule's loss, duplication, delay and
   ordering (with the same :func:`~labs.runtime.network.fate` as the simulator) and drops messages
   on cut links; the receiver's host drops what arrives over a link cut meanwhile.
 * **driver to host**: ``host.control.remote(json_text)``, plain data commands (start, network,
@@ -30,6 +30,7 @@ from .common import Clock, NodeError, check_result, check_send, check_timer, for
 from .network import Links, Network, fate, links_from_data, network_from_data
 from .node import Clerk, Node, Op, TimerId
 from .storage import FileDisk
+from .wire import Mesh
 
 
 class _HostContext:
@@ -96,7 +97,8 @@ class NodeHost:
         self.clock = Clock()
         self.t0: float = c["t0"]
         self.net_rng = random.Random(f"{self.seed}:{self.name}:{self.incarnation}:net")
-        self.peers: dict[str, Any] = {}
+        self.mesh = Mesh(self.name, self.token, self.receive)
+        self.bind: str = c["bind"]
         self.obj: Node | None = None
         self.generation = 0  # bumps when the node object is replaced: stale timers do nothing
         self.timers: set[TimerId] = set()
@@ -118,10 +120,12 @@ class NodeHost:
     async def connect(self) -> None:
         import ray  # this process is a Ray worker: ray is there
 
+        bind = self.bind or str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
+        address = await self.mesh.listen(bind)
         _, self.writer = await asyncio.open_connection(*self.driver)
         self.write({"k": "hello", "token": self.token, "node": self.name,
                     "incarnation": self.incarnation, "pid": os.getpid(),
-                    "host": ray.get_runtime_context().get_node_id()})
+                    "host": ray.get_runtime_context().get_node_id(), "address": list(address)})
 
     def write(self, record: dict[str, Any]) -> None:
         self.out.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
@@ -140,8 +144,9 @@ class NodeHost:
 
     # -- commands from the driver ---------------------------------------------------------
 
-    async def set_peers(self, peers: dict[str, Any]) -> None:
-        self.peers.update(peers)
+    async def set_peers(self, addresses: str) -> None:
+        """Where the other nodes listen: JSON ``{name: [host, port]}``."""
+        self.mesh.set_addresses({n: (str(a[0]), int(a[1])) for n, a in json.loads(addresses).items()})
 
     async def control(self, command: str) -> None:
         c = json.loads(command)
@@ -232,9 +237,6 @@ class NodeHost:
             return
         if len(delays) > 1:
             self.emit("duplicate", dst=dst, id=mid)
-        peer = self.peers.get(dst)
-        if peer is None:
-            return
         loop = asyncio.get_running_loop()
         now = loop.time()
         for extra in delays:
@@ -243,15 +245,12 @@ class NodeHost:
                 when = max(when, self.fifo_last.get(dst, 0.0))
                 self.fifo_last[dst] = when
             if when <= now:
-                peer.deliver.remote(self.name, mid, text)
+                self.mesh.transmit(dst, mid, text)
             else:
-                loop.call_at(when, _deliver_later, self, dst, mid, text)
-
-    async def deliver(self, src: str, mid: int, text: str) -> None:
-        self.receive(src, mid, text)
+                loop.call_at(when, self.mesh.transmit, dst, mid, text)
 
     def receive(self, src: str, mid: int, text: str) -> None:
-        if self.dead or self.obj is None:
+        if self.dead or self.obj is None or src not in self.classes:
             return
         if (src, self.name) in self.blocked:
             self.emit("drop", src=src, dst=self.name, id=mid, reason="partition")
@@ -259,7 +258,10 @@ class NodeHost:
         if self.paused:
             self.held.append(lambda: self.receive(src, mid, text))
             return
-        msg = self.codec.loads(text)
+        try:
+            msg = self.codec.loads(text)
+        except (ValueError, TypeError):
+            return  # not a message of this cluster's types: nothing a node should see
         self.emit("deliver", src=src, id=mid)
         handler = self.obj._handler_for_message(msg)
         if handler is not None:
@@ -312,11 +314,3 @@ class NodeHost:
         index, self.pending = self.pending, None
         self.write({"k": "complete", "index": index, "outcome": outcome, "value": value})
 
-    async def ping(self) -> None:
-        """An empty call, for measuring raw Ray round trips in the benchmark."""
-
-
-def _deliver_later(host: NodeHost, dst: str, mid: int, text: str) -> None:
-    peer = host.peers.get(dst)
-    if peer is not None:
-        peer.deliver.remote(host.name, mid, text)

@@ -79,6 +79,7 @@ class _Proc:
     killing: bool = False
     pid: int | None = None
     host: str | None = None
+    address: list[Any] | None = None
     hello: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     # clerks only
@@ -200,9 +201,9 @@ class RayRun:
             restarts = sum(isinstance(e, Crash) for e in self.schedule.events)
             _top_up(min(2, restarts))  # spares, booting while the nodes start, for fast restarts
             await self._await_hellos(list(self.procs.values()))
-            handles = {p.name: p.handle for p in self.procs.values()}
+            addresses = json.dumps({p.name: p.address for p in self.procs.values()})
             for proc in self.procs.values():
-                proc.handle.set_peers.remote(handles)
+                proc.handle.set_peers.remote(addresses)
             self.t0 = time.time()
             self.started = True
             for proc in self.procs.values():
@@ -235,6 +236,7 @@ class RayRun:
             "driver_port": self.port, "id_base": self.serial << 32, "storage": str(proc.storage),
             "network": self.network.to_data(), "blocked": links_to_data(self.blocked),
             "t0": self.t0,
+            "bind": self.bind if self.bind.startswith("127.") else "",  # "": the machine's address
         }
         proc.handle = _take_host(self.serial, self.lost_machines)
         proc.handle.configure.remote(json.dumps(config), self.lab.node, self.lab.clerk, self.types)
@@ -287,9 +289,10 @@ class RayRun:
                     or first.get("incarnation") != proc.incarnation or first.get("k") != "hello"):
                 return  # not one of ours, or a late caller from a replaced process
             incarnation = proc.incarnation
-            pid, host = first.get("pid"), first.get("host")
+            pid, host, address = first.get("pid"), first.get("host"), first.get("address")
             proc.pid = pid if isinstance(pid, int) else None
             proc.host = host if isinstance(host, str) else None
+            proc.address = address if isinstance(address, list) and len(address) == 2 else None
             proc.hello.set()
             while line := await reader.readline():
                 try:
@@ -506,10 +509,10 @@ class RayRun:
             return
         self._spawn(proc)
         await self._await_hellos([proc])
-        proc.handle.set_peers.remote({p.name: p.handle for p in self.procs.values()})
+        proc.handle.set_peers.remote(json.dumps({p.name: p.address for p in self.procs.values() if p.address}))
         for other in self.procs.values():
             if other is not proc and other.up:
-                other.handle.set_peers.remote({proc.name: proc.handle})
+                other.handle.set_peers.remote(json.dumps({proc.name: proc.address}))
         self._start(proc, first=False)
         skew = next((e for e in reversed(self.schedule.events)
                      if isinstance(e, Skew) and e.node == proc.name and e.at <= self.t()), None)
