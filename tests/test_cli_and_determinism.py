@@ -97,7 +97,7 @@ def test_a_raising_handler_is_reported_with_node_message_and_traceback(tmp_path:
     done = labs_cli("run", "demo", "--seed", "1", "--impl", str(impl))
     assert done.returncode == 1
     assert "node error: n3 at t=" in done.stdout
-    assert "a node raised: n3 crashed while handling Accept from" in done.stdout
+    assert "a node raised: n3 crashed while handling Accept(epoch=" in done.stdout
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -42,7 +42,7 @@ def test_a_raising_handler_kills_only_its_node_and_the_run_goes_on() -> None:
     result = run(BOMBER, "ray", builder("quiet").duration(1.5).build(), seed=1)
     (crash,) = events(result.trace, "crash", node="n2")
     assert crash["reason"] == "error"
-    assert "n2 crashed while handling Boom from n1" in crash["error"]
+    assert "n2 crashed while handling Boom() from n1" in crash["error"]
     assert "ZeroDivisionError: boom on purpose" in crash["error"]
     assert any("ZeroDivisionError" in e for e in result.errors)
     # Its process is gone: it sends nothing more until the final heal restarts it, elsewhere.

@@ -107,6 +107,12 @@ class Clock:
         self.offset, self.rate, self.since = offset, rate, t
 
 
+def describe(obj: object, limit: int = 300) -> str:
+    """A message or timer as it reads in an error report: its dataclass repr, cut if long."""
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def format_error(node: str, what: str, exc: BaseException) -> str:
     """The report of a handler that raised: node, what it was handling, and the traceback."""
     tb = "".join(traceback.format_exception(exc))

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .codec import Codec, SerializationError
-from .common import Clock, NodeError, check_result, check_send, check_timer, format_error
+from .common import Clock, NodeError, check_result, check_send, check_timer, describe, format_error
 from .network import Links, Network, fate, links_from_data, network_from_data
 from .node import Clerk, Node, Op, TimerId
 from .storage import FileDisk
@@ -265,7 +265,7 @@ class NodeHost:
         self.emit("deliver", src=src, id=mid)
         handler = self.obj._handler_for_message(msg)
         if handler is not None:
-            self.call(f"{type(msg).__name__} from {src}", handler, msg, src)
+            self.call(f"{describe(msg)} from {src}", handler, msg, src)
 
     # -- timers ---------------------------------------------------------------------------
 
@@ -297,7 +297,7 @@ class NodeHost:
         assert self.obj is not None
         handler = self.obj._handler_for_timer(timer)
         if handler is not None:
-            self.call(f"timer {type(timer).__name__}", handler, timer)
+            self.call(f"timer {describe(timer)}", handler, timer)
 
     # -- clerks ---------------------------------------------------------------------------
 

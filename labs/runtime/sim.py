@@ -27,6 +27,7 @@ from .common import (
     check_send,
     check_timer,
     cluster_codec,
+    describe,
     format_error,
     resolve_partition,
 )
@@ -276,7 +277,7 @@ class Simulation:
         assert slot.obj is not None
         handler = slot.obj._handler_for_message(msg)
         assert handler is not None  # check_send made sure
-        self._call(slot, f"{type(msg).__name__} from {src}", handler, msg, src)
+        self._call(slot, f"{describe(msg)} from {src}", handler, msg, src)
 
     # -- timers ---------------------------------------------------------------------------
 
@@ -301,7 +302,7 @@ class Simulation:
         assert slot.obj is not None
         handler = slot.obj._handler_for_timer(timer)
         assert handler is not None
-        self._call(slot, f"timer {type(timer).__name__}", handler, timer)
+        self._call(slot, f"timer {describe(timer)}", handler, timer)
 
     # -- the schedule ---------------------------------------------------------------------
 
