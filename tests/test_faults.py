@@ -1,8 +1,9 @@
 """Every kind of fault, applied by both runtimes to the same probe cluster.
 
 One schedule hits each of five nodes with a different fault; each test checks the mark that fault
-must leave in the trace. The simulator is exact; on Ray the driver applies faults in real time, so
-its checks allow a margin around each fault's start and end.
+must leave in the trace. The simulator is exact. On Ray the driver applies each fault in real time
+and records when it did; the checks measure from those records, with a margin for a command to
+reach a node's process.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SCHEDULE = (
     .duration(2.0)
     .build()
 )
-MARGIN = {"sim": 0.0, "ray": 0.15}
+MARGIN = {"sim": 0.0, "ray": 0.1}
 
 
 @pytest.fixture(scope="module", params=["sim", "ray"])
@@ -54,38 +55,42 @@ def test_crash_with_disk_lost_restarts_empty(result: RunResult) -> None:
 def test_crashed_nodes_do_nothing_until_restarted(result: RunResult) -> None:
     m = margin(result)
     for node in ("n2", "n3"):
+        (crash,) = events(result.trace, "crash", node=node, reason="schedule")
+        (restart,) = events(result.trace, "restart", node=node)
+        assert crash["t"] == pytest.approx(0.5, abs=m + 1e-6)
         busy = [e for e in result.trace if e.get("node") == node and e["type"] in ("send", "deliver", "timer_fire")
-                and 0.5 + m < e["t"] < 1.2 - m]
+                and crash["t"] + m < e["t"] < restart["t"]]
         assert busy == [], f"{node} acted while crashed: {busy[:3]}"
-        assert events(result.trace, "crash", node=node, reason="schedule")
-        assert events(result.trace, "restart", node=node)
 
 
 def test_paused_node_handles_nothing_then_catches_up(result: RunResult) -> None:
     m = margin(result)
-    during = [e for e in result.trace if e.get("node") == "n1" and e["type"] in ("deliver", "timer_fire")
-              and 0.5 + m < e["t"] < 1.1 - m]
-    assert during == []
+    (pause,) = events(result.trace, "pause", node="n1")
     (resume,) = events(result.trace, "resume", node="n1")
-    assert resume["t"] == pytest.approx(1.1, abs=m + 1e-6)
+    assert resume["t"] - pause["t"] == pytest.approx(0.6, abs=m + 1e-6)
+    during = [e for e in result.trace if e.get("node") == "n1" and e["type"] in ("deliver", "timer_fire")
+              and pause["t"] + m < e["t"] < resume["t"]]
+    assert during == []
     sent = {e["id"]: e["t"] for e in result.trace if e["type"] == "send" and e["dst"] == "n1"}
     held = [e for e in events(result.trace, "deliver", node="n1")
-            if e["t"] >= resume["t"] and 0.5 + m < sent.get(e["id"], 0.0) < 1.1 - m]
+            if e["t"] >= resume["t"] and pause["t"] + m < sent.get(e["id"], 0.0) < resume["t"]]
     assert held, "messages sent to n1 during its pause were never handled"
 
 
 def test_partition_cuts_links_both_ways_until_heal(result: RunResult) -> None:
     m = margin(result)
+    (cut,) = events(result.trace, "partition")
+    heal = events(result.trace, "heal", final=False)[0]
     sent = {e["id"]: e for e in result.trace if e["type"] == "send"}
     crossing = [
         e for e in events(result.trace, "deliver")
         if e["id"] in sent  # on Ray a killed process may not have flushed its last sends
         and "n5" in (e["src"], e["node"]) and e["src"] != e["node"]
-        and 0.4 + m < sent[e["id"]]["t"] < 1.4 - m
+        and cut["t"] + m < sent[e["id"]]["t"] < heal["t"] - m
     ]
     assert crossing == []
     assert events(result.trace, "drop", reason="partition")
-    after = [e for e in events(result.trace, "deliver", node="n5") if e["t"] > 1.4 + m]
+    after = [e for e in events(result.trace, "deliver", node="n5") if e["t"] > heal["t"] + m]
     assert after, "n5 heard nothing after the heal"
 
 
@@ -110,7 +115,7 @@ def test_unskewed_clock_reads_true_time(result: RunResult) -> None:
 
 def test_schedule_ends_healed(result: RunResult) -> None:
     final = events(result.trace, "heal", final=True)
-    assert len(final) == 1 and final[0]["t"] == pytest.approx(2.0, abs=margin(result) + 1e-6)
+    assert len(final) == 1 and final[0]["t"] == pytest.approx(2.0, abs=2 * margin(result) + 1e-6)
     assert result.trace[-1]["type"] == "end"
 
 

@@ -85,6 +85,7 @@ class _Proc:
     # clerks only
     process: int = 0
     broken: bool = False  # a clerk whose on_start raised: its client stops
+    restarting: bool = False
     pending: tuple[int, asyncio.Future[tuple[str, Any]]] | None = None
 
 
@@ -130,6 +131,7 @@ class RayRun:
         self.answers: dict[int, asyncio.Future[str | None]] = {}
         self.workload_rng = random.Random(f"{seed}:workload")
         self.lost_machines: set[str] = set()  # where a process died unasked: place nothing there
+        self.background: set[asyncio.Task[None]] = set()
         # Every message type, nested ones included, found here where annotations resolve: an
         # actor cannot always resolve them (a class from a notebook or a student's file).
         classes = [lab.node] + ([lab.clerk] if lab.clerk else [])
@@ -211,6 +213,7 @@ class RayRun:
             tasks = [asyncio.create_task(self._faults())]
             tasks += [asyncio.create_task(self._client(i, self.procs[c])) for i, c in enumerate(self.clients)]
             await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
+            tasks += list(self.background)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -462,14 +465,16 @@ class RayRun:
                     if proc.up and proc.paused_until > self.t():
                         self._control(proc, {"cmd": "resume"})
                         proc.paused_until = -1.0
-                await asyncio.gather(*(self._restart(self.procs[n]) for n in self.servers if not self.procs[n].up))
+                for n in self.servers:
+                    self._restart_soon(self.procs[n])
         elif isinstance(e, Crash):
             who = await self._target(e.node, "crash")
             if who is not None:
                 await self._crash(self.procs[who], e.disk, "schedule")
         elif isinstance(e, Restart):
             names = self.servers if e.node == ALL else [e.node]
-            await asyncio.gather(*(self._restart(self.procs[n]) for n in names if not self.procs[n].up))
+            for n in names:
+                self._restart_soon(self.procs[n])
         elif isinstance(e, Pause):
             who = await self._target(e.node, "pause")
             if who is not None and self.procs[who].up and self.procs[who].paused_until <= self.t():
@@ -504,11 +509,24 @@ class RayRun:
         if disk == "lose":
             shutil.rmtree(proc.storage, ignore_errors=True)
 
+    def _restart_soon(self, proc: _Proc) -> None:
+        """Start a restart without holding up the schedule: a new process takes a moment to boot,
+        and the events after this one still happen on time."""
+        if not proc.up and not proc.restarting:
+            proc.restarting = True
+            task = asyncio.get_running_loop().create_task(self._restart(proc))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+
     async def _restart(self, proc: _Proc) -> None:
         if proc.up:
             return
-        self._spawn(proc)
-        await self._await_hellos([proc])
+        proc.restarting = True
+        try:
+            self._spawn(proc)
+            await self._await_hellos([proc])
+        finally:
+            proc.restarting = False
         proc.handle.set_peers.remote(json.dumps({p.name: p.address for p in self.procs.values() if p.address}))
         for other in self.procs.values():
             if other is not proc and other.up:
