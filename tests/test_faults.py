@@ -95,16 +95,22 @@ def test_partition_cuts_links_both_ways_until_heal(result: RunResult) -> None:
 
 
 def test_skewed_clock_reads_ahead_and_runs_fast(result: RunResult) -> None:
-    m = margin(result) / 3
     (skew,) = events(result.trace, "skew", node="n4")
-    readings = [(t, float(text)) for t, text in logs(result.trace, "n4", "clock") if t > skew["t"] + m]
-    assert readings
-    for t, local in readings:
-        assert local == pytest.approx(t + 5.0 + (t - skew["t"]), abs=m + 1e-6)
-    # Timers run on the local clock: n4 ticks twice as often as an unskewed node.
-    n4 = len([t for t, _ in readings if t < 2.0])
-    n5 = len([t for t, _ in logs(result.trace, "n5", "clock") if skew["t"] + m < t < 2.0])
-    assert n4 > 1.6 * n5, (n4, n5)
+    readings = [(t, float(text)) for t, text in logs(result.trace, "n4", "clock")]
+    # On Ray the command reaches n4's process a moment after the driver records it; from the
+    # first reading that shows the skew on, every reading must follow it exactly.
+    skewed = [(t, local) for t, local in readings if local > t + 1.0]
+    assert skewed, "n4's clock never took the skew"
+    took = skewed[0][0]
+    assert took - skew["t"] <= 2 * PERIOD + margin(result) + 1e-6, "the skew reached n4 late"
+    assert [r for r in readings if r[0] >= took] == skewed, "n4's clock went back to true time"
+    for t, local in skewed:
+        assert local == pytest.approx(t + 5.0 + (t - skew["t"]), abs=margin(result) / 3 + 1e-6)
+    # Timers run on the local clock: n4 ticks twice as often as an unskewed node (a busy
+    # machine adds the same delay to every tick, which brings the ratio down a little).
+    n4 = len([t for t, _ in skewed if t < 2.0])
+    n5 = len([t for t, _ in logs(result.trace, "n5", "clock") if took <= t < 2.0])
+    assert n4 > 1.4 * n5, (n4, n5)
 
 
 def test_unskewed_clock_reads_true_time(result: RunResult) -> None:

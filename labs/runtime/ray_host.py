@@ -160,8 +160,8 @@ class NodeHost:
             if "blocked" in c:
                 self.blocked = links_from_data(c["blocked"])
         elif cmd == "pause":
-            self.paused = True
-            asyncio.get_running_loop().call_later(c["for"], self.resume)
+            self.paused = True  # until the run time the driver set, however late this command came
+            asyncio.get_running_loop().call_later(max(0.0, c["until"] - self.t()), self.resume)
         elif cmd == "resume":
             self.resume()
         elif cmd == "skew":

@@ -86,6 +86,7 @@ class _Proc:
     process: int = 0
     broken: bool = False  # a clerk whose on_start raised: its client stops
     restarting: bool = False
+    reaped: asyncio.Task[None] | None = None  # the last crash, done once its process is gone
     pending: tuple[int, asyncio.Future[tuple[str, Any]]] | None = None
 
 
@@ -203,6 +204,7 @@ class RayRun:
             restarts = sum(isinstance(e, Crash) for e in self.schedule.events)
             _top_up(min(2, restarts))  # spares, booting while the nodes start, for fast restarts
             await self._await_hellos(list(self.procs.values()))
+            await _spares_booted()
             addresses = json.dumps({p.name: p.address for p in self.procs.values()})
             for proc in self.procs.values():
                 proc.handle.set_peers.remote(addresses)
@@ -210,9 +212,11 @@ class RayRun:
             self.started = True
             for proc in self.procs.values():
                 self._start(proc, first=True)
-            tasks = [asyncio.create_task(self._faults())]
+            faults = asyncio.create_task(self._faults())
+            tasks = [faults]
             tasks += [asyncio.create_task(self._client(i, self.procs[c])) for i, c in enumerate(self.clients)]
-            await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
+            await faults  # the last event is the final heal, which restarts every crashed node
+            await self._settle()
             tasks += list(self.background)
             for task in tasks:
                 task.cancel()
@@ -225,6 +229,18 @@ class RayRun:
             await self._stop_all()
             server.close()
             _top_up(WARM)
+
+    async def _settle(self) -> None:
+        """The lab's settle time, counted from when the final heal's restarts are done.
+
+        A new process takes a moment to boot (longer on a busy machine); a lab that is asked to
+        recover after the heal gets its full settle time with every node up, as in the simulator.
+        """
+        restarting = list(self.background)
+        if restarting:
+            await asyncio.wait(restarting, timeout=START_TIMEOUT)
+        self.stop_at = max(self.stop_at, self.t() + self.lab.settle)
+        await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
 
     def _spawn(self, proc: _Proc) -> None:
 
@@ -481,7 +497,7 @@ class RayRun:
                 proc = self.procs[who]
                 proc.paused_until = self.t() + e.duration
                 self.emit("pause", node=who, duration=e.duration)
-                self._control(proc, {"cmd": "pause", "for": e.duration})
+                self._control(proc, {"cmd": "pause", "until": proc.paused_until})
         elif isinstance(e, Skew):
             proc = self.procs[e.node]
             self.emit("skew", node=e.node, offset=e.offset, rate=e.rate)
@@ -504,6 +520,13 @@ class RayRun:
             fields["error"] = error
         self.emit("crash", **fields)
         ray.kill(proc.handle, no_restart=True)
+        # The process dies in the background, so that the events after this one happen on time;
+        # a restart waits for it (and for its disk to be wiped) before it spawns a new one.
+        proc.reaped = asyncio.get_running_loop().create_task(self._reap(proc, disk))
+        self.background.add(proc.reaped)
+        proc.reaped.add_done_callback(self.background.discard)
+
+    async def _reap(self, proc: _Proc, disk: str) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.closed.wait(), 30.0)
         if disk == "lose":
@@ -523,6 +546,8 @@ class RayRun:
             return
         proc.restarting = True
         try:
+            if proc.reaped is not None:
+                await proc.reaped
             self._spawn(proc)
             await self._await_hellos([proc])
         finally:
@@ -604,6 +629,17 @@ def _take_host(serial: int, avoid: set[str]) -> Any:
             del idle[i]
             return handle
     return _boot_host(serial, avoid)[0]
+
+
+async def _spares_booted() -> None:
+    """Wait until the idle processes have booted, so that none boots (and takes the CPU) during a run.
+
+    A booting Python process takes a core for a second or more; on a small machine that would
+    delay the schedule's faults and the nodes' timers of the run that has just begun.
+    """
+    ready = [handle.__ray_ready__.remote() for handle, _ in _idle()]
+    if ready:
+        await asyncio.wait([asyncio.ensure_future(ref) for ref in ready], timeout=START_TIMEOUT)
 
 
 def _top_up(count: int) -> None:
