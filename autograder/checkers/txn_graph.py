@@ -91,9 +91,12 @@ EdgeFilter = Callable[[DepEdge], bool]
 class DepGraph:
     """A directed multigraph over transactions 0..n-1; parallel edges keep every reason."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, times: Sequence[float] | None = None) -> None:
         self.n = n
         self.out: list[dict[int, list[DepEdge]]] = [{} for _ in range(n)]
+        self.times = list(times) if times is not None else [0.0] * n
+        """When each transaction was invoked: cycles are looked for first through the edges that
+        point furthest back in time, which is where an anomaly usually sits."""
 
     def add(self, u: int, v: int, edge: DepEdge) -> None:
         if u == v:
