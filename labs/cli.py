@@ -153,3 +153,29 @@ def labs_command() -> None:
     """List the labs."""
     for n in lab_names():
         click.echo(f"{n:12} {get_lab(n).description}")
+
+
+@main.command("picture")
+@click.argument("trace", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="The HTML file to write. Default: the trace's name with .html.")
+@click.option("--shared-js", is_flag=True,
+              help="Write pictures.js beside the page and load it from there instead of inlining "
+                   "it (for a folder of pages: a site, a feedback bundle).")
+@click.option("--title", default=None, help="The page's title. Default: lab, runtime, schedule, seed.")
+def picture_command(trace: str, output: str | None, shared_js: bool, title: str | None) -> None:
+    """Draw TRACE (a run's .jsonl) as one HTML page: space-time diagram and dashboard, offline."""
+    from .pictures import TraceError, picture_of, write_html
+
+    try:
+        picture = picture_of(Path(trace), title)
+    except TraceError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    out = write_html(picture, output or Path(trace).with_suffix(".html"), shared_js=shared_js)
+    kb = out.stat().st_size / 1024
+    views = f", views: {', '.join(v.title for v in picture.views)}" if picture.views else ""
+    click.echo(f"wrote {out} ({kb:.0f} KB): {picture.arrows} message arrows, {picture.drops} "
+               f"dropped, {len(picture.lanes)} lanes{views}")
+    if shared_js:
+        click.echo(f"it loads {out.parent / 'pictures.js'}: keep the two together")

@@ -32,4 +32,19 @@ else
     echo "==> done"
 fi
 
+# The pictures' browser test drives Debian's Chromium through Playwright (no browser download).
+if [[ -x /usr/bin/chromium ]]; then
+    :
+elif command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]]; then
+    echo "==> installing Debian's chromium for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    # Try the package lists as they are first; refresh them only if that fails.
+    apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; } \
+        || echo "==> could not install chromium: the browser tests of labs.pictures will fail"
+else
+    echo "==> /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get):"
+    echo "    the browser tests of labs.pictures will fail; install Debian's 'chromium' package"
+fi
+
 echo "Activate with:  source $VENV/bin/activate"
