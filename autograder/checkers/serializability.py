@@ -66,8 +66,8 @@ ANOMALIES: dict[str, tuple[str, str]] = {
             "committing: it saw the middle of another transaction"),
     "G1c": ("circular information flow", "each transaction in a circle read or overwrote what "
             "the one before it wrote"),
-    "G-single": ("read skew", "a cycle with exactly one anti-dependency (rw): one transaction "
-                 "missed a write that, through the others, depends on that transaction"),
+    "G-single": ("read skew", "a cycle with exactly one anti-dependency (rw): a transaction "
+                 "missed a write, yet saw (directly or through others) effects that came after it"),
     "G2": ("write skew", "a cycle with two or more anti-dependencies (rw): transactions each "
            "missed a write of another"),
     "real-time": ("not strictly serializable", "the only orders that explain the reads put a "
