@@ -103,6 +103,8 @@ class ControlPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type in
         return result
 
     def _changed(self, change: dict[str, Any]) -> None:
+        if change["owner"] is self.crash_target and not self.crash.value:
+            return  # the target of a crash that is off changes nothing
         self.rerun()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -83,6 +83,7 @@ def _latency(d: Dashboard, xs: list[float]) -> None:
         lo, hi = lo / 1.5, hi * 1.5
     a, b = math.log10(lo), math.log10(hi)
     edges = [10 ** (a + (b - a) * i / HISTOGRAM_BINS) for i in range(HISTOGRAM_BINS + 1)]
+    edges[0], edges[-1] = lo, hi  # exactly, not as rounded through log10
     counts = [0] * HISTOGRAM_BINS
     for x in xs:
         i = int((math.log10(max(x, 1e-6)) - a) / (b - a) * HISTOGRAM_BINS)
