@@ -63,7 +63,9 @@
 .dsp td,.dsp th{padding:1px 6px;text-align:right;border-bottom:1px solid #f0f0f0;white-space:nowrap}
 .dsp th:first-child,.dsp td:first-child{text-align:left}
 .dsp .dsp-tablewrap{overflow-x:auto}
-.dsp .dsp-big{font-size:16px;font-weight:600}
+.dsp .dsp-big{font-size:18px;font-weight:600}
+.dsp .dsp-pcts{display:flex;flex-wrap:wrap;gap:4px 18px}
+.dsp .dsp-k{color:#666;font-size:11px}
 `;
 
   function injectStyle() {
@@ -212,8 +214,7 @@
       h("span", { class: "dsp-hint" }, " · drag to pan · Ctrl+wheel or double-click to zoom · brush the strip below the diagram to pick a window · click an arrow to keep its message"));
     const windowText = zoomBar.querySelector(".dsp-window");
     root.append(laneBar, typeBar, zoomBar);
-    const pin = h("div", { class: "dsp-pin" });
-    root.append(pin);
+    const pin = h("div", { class: "dsp-pin" });  // below the strip: showing it moves no arrow
 
     const mainWrap = h("div", { class: "dsp-canvas" });
     const canvas = h("canvas", { class: "dsp-main" });
@@ -221,7 +222,7 @@
     mainWrap.append(canvas, tip);
     const overview = h("canvas", { class: "dsp-over", title: "drag to choose a time window" });
     const overWrap = h("div", { class: "dsp-canvas" }, overview);
-    root.append(mainWrap, overWrap);
+    root.append(mainWrap, overWrap, pin);
     const dash = dashboard(d, payload.dash || {});
     root.append(dash.el);
     el.append(root);
@@ -468,8 +469,8 @@
         const x = X(t);
         ctx.strokeStyle = COL.grid; ctx.beginPath(); ctx.moveTo(x, AXIS); ctx.lineTo(x, plotH); ctx.stroke();
         ctx.strokeStyle = "#999"; ctx.beginPath(); ctx.moveTo(x, AXIS - 5); ctx.lineTo(x, AXIS); ctx.stroke();
-        const label = tickLabel(t, step);
-        ctx.fillText(label, x - ctx.measureText(label).width / 2, AXIS - 9);
+        const label = tickLabel(t, step), tw = ctx.measureText(label).width;
+        ctx.fillText(label, Math.min(w - 8 - tw, Math.max(GUTTER - tw / 2, x - tw / 2)), AXIS - 9);
       }
       ctx.strokeStyle = "#999"; ctx.beginPath(); ctx.moveTo(GUTTER, AXIS); ctx.lineTo(w - 8, AXIS); ctx.stroke();
     }
@@ -659,7 +660,8 @@
     const overT = (x) => Math.max(0, Math.min(d.dur, (x - GUTTER) / Math.max(1, st.width - GUTTER - 8) * d.dur));
     overview.addEventListener("pointerdown", (ev) => {
       const [x] = localXY(ev, overview), t = overT(x);
-      brush = t >= st.t0 && t <= st.t1 ? { move: true, t, t0: st.t0, t1: st.t1 } : { move: false, t, moved: false };
+      const whole = st.t1 - st.t0 > d.dur * 0.98;  // nothing to move: draw a window instead
+      brush = !whole && t >= st.t0 && t <= st.t1 ? { move: true, t, t0: st.t0, t1: st.t1 } : { move: false, t, moved: false };
       overview.setPointerCapture && overview.setPointerCapture(ev.pointerId);
     });
     overview.addEventListener("pointermove", (ev) => {
@@ -706,10 +708,9 @@
     const card = (title, cls) => { const c = h("div", { class: "dsp-card" + (cls ? " " + cls : "") }, h("h3", {}, title)); el.append(c); return c; };
 
     const lat = card("Client latency (ok operations)");
-    const tbl = h("table", {});
-    tbl.innerHTML = "<tr>" + ["p50", "p90", "p99", "p99.9", "max"].map((k) => "<th>" + k + "</th>").join("") + "</tr><tr>" +
-      ["p50", "p90", "p99", "p99.9", "max"].map((k) => "<td class='dsp-big'>" + fmtDur(pct[k]) + "</td>").join("") + "</tr>";
-    lat.append(tbl);
+    const pcts = h("div", { class: "dsp-pcts" });
+    for (const k of ["p50", "p90", "p99", "p99.9", "max"]) pcts.append(h("div", {}, h("div", { class: "dsp-k" }, k), h("div", { class: "dsp-big" }, fmtDur(pct[k]))));
+    lat.append(pcts);
     lat.append(h("div", { class: "dsp-sub", style: "margin-top:4px" },
       fmtInt(ops.ok || 0) + " ok, " + fmtInt(ops.fail || 0) + " failed, " + fmtInt(ops.info || 0) + " unknown (timed out)" +
       (ops.pending ? ", " + fmtInt(ops.pending) + " never returned" : "") + " · percentiles of " + fmtInt(dash.n || 0) + " latencies"));
@@ -733,7 +734,7 @@
         "<td><b>" + fmtInt(total) + "</b></td><td>" + fmtInt((dash.dropped_by_type || {})[t] || 0) + "</td></tr>";
     }
     const rowOf = (label, key) => "<tr><td>" + label + "</td>" + nodes.map((n) => "<td>" + fmtInt((per[n] || {})[key] || 0) + "</td>").join("") + "<td></td><td></td></tr>";
-    html += rowOf("<b>received</b>", "delivered") + rowOf("<b>dropped</b> (sent by)", "dropped") + rowOf("crashes", "crash") + rowOf("pauses", "pause") + "</table>";
+    html += rowOf("<b>received</b>", "delivered") + rowOf("<b>dropped</b> (sent by)", "dropped") + rowOf("crashes (clerks: replaced)", "crash") + rowOf("pauses", "pause") + "</table>";
     const drops = Object.entries(dash.drops || {}).map(([r, n]) => fmtInt(n) + " " + r).join(", ");
     mcard.append(h("div", { class: "dsp-tablewrap" }));
     mcard.lastChild.innerHTML = html;

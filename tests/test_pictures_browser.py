@@ -1,0 +1,246 @@
+"""The pictures in a real browser: Debian's Chromium, driven by Playwright, with no network.
+
+Pages are opened from file:// in an offline browser context: a page that tried to fetch anything
+would show it here. Screenshots go to $PICTURES_SCREENSHOTS, or a temporary folder; each test
+prints where. ``bash scripts/setup.sh`` installs Chromium (as root, with apt-get).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+from labs.pictures import picture_of, write_html
+from labs.runtime.lab import RunResult
+from labs.runtime.run import run
+from labs.runtime.schedule import load
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def sim(schedule: str, seed: int = 1, duration: float | None = None) -> RunResult:
+    s = load(schedule)
+    if duration is not None:
+        s = dataclasses.replace(s, duration=duration)
+    return run("demo", "sim", s, seed=seed)
+
+
+def count(r: RunResult, *kinds: str) -> int:
+    return sum(1 for e in r.trace if e["type"] in kinds)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh` as root (it installs "
+                    "Debian's chromium), or `apt-get install chromium`")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("PICTURES_SCREENSHOTS") or tmp_path_factory.mktemp("pictures-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Opened:
+    """An offline page, with every console error, page error and outside request it made."""
+
+    def __init__(self, browser: Browser, url: str, width: int = 1400, height: int = 900) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height}, offline=True)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:", "about:"))
+                     else self.outside.append(r.url))
+        self.page.goto(url)
+
+    def _console(self, m: ConsoleMessage) -> None:
+        if m.type == "error":
+            self.errors.append(f"{m.location.get('url', '')[:40]}: {m.text}")
+
+    def picture(self, timeout: float = 10_000) -> dict[str, str]:
+        self.page.wait_for_selector(".dsp[data-ready='1']", timeout=timeout)
+        return self.data()
+
+    def data(self) -> dict[str, str]:
+        return self.page.evaluate("({...document.querySelector('.dsp').dataset})")  # type: ignore[no-any-return]
+
+    def api(self, js: str) -> Any:
+        return self.page.evaluate(f"(() => {{ const a = DSPictures.instances[0]; {js} }})()")
+
+    def shot(self, path: Path, full_page: bool = True) -> None:
+        self.page.screenshot(path=str(path), full_page=full_page)
+        print(f"screenshot: {path}")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def test_a_page_shows_every_arrow_and_drop_with_no_errors(browser: Browser, tmp_path: Path, shots: Path) -> None:
+    r = sim("churn")
+    page = write_html(picture_of(r), tmp_path / "churn.html")
+    o = Opened(browser, page.as_uri())
+    data = o.picture()
+    o.shot(shots / "churn.png")
+    assert int(data["arrows"]) == count(r, "send", "duplicate")
+    assert int(data["drops"]) == count(r, "drop")
+    assert int(data["visible"]) == int(data["arrows"])  # the whole run is in view
+    types = sorted({e["msg"] for e in r.trace if e["type"] == "send"})
+    buttons = o.page.locator(".dsp-bar button").all_inner_texts()
+    assert all(any(b.startswith(t + " ") for b in buttons) for t in types)
+    assert o.page.locator(".dsp-dash canvas").count() == 2
+    assert "p99.9" in o.page.inner_text(".dsp-dash")
+    assert o.errors == [] and o.outside == []
+    o.close()
+
+
+def test_a_run_of_twenty_thousand_events_stays_usable(browser: Browser, tmp_path: Path, shots: Path) -> None:
+    r = sim("churn", seed=2, duration=16.0)
+    assert len(r.trace) >= 20_000
+    p = picture_of(r)
+    page = write_html(p, tmp_path / "long.html")
+    start = time.monotonic()
+    o = Opened(browser, page.as_uri())
+    data = o.picture()
+    assert time.monotonic() - start < 8
+    assert int(data["arrows"]) == p.arrows
+    redraw_ms = o.api("const t = performance.now(); for (let i = 0; i < 5; i++) a.redraw(); return (performance.now() - t) / 5;")
+    assert redraw_ms < 250, f"a full redraw of {p.arrows} arrows took {redraw_ms:.0f} ms"
+
+    # zoom in with the button, then to a quarter of a second with the API
+    o.page.get_by_role("button", name="+").click()
+    assert o.api("return a.state.t1 - a.state.t0;") < p.duration
+    o.api("a.setWindow(5.0, 5.25);")
+    o.page.wait_for_timeout(100)
+    visible = int(o.data()["visible"])
+    assert 0 < visible < p.arrows
+
+    # hover over an arrow: its message's contents show; click: they stay
+    target = next(m for m in sorted(p.messages, key=lambda m: m.send)
+                  if m.send > 5.05 and m.outcome == "delivered" and m.src != m.dst and m.end - m.send > 0.005)
+    x, y = o.api(f"return a.midpoint({target.id});")
+    box = o.page.locator("canvas.dsp-main").bounding_box()
+    assert box
+    o.page.mouse.move(box["x"] + x, box["y"] + y)
+    tip = o.page.locator(".dsp-tip")
+    tip.wait_for(state="visible")
+    text = tip.inner_text()
+    assert target.type in text and f"{target.src} → {target.dst}" in text
+    assert '"@type"' in text
+    o.page.mouse.click(box["x"] + x, box["y"] + y)
+    assert o.data()["selected"] == str(target.id)
+    assert target.type in o.page.inner_text(".dsp-pin")
+    o.shot(shots / "long-zoomed.png")
+
+    # filters: a message type, then a lane
+    o.api("a.setWindow(0, 1e9);")
+    o.page.locator(".dsp-bar button", has_text="Heartbeat ").first.click()
+    o.page.wait_for_timeout(100)
+    assert int(o.data()["arrows"]) == sum(1 for m in p.messages if m.type != "Heartbeat")
+    o.page.locator(".dsp-bar button", has_text="Heartbeat ").first.click()
+    o.page.get_by_role("button", name="c1", exact=True).click()
+    o.page.wait_for_timeout(100)
+    assert int(o.data()["arrows"]) == sum(1 for m in p.messages if "c1" not in (m.src, m.dst))
+    o.page.get_by_role("button", name="only anomalies").click()
+    o.page.wait_for_timeout(100)
+    anomalies = [m for m in p.messages if "c1" not in (m.src, m.dst)
+                 and (m.outcome != "delivered" or m.duplicate or m.reordered)]
+    assert int(o.data()["arrows"]) == len(anomalies)
+
+    # brush a window on the overview strip; Ctrl+wheel zooms
+    strip = o.page.locator("canvas.dsp-over").bounding_box()
+    assert strip
+    o.page.mouse.move(strip["x"] + 300, strip["y"] + 20)
+    o.page.mouse.down()
+    o.page.mouse.move(strip["x"] + 500, strip["y"] + 20, steps=5)
+    o.page.mouse.up()
+    t0, t1 = o.api("return [a.state.t0, a.state.t1];")
+    assert 0 < t0 < t1 < p.duration
+    box = o.page.locator("canvas.dsp-main").bounding_box()
+    assert box
+    o.page.mouse.move(box["x"] + 600, box["y"] + 100)
+    o.page.keyboard.down("Control")
+    o.page.mouse.wheel(0, -300)
+    o.page.keyboard.up("Control")
+    o.page.wait_for_timeout(100)
+    assert o.api("return a.state.t1 - a.state.t0;") < t1 - t0
+    assert o.errors == [] and o.outside == []
+    o.close()
+
+
+def test_pages_that_share_one_script(browser: Browser, tmp_path: Path) -> None:
+    for name in ("lossy", "leader-isolated-then-crash"):
+        write_html(picture_of(sim(name)), tmp_path / f"{name}.html", shared_js=True)
+    for name in ("lossy", "leader-isolated-then-crash"):
+        o = Opened(browser, (tmp_path / f"{name}.html").as_uri())
+        assert int(o.picture()["arrows"]) == count(sim(name), "send", "duplicate")
+        assert o.errors == []
+        o.close()
+
+
+def test_a_notebook_built_into_the_site_shows_its_picture_offline(
+        browser: Browser, tmp_path: Path, shots: Path) -> None:
+    """mkdocs-jupyter executes the notebook; the page shows the picture with no kernel or network."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Pictures\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import labs\nfrom labs.pictures import TraceWidget\n"
+                                  "TraceWidget(labs.run('demo', 'sim', 'lossy', seed=1))"),
+        nbformat.v4.new_code_cell("from labs.pictures import ControlPanel\nControlPanel('demo', loss=0.1)"),
+    ]
+    nbformat.write(nb, docs / "run.ipynb")
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: pictures\ntheme: {name: material, font: false}\n"
+        "plugins:\n  - mkdocs-jupyter:\n      execute: true\n      cache: false\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DS_PICTURES_DISPLAY", "JPY_SESSION_NAME")}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--site-dir", str(tmp_path / "site")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = (tmp_path / "site" / "run" / "index.html").read_text()
+    assert html.count("<iframe") == 2 and "Traceback" not in html
+    assert '"model_name": "AnyModel"' in html and "DSPictures.render(el" not in html.split("widget-state+json")[-1]
+    o = Opened(browser, (tmp_path / "site" / "run" / "index.html").as_uri(), width=1200, height=1700)
+    frames: list[dict[str, str]] = []
+    deadline = time.monotonic() + 10
+    while len(frames) < 2 and time.monotonic() < deadline:
+        o.page.wait_for_timeout(200)
+        frames = [d for f in o.page.frames if f.url.startswith("about:srcdoc")
+                  for d in [f.evaluate("(() => { const e = document.querySelector('.dsp[data-ready]');"
+                                       " return e ? {...e.dataset} : null; })()")] if d]
+    assert [int(f["arrows"]) for f in frames] == [count(sim("lossy"), "send", "duplicate"),
+                                                  int(frames[1]["arrows"])] and int(frames[1]["drops"]) > 0
+    heights = o.page.evaluate("Array.from(document.querySelectorAll('iframe')).map(f => f.clientHeight)")
+    assert all(h > 900 for h in heights), heights  # the frames took the height of their pages
+    # (Chromium paints iframes below the viewport blank in full-page shots: shoot the viewport)
+    o.page.locator("iframe").first.scroll_into_view_if_needed()
+    o.shot(shots / "site-notebook.png", full_page=False)
+    # The page itself asks a CDN for the widget manager (mkdocs-jupyter's template, for any
+    # widget state); the pictures ask for nothing and log no error.
+    assert not [e for e in o.errors if e.startswith("about:srcdoc")]
+    assert all("jupyter" in url for url in o.outside), o.outside
+    o.close()
