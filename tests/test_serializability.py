@@ -8,7 +8,9 @@ order. Such a history is always strictly serializable, and small edits to it are
 from __future__ import annotations
 
 import json
+import math
 import random
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,13 @@ from autograder.checkers.serializability import (
     ANOMALIES,
     SerializabilityReport,
     check_strict_serializability,
+)
+from autograder.checkers.txn_graph import (
+    DepEdge,
+    DepGraph,
+    realtime_order,
+    shortest_path,
+    strongly_connected,
 )
 from autograder.checkers.txn_history import TxnHistoryError, load_txns, txns_from_dicts
 
@@ -99,6 +108,18 @@ def test_g2_write_skew() -> None:
          txn("t2", r("x", None), r("y", None), w("y", 2))]
     a = only(check_strict_serializability(h), "G2")
     assert edges(a) == {("t1", "t2", "rw", "y"), ("t2", "t1", "rw", "x")}
+
+
+def test_lost_update() -> None:
+    # Both read x=0 and both wrote x: whichever went second missed the first's write.
+    h = [txn("t0", w("x", 0), invoke=0, complete=1),
+         txn("t1", r("x", 0), w("x", 1), invoke=2, complete=4),
+         txn("t2", r("x", 0), w("x", 2), invoke=2, complete=4)]
+    a = only(check_strict_serializability(h), "G2")  # the order of 1 and 2 is unknown
+    assert edges(a) == {("t1", "t2", "rw", "x"), ("t2", "t1", "rw", "x")}
+    h[1]["commit_ts"], h[2]["commit_ts"] = 5, 6  # now it is known: 1 then 2
+    a = only(check_strict_serializability(h), "G-single")
+    assert edges(a) == {("t1", "t2", "ww", "x"), ("t2", "t1", "rw", "x")}
 
 
 def test_real_time_violation_read_of_the_past() -> None:
@@ -361,3 +382,49 @@ def test_the_graph_grows_linearly_with_the_history() -> None:
     small, large = (check_strict_serializability(random_history(n, 1)) for n in (500, 4000))
     assert small.ok and large.ok
     assert large.edges < 9 * small.edges  # 8x the transactions: about 8x the edges, not 64x
+
+
+# -- the graph algorithms, against brute force ---------------------------------------------
+
+
+def _closure(n: int, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    reach = set(pairs)
+    for k in range(n):
+        for i in range(n):
+            if (i, k) in reach:
+                reach |= {(i, j) for j in range(n) if (k, j) in reach}
+    return reach
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.booleans()), min_size=1, max_size=25))
+def test_realtime_order_implies_exactly_the_real_time_pairs(spans: list[tuple[int, int, bool]]) -> None:
+    intervals = [(float(min(a, b)), math.inf if unknown else float(max(a, b))) for a, b, unknown in spans]
+    n = len(intervals)
+    want = {(a, b) for a in range(n) for b in range(n) if intervals[a][1] < intervals[b][0]}
+    got = realtime_order(intervals)
+    assert set(got) <= want and _closure(n, set(got)) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12).flatmap(lambda n: st.tuples(
+    st.just(n), st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40))))
+def test_components_and_shortest_paths_match_brute_force(graph: tuple[int, set[tuple[int, int]]]) -> None:
+    n, pairs = graph
+    g = DepGraph(n)
+    for u, v in pairs:
+        g.add(u, v, DepEdge(f"t{u}", f"t{v}", "wr"))
+    reach = _closure(n, {(u, v) for u, v in pairs if u != v})
+    want = {frozenset([u] + [v for v in range(n) if (u, v) in reach and (v, u) in reach]) for u in range(n)}
+    assert {frozenset(c) for c in strongly_connected(g, lambda e: True)} == {c for c in want if len(c) > 1}
+    for u in range(n):
+        for v in range(n):
+            path = shortest_path(g, u, v, lambda e: True, set(range(n)))
+            assert (path is not None) == ((u, v) in reach) or u == v
+            if path:  # a real path, and no shorter one: BFS layers of brute force
+                assert path[0].src == f"t{u}" and path[-1].dst == f"t{v}"
+                assert all(a.dst == b.src for a, b in pairwise(path))
+                layer, steps = {u}, 0
+                while v not in layer:
+                    layer, steps = {y for x in layer for y in range(n) if (x, y) in pairs} | layer, steps + 1
+                assert len(path) == steps
