@@ -55,7 +55,7 @@ from .txn_graph import (
     shortest_path,
     strongly_connected,
 )
-from .txn_history import Key, Txn, Value, txn_from_dict, validate
+from .txn_history import Key, Txn, Value, show_value, txn_from_dict, validate
 
 ANOMALIES: dict[str, tuple[str, str]] = {
     "G0": ("write cycle", "transactions overwrote each other's writes in a circle: no order of "
@@ -73,7 +73,8 @@ ANOMALIES: dict[str, tuple[str, str]] = {
     "real-time": ("not strictly serializable", "the only orders that explain the reads put a "
                   "transaction before one that had completed before it was invoked"),
     "garbage-read": ("garbage read", "a transaction read a value that no transaction wrote"),
-    "internal": ("internal inconsistency", "a transaction did not see its own writes"),
+    "internal": ("internal inconsistency", "a transaction did not see its own writes, or read "
+                 "one key twice and saw two values"),
 }
 """Each anomaly's name, its short title and what it means, in plain words."""
 
@@ -185,18 +186,20 @@ def _read_everything(txns: Sequence[Txn]) -> _Reads:
     for i, t in enumerate(txns):
         if t.outcome != "ok":
             continue  # the client never learned what a failed or unknown transaction read
-        own: dict[Key, Value] = {}
+        known: dict[Key, tuple[str, Value | None]] = {}  # what t last did to each key
         for op in t.ops:
-            if op.f == "w" and op.value is not None:
-                own[op.key] = op.value
-                continue
             k, v = op.key, op.value
-            if k in own:
-                if v != own[k]:
-                    reads.anomalies.append(Anomaly(
-                        "internal", f"{t.id} wrote {k}={own[k]!r} and then read {k}={v!r}: a "
-                        f"transaction must see its own writes", (t.id,)))
+            if op.f == "w":
+                known[k] = ("wrote", v)
                 continue
+            if k in known:  # t already knows this key's value: it must see that again
+                did, before = known[k]
+                if v != before:
+                    reads.anomalies.append(Anomaly(
+                        "internal", f"{t.id} {did} {k}={show_value(before)} and then read {k}={show_value(v)}: a "
+                        f"transaction sees its own writes and one state of the others'", (t.id,)))
+                continue
+            known[k] = ("read", v)
             reads.external[i].append((k, v))
             if v is None:
                 continue

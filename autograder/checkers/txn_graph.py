@@ -20,14 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .txn_history import Key, Value
+from .txn_history import Key, Value, show_value
 
 EdgeKind = Literal["ww", "wr", "rw", "rt"]
 _KIND_RANK = {"ww": 0, "wr": 1, "rw": 2, "rt": 3}
-
-
-def _show(value: Value | None) -> str:
-    return "(nothing)" if value is None else repr(value) if isinstance(value, str) else str(value)
 
 
 @dataclass(frozen=True)
@@ -62,15 +58,15 @@ class DepEdge:
         """The edge in plain words."""
         k = self.key
         if self.kind == "wr":
-            text = f"{self.dst} read {k}={_show(self.after)}, which {self.src} wrote"
+            text = f"{self.dst} read {k}={show_value(self.after)}, which {self.src} wrote"
         elif self.kind == "ww":
-            text = (f"{self.src} wrote {k}={_show(self.before)} and {self.dst} overwrote it "
-                    f"with {k}={_show(self.after)}")
+            text = (f"{self.src} wrote {k}={show_value(self.before)} and {self.dst} overwrote it "
+                    f"with {k}={show_value(self.after)}")
         elif self.kind == "rw" and self.before is None:
-            text = f"{self.src} read {k} before anyone wrote it, and {self.dst} wrote {k}={_show(self.after)}"
+            text = f"{self.src} read {k} before anyone wrote it, and {self.dst} wrote {k}={show_value(self.after)}"
         elif self.kind == "rw":
-            text = (f"{self.src} read {k}={_show(self.before)}, and {self.dst} wrote a later "
-                    f"version {k}={_show(self.after)}")
+            text = (f"{self.src} read {k}={show_value(self.before)}, and {self.dst} wrote a later "
+                    f"version {k}={show_value(self.after)}")
         else:
             text = self.why
         return text if self.kind in ("rt", "wr") or not self.why else f"{text} ({self.why})"

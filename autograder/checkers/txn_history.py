@@ -63,7 +63,7 @@ class TxnOp:
     value: Value | None
 
     def __str__(self) -> str:
-        return f"{self.f} {self.key}={'(nothing)' if self.value is None else self.value}"
+        return f"{self.f} {self.key}={show_value(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,11 @@ class Txn:
         if self.commit_ts is not None:
             d["commit_ts"] = self.commit_ts
         return d
+
+
+def show_value(value: Value | None) -> str:
+    """A value as reports print it: strings quoted, and ``(nothing)`` for the initial state."""
+    return "(nothing)" if value is None else repr(value) if isinstance(value, str) else str(value)
 
 
 # -- loading ------------------------------------------------------------------------------
