@@ -1,0 +1,275 @@
+"""Linearizability: the verdict on a history, and the smallest piece of it that explains a "no".
+
+A history is linearizable when every operation can be given a single instant between its call
+and its return, such that the operations, taken in the order of those instants, are a legal
+sequential run of the model. :func:`check` answers ``ok``, ``illegal`` or ``unknown`` (the time
+limit ran out); it checks the model's partitions one by one and stops at the first illegal one.
+
+An illegal verdict carries a :class:`Counterexample`, shrunk in two steps that keep it a proof:
+
+1. the shortest prefix of the history (cut at some time; operations running then become
+   unknown-outcome) that is still not linearizable: if the whole history were linearizable,
+   so would every prefix be;
+2. read-only operations dropped one at a time while the rest stays not linearizable: a read
+   changes nothing, so taking it out of a linearizable history leaves it linearizable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .history import UNKNOWN, Operation, from_history
+from .model import Model
+from .wgl import SearchResult, search, searching
+
+Verdict = Literal["ok", "illegal", "unknown"]
+
+
+@dataclass
+class Counterexample:
+    """The smallest piece of a partition that is not linearizable, and where ordering it fails."""
+
+    model: str
+    partition: str
+    operations: list[Operation]
+    """The shrunk history, in call order."""
+    linearized: list[Operation]
+    """The longest order of these operations the model accepts."""
+    state: str
+    """The state after ``linearized``, in words."""
+    stuck: Operation | None
+    """The operation that had to take effect next (it returned) and could not."""
+    reason: str
+    shrunk_from: int
+    """How many operations the partition had before shrinking."""
+
+    def explain(self) -> str:
+        return self.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "partition": self.partition, "reason": self.reason,
+            "operations": [o.to_dict() for o in self.operations],
+            "linearized": [o.id for o in self.linearized], "state": self.state,
+            "stuck": None if self.stuck is None else self.stuck.id, "shrunk_from": self.shrunk_from,
+        }
+
+
+@dataclass
+class PartitionResult:
+    label: str
+    verdict: Verdict
+    operations: int
+    seconds: float
+    counterexample: Counterexample | None = None
+
+
+@dataclass
+class LinearizabilityResult:
+    """The verdict on a whole history, with one result per partition that was checked."""
+
+    model: Model
+    verdict: Verdict
+    seconds: float
+    operations: list[Operation]
+    partitions: list[PartitionResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok"
+
+    @property
+    def counterexample(self) -> Counterexample | None:
+        return next((p.counterexample for p in self.partitions if p.counterexample), None)
+
+    def explain(self) -> str:
+        """The verdict in words; for an illegal one, the counterexample's operations and why."""
+        if self.verdict == "ok":
+            return f"linearizable ({len(self.operations)} operations, {self.model.name} model)"
+        if self.verdict == "unknown":
+            slow = next((p for p in self.partitions if p.verdict == "unknown"), None)
+            where = f" ({slow.label}, {slow.operations} operations)" if slow else ""
+            return f"unknown: the search ran out of time{where}; give it more time or a smaller history"
+        cx = self.counterexample
+        assert cx is not None
+        lines = [f"not linearizable: {cx.partition}, shown by {len(cx.operations)} of its "
+                 f"{cx.shrunk_from} operations:"]
+        describe = self.model.describe_operation
+        for o in cx.operations:
+            end = "    (outcome unknown)" if o.pending else f"{o.ret:>10.4g}"
+            mark = "  <- stuck here" if cx.stuck is not None and o.id == cx.stuck.id else ""
+            lines.append(f"  #{o.id:<5} client {o.client!s:<6} {o.call:>10.4g} ..{end}  "
+                         f"{describe(o.input, o.output)}{mark}")
+        lines.append(cx.reason)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        cx = self.counterexample
+        return {
+            "verdict": self.verdict, "model": self.model.name, "seconds": round(self.seconds, 6),
+            "operations": len(self.operations),
+            "partitions": [{"label": p.label, "verdict": p.verdict, "operations": p.operations,
+                            "seconds": round(p.seconds, 6)} for p in self.partitions],
+            "counterexample": None if cx is None else cx.to_dict(),
+        }
+
+    def to_html(self, title: str = "Linearizability") -> str:
+        from .lin_picture import render
+
+        return render(self, title)
+
+    def write_html(self, path: str | Path, title: str = "Linearizability") -> Path:
+        out = Path(path)
+        out.write_text(self.to_html(title), encoding="utf-8")
+        return out
+
+    def _repr_html_(self) -> str:
+        from .lin_picture import render_fragment
+
+        return render_fragment(self)
+
+
+def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Model,
+          timeout: float = 10.0, partition: bool = True, memo: bool = True,
+          shrink: bool = True, shrink_timeout: float = 5.0) -> LinearizabilityResult:
+    """Check a history (entries in the runtime's history format, or :class:`Operation` s).
+
+    ``timeout`` bounds the search over all partitions (then the verdict is ``unknown``);
+    ``shrink_timeout`` bounds the shrinking of a counterexample, which is best effort.
+    ``partition`` and ``memo`` exist to measure what they save; leave them on.
+    """
+    items = list(history)
+    ops = [o for o in items if isinstance(o, Operation)]
+    if len(ops) != len(items):
+        ops = from_history(items)  # type: ignore[arg-type]
+    started = time.monotonic()
+    deadline = started + timeout
+    parts = model.partition(ops) if partition else [list(ops)]
+    result = LinearizabilityResult(model, "ok", 0.0, ops)
+    # The partitions' searches take turns, a slice of steps each, so that one illegal
+    # partition is found out as soon as its own search ends (Porcupine runs them in parallel).
+    running = {k: searching(model, part, memo) for k, part in enumerate(parts)}
+    spent = dict.fromkeys(running, 0.0)
+    found: dict[int, SearchResult] = {}
+    while running and not any(r.legal is False for r in found.values()):
+        if time.monotonic() > deadline:
+            break
+        for k in list(running):
+            t = time.monotonic()
+            try:
+                next(running[k])
+            except StopIteration as stop:
+                found[k] = stop.value
+                del running[k]
+            spent[k] += time.monotonic() - t
+    for run in running.values():
+        run.close()
+    for k, part in enumerate(parts):
+        legal = found[k].legal if k in found else None
+        verdict: Verdict = "ok" if legal else "unknown" if legal is None else "illegal"
+        result.partitions.append(PartitionResult(_label(part), verdict, len(part), spent[k]))
+    illegal = [(p, part) for p, part in zip(result.partitions, parts, strict=True) if p.verdict == "illegal"]
+    if illegal:
+        pr, part = min(illegal, key=lambda item: len(item[1]))
+        pr.counterexample = _counterexample(model, part, pr.label, shrink, shrink_timeout)
+        result.verdict = "illegal"
+    elif any(p.verdict == "unknown" for p in result.partitions):
+        result.verdict = "unknown"
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _label(part: Sequence[Operation]) -> str:
+    keys = {o.input.key for o in part}
+    if len(keys) == 1:
+        (key,) = keys
+        return "the whole history" if key is None else f"key {key!r}"
+    return "the whole history"
+
+
+# -- shrinking --------------------------------------------------------------------------------
+
+
+def _illegal(model: Model, ops: Sequence[Operation], deadline: float) -> bool:
+    return search(model, ops, deadline).legal is False
+
+
+def _cut(ops: Sequence[Operation], at: float) -> list[Operation]:
+    """The history as it stood at time ``at``: later calls gone, running operations unknown."""
+    return [o if o.ret <= at else dataclasses.replace(o, output=UNKNOWN, ret=math.inf)
+            for o in ops if o.call <= at]
+
+
+def _shrink(model: Model, ops: list[Operation], deadline: float) -> list[Operation]:
+    cuts = sorted({o.ret for o in ops if not o.pending})
+    lo, hi = 0, len(cuts) - 1
+    if cuts and _illegal(model, _cut(ops, cuts[hi]), deadline):
+        while lo < hi:  # the shortest illegal prefix: illegality only grows with the prefix
+            mid = (lo + hi) // 2
+            if _illegal(model, _cut(ops, cuts[mid]), deadline):
+                hi = mid
+            else:
+                lo = mid + 1
+        ops = _cut(ops, cuts[hi])
+    # Drop reads in chunks, halving the chunk when a whole chunk cannot go (as delta debugging).
+    reads = [o.id for o in sorted(ops, key=lambda o: -o.call) if model.read_only(o.input, o.output)]
+    size = max(1, len(reads) // 2)
+    while reads and time.monotonic() < deadline:
+        kept: list[int] = []
+        for start in range(0, len(reads), size):
+            chunk = set(reads[start:start + size])
+            fewer = [p for p in ops if p.id not in chunk]
+            if time.monotonic() < deadline and _illegal(model, fewer, deadline):
+                ops = fewer
+            else:
+                kept.extend(chunk)
+        if size == 1 or not kept:
+            break
+        reads, size = kept, max(1, size // 2)
+    return sorted(ops, key=lambda o: (o.call, o.id))
+
+
+def _counterexample(model: Model, part: list[Operation], label: str, shrink: bool,
+                    budget: float) -> Counterexample:
+    ops = _shrink(model, part, time.monotonic() + budget) if shrink else sorted(part, key=lambda o: o.call)
+    found = search(model, ops)
+    order = [ops[i] for i in found.deepest]
+    state = model.init()
+    for o in order:
+        state = model.step(state, o.input, o.output)[1]
+    taken = {o.id for o in order}
+    left = [o for o in ops if o.id not in taken and not o.pending]
+    stuck = min(left, key=lambda o: o.ret) if left else None
+    describe = model.describe_operation
+    said = model.describe_state(state)
+    if not order:
+        before = f"No operation can take effect first ({said} at the start)."
+    else:
+        before = f"The longest order the model accepts takes {len(order)} operation(s), " \
+                 f"#{', #'.join(str(o.id) for o in order)}; after them {said}."
+    doomed = [g for g in left if model.read_only(g.input, g.output)
+              and not model.step(state, g.input, g.output)[0]
+              and not model.reachable(state, g.input, g.output, [o.input for o in ops if o.id not in taken and o.id != g.id])]
+    if doomed:
+        g = doomed[0]
+        reason = (f"{before} Now {describe(g.input, g.output)} by client {g.client} (#{g.id}, "
+                  f"{g.call:.6g} .. {g.ret:.6g}) can no longer come true: no operation left can "
+                  f"bring the state to that result; and no other order gets further.")
+    elif stuck is None:
+        reason = f"{before} No order of these operations is legal."
+    elif not model.step(state, stuck.input, stuck.output)[0]:
+        reason = (f"{before} Next, {describe(stuck.input, stuck.output)} by client {stuck.client} "
+                  f"(#{stuck.id}) must take effect before it returned at {stuck.ret:.6g}, but the "
+                  f"model does not allow that result when {said}; and no other order of the "
+                  f"operations before it gets further.")
+    else:
+        reason = (f"{before} Every operation that could come next leads to a dead end before "
+                  f"{describe(stuck.input, stuck.output)} by client {stuck.client} (#{stuck.id}) "
+                  f"returns at {stuck.ret:.6g}.")
+    return Counterexample(model.name, label, ops, order, said, stuck, reason, len(part))

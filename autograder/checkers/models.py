@@ -1,0 +1,193 @@
+"""The models the course's labs need: a key-value store, a compare-and-set register, and a
+versioned key-value store. Each is a :class:`~autograder.checkers.model.Model`.
+
+Key-value states are small maps stored as sorted tuples of ``(key, value)`` pairs, so that they
+hash; partitioned per key, each piece's state holds a single pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .history import UNKNOWN, Input
+from .model import Model, State, by_key
+
+Pairs = tuple[tuple[Any, Any], ...]
+
+
+def _get(state: Pairs, key: Any, default: Any) -> Any:
+    for k, v in state:
+        if k == key:
+            return v
+    return default
+
+
+def _set(state: Pairs, key: Any, value: Any) -> Pairs:
+    others = tuple(kv for kv in state if kv[0] != key)
+    return tuple(sorted((*others, (key, value)), key=lambda kv: repr(kv[0])))
+
+
+def _show_pairs(state: Pairs, what: str) -> str:
+    if not state:
+        return f"every key {what}"
+    return ", ".join(f"{k!r}: {v!r}" for k, v in state)
+
+
+# -- key-value store: get / put / append ------------------------------------------------------
+
+
+def _kv_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]:
+    current = _get(state, inp.key, "")
+    if inp.f == "get":
+        return (output is UNKNOWN or output == current), state
+    if inp.f == "put":
+        return True, _set(state, inp.key, inp.value)
+    if inp.f == "append":
+        return True, _set(state, inp.key, current + inp.value)
+    raise ValueError(f"the kv model knows get, put and append, not {inp.f!r}")
+
+
+def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
+    """Appends only add to the end: without a put, the value must already start the output."""
+    mine = [v for v in via if v.key == inp.key]
+    if any(v.f == "put" for v in mine):
+        return True
+    current = _get(state, inp.key, "")
+    return isinstance(output, str) and output.startswith(current) and \
+        len(output) - len(current) <= sum(len(v.value) for v in mine if v.f == "append")
+
+
+def _kv_describe(inp: Input, output: Any) -> str:
+    if inp.f == "get":
+        return f"get({inp.key!r}) -> {'?' if output is UNKNOWN else repr(output)}"
+    return f"{inp.f}({inp.key!r}, {inp.value!r})"
+
+
+KV = Model(
+    name="kv",
+    init=lambda: (),
+    step=_kv_step,
+    partition=by_key,
+    read_only=lambda inp, out: inp.f == "get",
+    reachable=_kv_reachable,
+    describe_operation=_kv_describe,
+    describe_state=lambda s: _show_pairs(s, "is ''"),
+)
+"""A map from keys to strings, each key starting as ``""``. ``get(key)`` returns the value,
+``put(key, value)`` replaces it, ``append(key, value)`` adds to its end (outputs of put and
+append are ignored). Partitioned per key."""
+
+
+# -- compare-and-set register: read / write / cas ---------------------------------------------
+
+
+def register(initial: Any = None) -> Model:
+    """A single register holding ``initial`` at first. ``read`` returns the value; ``write(v)``
+    sets it; ``cas((old, new))`` sets it to ``new`` if it holds ``old``, and returns whether it
+    did (``True``/``False``)."""
+
+    def step(state: Any, inp: Input, output: Any) -> tuple[bool, State]:
+        if inp.f == "read":
+            return (output is UNKNOWN or output == state), state
+        if inp.f == "write":
+            return True, inp.value
+        if inp.f == "cas":
+            old, new = inp.value
+            if output is UNKNOWN:
+                return True, new if state == old else state
+            if output:
+                return state == old, new
+            return state != old, state
+        raise ValueError(f"the register model knows read, write and cas, not {inp.f!r}")
+
+    def reachable(state: Any, inp: Input, output: Any, via: Sequence[Input]) -> bool:
+        """Only a write or a compare-and-set of that very value can make a read of it true; a
+        compare-and-set that answered no needs some other value to be written first."""
+        written = [v.value if v.f == "write" else v.value[1] for v in via if v.f in ("write", "cas")]
+        if inp.f == "cas":
+            return any(w != inp.value[0] for w in written)
+        return output in written
+
+    def describe(inp: Input, output: Any) -> str:
+        shown = "?" if output is UNKNOWN else repr(output)
+        if inp.f == "read":
+            return f"read() -> {shown}"
+        if inp.f == "write":
+            return f"write({inp.value!r})"
+        old, new = inp.value
+        return f"cas({old!r} -> {new!r}) -> {shown}"
+
+    return Model(
+        name="register",
+        init=lambda: initial,
+        step=step,
+        read_only=lambda inp, out: inp.f == "read" or (inp.f == "cas" and out is False),
+        reachable=reachable,
+        describe_operation=describe,
+        describe_state=lambda s: f"the register holds {s!r}",
+    )
+
+
+REGISTER = register()
+
+
+# -- versioned key-value store: get / put with version / append -------------------------------
+
+
+def _versioned_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]:
+    value, version = _get(state, inp.key, ("", 0))
+    if inp.f == "get":
+        return (output is UNKNOWN or tuple(output) == (value, version)), state
+    if inp.f == "put":
+        new_value, expected = inp.value
+        matches = expected == version
+        applied = _set(state, inp.key, (new_value, version + 1))
+        if output is UNKNOWN:
+            return True, applied if matches else state
+        if output:
+            return matches, applied
+        return not matches, state
+    if inp.f == "append":
+        return True, _set(state, inp.key, (value + inp.value, version + 1))
+    raise ValueError(f"the versioned-kv model knows get, put and append, not {inp.f!r}")
+
+
+def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
+    """Versions only go up, one per put or append that takes effect."""
+    _value, version = _get(state, inp.key, ("", 0))
+    raises = sum(1 for v in via if v.key == inp.key and v.f in ("put", "append"))
+    if inp.f == "put":  # answered no: the version must move on first
+        return raises > 0
+    wanted = tuple(output)[1]
+    return bool(version < wanted <= version + raises)
+
+
+def _versioned_describe(inp: Input, output: Any) -> str:
+    shown = "?" if output is UNKNOWN else repr(output)
+    if inp.f == "get":
+        return f"get({inp.key!r}) -> {shown}"
+    if inp.f == "put":
+        value, version = inp.value
+        return f"put({inp.key!r}, {value!r}, if version {version}) -> {shown}"
+    return f"append({inp.key!r}, {inp.value!r})"
+
+
+VERSIONED_KV = Model(
+    name="versioned-kv",
+    init=lambda: (),
+    step=_versioned_step,
+    partition=by_key,
+    read_only=lambda inp, out: inp.f == "get" or (inp.f == "put" and out is False),
+    reachable=_versioned_reachable,
+    describe_operation=_versioned_describe,
+    describe_state=lambda s: _show_pairs(s, "is ('', 0)"),
+)
+"""A map from keys to ``(value, version)``, each key starting as ``("", 0)``. ``get(key)``
+returns ``(value, version)``; ``put(key, (value, version))`` is a conditional put: it succeeds
+(returns ``True``) only if ``version`` is the key's current version, and then the key holds
+``value`` with the version one higher; otherwise it returns ``False`` and changes nothing.
+``append(key, value)`` adds to the value and also raises the version. Partitioned per key."""
+
+
+MODELS: dict[str, Model] = {"kv": KV, "register": REGISTER, "versioned-kv": VERSIONED_KV}

@@ -1,0 +1,184 @@
+"""The search: is there an order of a history's operations that the model accepts and that
+respects real time? Wing and Gong's backtracking, with Lowe's memoization, as in Porcupine.
+
+The search builds the order one operation at a time. The operations that may come next are
+those not yet placed whose call came before the earliest return among the placed-to-be
+operations that did return (an operation that returned must take effect before anything that
+was called after it). For each such candidate the model must accept it in the current state,
+and the pair (set of operations placed, state) must be new: that pair is all that matters for
+the rest of the search, so a pair seen before, which led nowhere, is not tried twice (nor one
+that differs only by having placed more operations of unknown outcome). When no
+candidate works the search undoes its last choice and tries the next candidate there. When
+nothing is left to undo, no order works.
+
+Candidates are tried in a helpful order: operations that returned first, soonest return first
+(they are the ones that cannot wait), then operations of unknown outcome, which may take effect
+at any time after their call, or never. Once every operation that returned is placed, the rest
+may take effect later or never: success.
+
+:func:`searching` is a generator that yields every few thousand steps, so that a caller can run
+several partitions side by side (a history with one illegal key is then found out as soon as
+that key's search ends, not after the others) and stop at a deadline.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+
+from .history import Operation
+from .model import Model, State
+
+SLICE = 256
+"""Steps between two yields of :func:`searching`."""
+
+
+@dataclass
+class SearchResult:
+    """``legal`` is True, False, or None when the search was stopped first. ``deepest`` is the
+    longest order of operations (indexes into the searched list) the search could build."""
+
+    legal: bool | None
+    deepest: list[int] = field(default_factory=list)
+    steps: int = 0
+
+
+def search(model: Model, ops: Sequence[Operation], deadline: float = float("inf"),
+           memo: bool = True) -> SearchResult:
+    """Run the search to its end, or to ``deadline`` (a ``time.monotonic()`` value)."""
+    run = searching(model, ops, memo)
+    try:
+        while True:
+            next(run)
+            if time.monotonic() > deadline:
+                run.close()
+                return SearchResult(None)
+    except StopIteration as stop:
+        result: SearchResult = stop.value
+        return result
+
+
+def searching(model: Model, ops: Sequence[Operation],
+              memo: bool = True) -> Generator[None, None, SearchResult]:
+    n = len(ops)
+    completed = sorted((i for i in range(n) if not ops[i].pending), key=lambda i: ops[i].ret)
+    if not completed:
+        return SearchResult(True)
+    by_call = sorted(range(n), key=lambda i: ops[i].call)
+    calls = [ops[i].call for i in by_call]
+    step, inputs, outputs = model.step, [o.input for o in ops], [o.output for o in ops]
+    pending = [o.pending for o in ops]
+    no_op = [model.read_only(o.input, o.output) for o in ops]
+    placed = [False] * n
+
+    reachable = model.reachable
+
+    def candidates(first_ret: int, low: int) -> tuple[int, list[int]]:
+        """Operations that may be placed next: called by the earliest outstanding return.
+        ``low`` is where the unplaced operations start in call order (it only moves forward)."""
+        while low < n and placed[by_call[low]]:
+            low += 1
+        limit = bisect.bisect_right(calls, ops[completed[first_ret]].ret)
+        window = [i for i in by_call[low:limit] if not placed[i]]
+        return low, [i for i in window if not pending[i]] + [i for i in window if pending[i]]
+
+    def doomed(window: list[int], low: int) -> bool:
+        """A read in the window that no remaining operation can make true: a dead end."""
+        for g in window:
+            if no_op[g] and not pending[g]:
+                limit = bisect.bisect_right(calls, ops[g].ret)
+                via = [inputs[j] for j in by_call[low:limit] if not placed[j] and j != g]
+                if not reachable(state, inputs[g], outputs[g], via):
+                    return True
+        return False
+
+    state: State = model.init()
+    done = 0  # bit i set: operation i is placed
+    # Memo: (placed operations that returned, state) -> the sets of placed unknown-outcome
+    # operations it was reached with. Reached again with a superset of one of those sets, the
+    # search has no more options than it had then (fewer operations left to place), so it
+    # would fail again.
+    seen: dict[tuple[int, State], list[int]] = {}
+    maybe = sum(1 << i for i in range(n) if pending[i])
+    path: list[tuple[int, State, bool]] = []  # placed operations: (op, state before, forced)
+    deepest: list[int] = []
+
+    def place(i: int, new: State, forced: bool) -> None:
+        nonlocal state, done
+        path.append((i, state, forced))
+        state, done = new, done | (1 << i)
+        placed[i] = True
+
+    def _undo() -> None:
+        nonlocal state, done
+        i, state, _ = path.pop()
+        done &= ~(1 << i)
+        placed[i] = False
+
+    def close(first: int, low: int) -> tuple[int, int, list[int]]:
+        """Place every candidate that changes nothing and is legal now, then list the rest.
+
+        Such an operation (a read that fits the state) can go first in any order that works
+        from here, so trying it elsewhere would only repeat the search. No candidates are left
+        when every returned operation is placed (success) or a read can no longer come true."""
+        while True:
+            while first < len(completed) and placed[completed[first]]:
+                first += 1
+            if first == len(completed):
+                return first, low, []
+            low, window = candidates(first, low)
+            eager = [i for i in window if no_op[i] and step(state, inputs[i], outputs[i])[0]]
+            if not eager:
+                return first, low, [] if doomed(window, low) else window
+            for i in eager:
+                place(i, state, True)
+
+    # One frame per depth: the candidates, the next one to try, the earliest outstanding return.
+    first, low, window = close(0, 0)
+    if first == len(completed):
+        return SearchResult(True, [j for j, _, _ in path], 0)
+    cands: list[list[int]] = [window]
+    tries: list[int] = [0]
+    firsts: list[int] = [first]
+    lows: list[int] = [low]
+    steps = 0
+    while True:
+        steps += 1
+        if steps % SLICE == 0:
+            yield
+        k = tries[-1]
+        if k == len(cands[-1]):  # every candidate here failed: undo the last choice
+            cands.pop()
+            tries.pop()
+            firsts.pop()
+            lows.pop()
+            while path and path[-1][2]:
+                _undo()
+            if not path:
+                return SearchResult(False, deepest, steps)
+            _undo()
+            continue
+        tries[-1] = k + 1
+        i = cands[-1][k]
+        legal, new = step(state, inputs[i], outputs[i])
+        if not legal:
+            continue
+        if memo:
+            bits = done | (1 << i)
+            unknown = bits & maybe
+            before = seen.setdefault((bits ^ unknown, new), [])
+            if any(b & ~unknown == 0 for b in before):
+                continue
+            before.append(unknown)
+        place(i, new, False)
+        first, low, window = close(firsts[-1], lows[-1])
+        if len(path) > len(deepest):
+            deepest = [j for j, _, _ in path]
+        if first == len(completed):
+            return SearchResult(True, [j for j, _, _ in path], steps)
+        cands.append(window)
+        tries.append(0)
+        firsts.append(first)
+        lows.append(low)
