@@ -41,14 +41,15 @@ from labs.runtime.trace import Event, percentile, summarize, write_trace
 
 @cache
 def sim(schedule: str, seed: int = 1, duration: float | None = None) -> RunResult:
+    """A run of the demo lab in the simulator (the browser tests use these too)."""
     s = load(schedule)
     if duration is not None:
         s = dataclasses.replace(s, duration=duration)
     return run("demo", "sim", s, seed=seed)
 
 
-def count(trace: Sequence[Event], kind: str) -> int:
-    return sum(1 for e in trace if e["type"] == kind)
+def count(trace: Sequence[Event], *kinds: str) -> int:
+    return sum(1 for e in trace if e["type"] in kinds)
 
 
 # -- what the diagram holds -----------------------------------------------------------------

@@ -7,41 +7,24 @@ prints where. ``bash scripts/setup.sh`` installs Chromium (as root, with apt-get
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from test_pictures import count, sim
 
 from labs.pictures import picture_of, write_html
-from labs.runtime.lab import RunResult
-from labs.runtime.run import run
-from labs.runtime.schedule import load
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@cache
-def sim(schedule: str, seed: int = 1, duration: float | None = None) -> RunResult:
-    s = load(schedule)
-    if duration is not None:
-        s = dataclasses.replace(s, duration=duration)
-    return run("demo", "sim", s, seed=seed)
-
-
-def count(r: RunResult, *kinds: str) -> int:
-    return sum(1 for e in r.trace if e["type"] in kinds)
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +87,8 @@ def test_a_page_shows_every_arrow_and_drop_with_no_errors(browser: Browser, tmp_
     o = Opened(browser, page.as_uri())
     data = o.picture()
     o.shot(shots / "churn.png")
-    assert int(data["arrows"]) == count(r, "send", "duplicate")
-    assert int(data["drops"]) == count(r, "drop")
+    assert int(data["arrows"]) == count(r.trace, "send", "duplicate")
+    assert int(data["drops"]) == count(r.trace, "drop")
     assert int(data["visible"]) == int(data["arrows"])  # the whole run is in view
     types = sorted({e["msg"] for e in r.trace if e["type"] == "send"})
     buttons = o.page.locator(".dsp-bar button").all_inner_texts()
@@ -195,7 +178,7 @@ def test_pages_that_share_one_script(browser: Browser, tmp_path: Path) -> None:
         write_html(picture_of(sim(name)), tmp_path / f"{name}.html", shared_js=True)
     for name in ("lossy", "leader-isolated-then-crash"):
         o = Opened(browser, (tmp_path / f"{name}.html").as_uri())
-        assert int(o.picture()["arrows"]) == count(sim(name), "send", "duplicate")
+        assert int(o.picture()["arrows"]) == count(sim(name).trace, "send", "duplicate")
         assert o.errors == []
         o.close()
 
@@ -232,7 +215,7 @@ def test_a_notebook_built_into_the_site_shows_its_picture_offline(
         frames = [d for f in o.page.frames if f.url.startswith("about:srcdoc")
                   for d in [f.evaluate("(() => { const e = document.querySelector('.dsp[data-ready]');"
                                        " return e ? {...e.dataset} : null; })()")] if d]
-    assert [int(f["arrows"]) for f in frames] == [count(sim("lossy"), "send", "duplicate"),
+    assert [int(f["arrows"]) for f in frames] == [count(sim("lossy").trace, "send", "duplicate"),
                                                   int(frames[1]["arrows"])] and int(frames[1]["drops"]) > 0
     heights = o.page.evaluate("Array.from(document.querySelectorAll('iframe')).map(f => f.clientHeight)")
     assert all(h > 900 for h in heights), heights  # the frames took the height of their pages

@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from test_pictures import count
 
 from labs.pictures import ControlPanel, TraceWidget, picture_of
 from labs.pictures.display import ENV
@@ -17,10 +17,6 @@ from labs.runtime.run import run
 from labs.runtime.trace import write_trace
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
-def count(trace: list[dict[str, Any]], kind: str) -> int:
-    return sum(1 for e in trace if e["type"] == kind)
 
 
 @pytest.fixture(autouse=True)
