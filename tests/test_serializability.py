@@ -232,7 +232,7 @@ def test_load_jsonl_and_errors_that_say_what_to_fix(tmp_path: Path) -> None:
         load_txns(dup)
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(txn("t1", w("x", 1))) + "\n" + '{"id": "t2", "invoke": 0, "outcome": "ok", "ops": [["x", 1]]}\n')
-    with pytest.raises(TxnHistoryError, match=r"bad.jsonl:2 \(transaction t2\): each op must be"):
+    with pytest.raises(TxnHistoryError, match=r"bad.jsonl:2, transaction t2: each op must be"):
         load_txns(bad)
     for broken, message in [
         ([txn("t1", w("x", 1), w("x", 1))], "t1 writes x=1 twice"),

@@ -458,7 +458,7 @@ def check_strict_serializability(
     ``history`` holds :class:`Txn` objects or their dicts (see
     :mod:`autograder.checkers.txn_history`); a malformed one raises ``TxnHistoryError``.
     """
-    txns = [t if isinstance(t, Txn) else txn_from_dict(t, f"transaction #{n}")
+    txns = [t if isinstance(t, Txn) else txn_from_dict(t, f"item #{n}")
             for n, t in enumerate(history, 1)]
     validate(txns)
     reads = _read_everything(txns)

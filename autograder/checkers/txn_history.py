@@ -90,10 +90,10 @@ class Txn:
 
     @property
     def end(self) -> float:
-        """When the transaction certainly took effect, if it did: never, for an unknown outcome.
+        """The time by which the transaction had certainly taken effect (if it ever did).
 
-        An ``info`` transaction may commit after its client gave up, so it precedes nothing in
-        real time.
+        Infinite for an unknown outcome: an ``info`` transaction may commit after its client gave
+        up, so it precedes nothing in real time.
         """
         if self.outcome == "info" or self.complete is None:
             return math.inf
@@ -163,7 +163,7 @@ def txn_from_dict(d: Mapping[str, Any], where: str = "transaction") -> Txn:
     if missing:
         raise TxnHistoryError(f"{where}: missing {', '.join(missing)}")
     tid = str(_scalar(d["id"], "the id", where))
-    where = f"{where} (transaction {tid})"
+    where = f"{where}, transaction {tid}"
     ops = d["ops"]
     if not isinstance(ops, list | tuple):
         raise TxnHistoryError(f"{where}: 'ops' must be a list of [f, key, value], got {ops!r}")
@@ -182,7 +182,7 @@ def txn_from_dict(d: Mapping[str, Any], where: str = "transaction") -> Txn:
 
 def txns_from_dicts(dicts: Iterable[Mapping[str, Any]]) -> list[Txn]:
     """A checked history from dicts (see the module docstring), refused with a clear message."""
-    txns = [txn_from_dict(d, f"transaction #{i + 1}") for i, d in enumerate(dicts)]
+    txns = [txn_from_dict(d, f"item #{i + 1}") for i, d in enumerate(dicts)]
     validate(txns)
     return txns
 
