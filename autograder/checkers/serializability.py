@@ -27,15 +27,17 @@ Only the last write of a key in a transaction is a version; earlier ones are int
 (``fail``) transactions are left out of the graph, and so are transactions of unknown outcome
 (``info``) unless a committed transaction read one of their writes, which shows they committed.
 
-The checker is sound (every anomaly it reports is real) but, like any black-box checker that must
-guess version orders, not complete: blind writes nobody reads may hide an anomaly.
+The checker is sound (every anomaly it reports is real, taking commit timestamps, when used, as
+the order the system claims) but, like any black-box checker that must infer version orders, not
+complete: blind writes nobody reads may hide an anomaly.
 
 Anomalies
 =========
 
 Besides cycles (G0, G1c, G-single, G2, real-time), single reads can be wrong on their own:
 G1a (read a write of an aborted transaction), G1b (read an intermediate write), ``garbage-read``
-(read a value nobody wrote) and ``internal`` (a transaction that does not see its own writes).
+(read a value nobody wrote) and ``internal`` (a transaction that does not see its own writes, or
+reads one key twice and sees two values).
 """
 
 from __future__ import annotations
