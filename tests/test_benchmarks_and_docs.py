@@ -42,3 +42,10 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "runtime" / "index.html").exists()
+
+
+def test_checker_benchmark_prints_its_figures() -> None:
+    figures = run_script("benchmarks/checkers.py", "--only", "c10", "--limit", "5")
+    rows = {r["history"]: r for r in figures["histories"]}  # type: ignore[attr-defined]
+    assert rows["c10-ok"]["default"]["verdict"] == "ok"
+    assert rows["c10-bad"]["default"]["verdict"] == "illegal"

@@ -22,33 +22,29 @@ from autograder.checkers.linearizability import check
 from autograder.checkers.model import Model
 from autograder.checkers.models import KV, REGISTER, VERSIONED_KV, register
 
-HISTORIES = Path(__file__).resolve().parents[2] / "shared" / "histories"
+HISTORIES = Path(__file__).resolve().parent / "data" / "histories"
 ROOT = Path(__file__).resolve().parents[1]
 ETCD_OK = {"etcd_002", "etcd_005", "etcd_007", "etcd_018"}
 KV_FILES = ["c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad"]
 ETCD_FILES = [f"etcd_{i:03d}" for i in range(20)]
 
-needs_histories = pytest.mark.skipif(not HISTORIES.is_dir(), reason=f"no {HISTORIES}")
 
 
 # -- published histories ----------------------------------------------------------------------
 
 
-@needs_histories
 @pytest.mark.parametrize("name", KV_FILES)
 def test_porcupine_kv_histories_get_their_known_verdicts(name: str) -> None:
     result = check(read_history(HISTORIES / "porcupine-kv" / f"{name}.txt"), KV)
     assert result.verdict == ("ok" if name.endswith("-ok") else "illegal"), result.explain()
 
 
-@needs_histories
 @pytest.mark.parametrize("name", ETCD_FILES)
 def test_jepsen_etcd_logs_get_their_known_verdicts(name: str) -> None:
     result = check(read_history(HISTORIES / "jepsen-etcd" / f"{name}.log"), REGISTER)
     assert result.verdict == ("ok" if name in ETCD_OK else "illegal"), result.explain()
 
 
-@needs_histories
 def test_counterexamples_of_published_histories_are_small_proofs() -> None:
     for path in [HISTORIES / "porcupine-kv" / "c50-bad.txt", HISTORIES / "jepsen-etcd" / "etcd_000.log"]:
         model = KV if path.suffix == ".txt" else REGISTER
@@ -228,7 +224,6 @@ def test_versioned_puts_succeed_only_on_the_current_version() -> None:
 # -- limits, reports, formats -----------------------------------------------------------------
 
 
-@needs_histories
 def test_a_search_that_runs_out_of_time_says_unknown() -> None:
     ops = read_history(HISTORIES / "porcupine-kv" / "c50-ok.txt")
     result = check(ops, KV, timeout=0.0)
@@ -297,7 +292,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300)
 
 
-@needs_histories
 def test_cli_checks_many_files_with_one_line_each_and_meaningful_exit_codes(tmp_path: Path) -> None:
     etcd = sorted((HISTORIES / "jepsen-etcd").glob("*.log"))
     done = _cli(*map(str, etcd), "--model", "register", cwd=tmp_path)

@@ -2,4 +2,43 @@
 
 Each checker reads plain data (a client history, a trace) and explains every "no" with the
 smallest piece of the data that shows it.
+
+* Linearizability of a client history against a model: :func:`check_linearizability`, the
+  models :data:`KV`, :func:`register` and :data:`VERSIONED_KV`, and :func:`read_history` for the
+  runtime's histories and those of Jepsen and Porcupine.
+* Strict serializability of a history of transactions: :func:`check_strict_serializability`.
+* Invariants a lab declares over a trace: :class:`Invariant`, :func:`check_invariants`,
+  :func:`as_check` (an invariant as a lab check).
 """
+
+from .history import UNKNOWN, HistoryError, Input, Operation, from_history
+from .importers import read_history
+from .invariants import (
+    Invariant,
+    InvariantReport,
+    Violation,
+    all_agree,
+    as_check,
+    at_most_one_per,
+    check_invariants,
+    describe_event,
+    log_matches,
+    output_equals,
+)
+from .linearizability import Counterexample, LinearizabilityResult
+from .linearizability import check as check_linearizability
+from .model import Model, by_key
+from .models import KV, MODELS, REGISTER, VERSIONED_KV, register
+from .serializability import ANOMALIES, Anomaly, SerializabilityReport, check_strict_serializability
+from .txn_graph import DepEdge
+from .txn_history import Txn, TxnHistoryError, TxnOp, load_txns, txn_from_dict, txns_from_dicts
+
+__all__ = [
+    "ANOMALIES", "KV", "MODELS", "REGISTER", "UNKNOWN", "VERSIONED_KV", "Anomaly",
+    "Counterexample", "DepEdge", "HistoryError", "Input", "Invariant", "InvariantReport",
+    "LinearizabilityResult", "Model", "Operation", "SerializabilityReport", "Txn",
+    "TxnHistoryError", "TxnOp", "Violation", "all_agree", "as_check", "at_most_one_per",
+    "by_key", "check_invariants", "check_linearizability", "check_strict_serializability",
+    "describe_event", "from_history", "load_txns", "log_matches", "output_equals",
+    "read_history", "register", "txn_from_dict", "txns_from_dicts",
+]

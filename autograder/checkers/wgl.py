@@ -28,7 +28,7 @@ import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
-from .history import Operation
+from .history import Input, Operation
 from .model import Model, State
 
 SLICE = 256
@@ -70,6 +70,7 @@ def searching(model: Model, ops: Sequence[Operation],
     calls = [ops[i].call for i in by_call]
     step, inputs, outputs = model.step, [o.input for o in ops], [o.output for o in ops]
     pending = [o.pending for o in ops]
+    rets = [o.ret for o in ops]
     no_op = [model.read_only(o.input, o.output) for o in ops]
     placed = [False] * n
 
@@ -85,13 +86,21 @@ def searching(model: Model, ops: Sequence[Operation],
         return low, [i for i in window if not pending[i]] + [i for i in window if pending[i]]
 
     def doomed(window: list[int], low: int) -> bool:
-        """A read in the window that no remaining operation can make true: a dead end."""
-        for g in window:
-            if no_op[g] and not pending[g]:
-                limit = bisect.bisect_right(calls, ops[g].ret)
-                via = [inputs[j] for j in by_call[low:limit] if not placed[j] and j != g]
-                if not reachable(state, inputs[g], outputs[g], via):
-                    return True
+        """A read in the window that no remaining operation can make true: a dead end.
+
+        What may still help a read is every unplaced operation called before it returned; the
+        reads go by return time so that this list only grows (it holds the read itself too,
+        which changes nothing)."""
+        via: list[Input] = []
+        at = low
+        for g in sorted((g for g in window if no_op[g] and not pending[g]), key=rets.__getitem__):
+            limit = bisect.bisect_right(calls, rets[g])
+            for j in by_call[at:limit]:
+                if not placed[j]:
+                    via.append(inputs[j])
+            at = max(at, limit)
+            if not reachable(state, inputs[g], outputs[g], via):
+                return True
         return False
 
     state: State = model.init()
