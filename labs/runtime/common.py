@@ -15,6 +15,25 @@ from .node import Clerk, Node
 from .schedule import LEADER, REST, Partition
 
 
+def state_size(node: Node) -> int:
+    """Bytes a node holds in memory: its fields, pickled one by one (the runtime's own are left out).
+
+    What the runtime measures for a lab whose memory must stay bounded; a node cannot report
+    it wrongly, since the runtime reads the fields itself.
+    """
+    import pickle
+
+    total = 0
+    for name, value in vars(node).items():
+        if name.startswith("_"):
+            continue
+        try:
+            total += len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:  # something that cannot be pickled: its text stands in
+            total += len(repr(value))
+    return total
+
+
 class NodeError(RuntimeError):
     """A node used the API wrongly (unknown destination, no handler, bad timer...)."""
 

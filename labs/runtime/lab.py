@@ -33,6 +33,9 @@ class Workload:
     clients: int = 3
     timeout: float = 1.0
     think: float = 0.0
+    session: int = 0
+    """After this many operations a clerk leaves and a fresh one (a new client, a new process)
+    takes its place, as users come and go; 0: each clerk stays for the whole run."""
 
 
 Check = Callable[["RunResult"], list[str]]
@@ -52,6 +55,9 @@ class Lab:
     settle: float = 2.0
     """Seconds after the final heal for the cluster to recover and pending operations to end."""
     checks: Sequence[Check] = ()
+    memory_every: float = 0.0
+    """Every this many seconds the runtime records each server's memory and disk use in the
+    trace (``memory`` events); 0: never."""
     default_schedule: str = "none"
     impl_file: str = "node.py"
     """The file a student's implementation replaces (classes are matched by name)."""

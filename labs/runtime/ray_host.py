@@ -26,7 +26,16 @@ from collections.abc import Callable
 from typing import Any
 
 from .codec import Codec, SerializationError
-from .common import Clock, NodeError, check_result, check_send, check_timer, describe, format_error
+from .common import (
+    Clock,
+    NodeError,
+    check_result,
+    check_send,
+    check_timer,
+    describe,
+    format_error,
+    state_size,
+)
 from .network import Links, Network, fate, links_from_data, network_from_data
 from .node import Clerk, Node, Op, TimerId
 from .storage import FileDisk
@@ -164,6 +173,9 @@ class NodeHost:
             asyncio.get_running_loop().call_later(max(0.0, c["until"] - self.t()), self.resume)
         elif cmd == "resume":
             self.resume()
+        elif cmd == "memory":
+            if self.obj is not None and not self.dead:
+                self.emit("memory", bytes=state_size(self.obj), disk=self.disk.used_bytes())
         elif cmd == "skew":
             self.clock.reset(c["since"], c["offset"], c["rate"])  # from when the driver applied it
         elif cmd == "invoke":

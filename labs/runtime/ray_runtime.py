@@ -53,7 +53,8 @@ from .trace import TRACE_VERSION
 from .trace import Event as TraceEvent
 
 NODE_EVENTS = frozenset(
-    {"send", "deliver", "drop", "duplicate", "timer_set", "timer_fire", "timer_cancel", "log", "resume"}
+    {"send", "deliver", "drop", "duplicate", "timer_set", "timer_fire", "timer_cancel", "log", "resume",
+     "memory"}
 )
 """The trace events an actor may report; everything else is the driver's to write."""
 
@@ -215,6 +216,8 @@ class RayRun:
             faults = asyncio.create_task(self._faults())
             tasks = [faults]
             tasks += [asyncio.create_task(self._client(i, self.procs[c])) for i, c in enumerate(self.clients)]
+            if self.lab.memory_every > 0:
+                tasks.append(asyncio.create_task(self._measure()))
             await faults  # the last event is the final heal, which restarts every crashed node
             await self._settle()
             tasks += list(self.background)
@@ -373,6 +376,7 @@ class RayRun:
         workload = self.lab.workload
         assert workload is not None
         loop = asyncio.get_running_loop()
+        done = 0  # operations this clerk finished (for Workload.session)
         while self.t() < self.stop_at - workload.timeout and not proc.broken:
             if not proc.up:  # its process died (a machine failure): a new one takes over
                 proc.process += len(self.clients)
@@ -391,10 +395,26 @@ class RayRun:
             except TimeoutError:
                 outcome, value = "info", None
             self._finish(proc, outcome, value)
+            done += 1
             if outcome == "info" and proc.up and not proc.broken:
                 self._replace_clerk(proc)
+                done = 0
+            elif workload.session and done >= workload.session and proc.up and not proc.broken:
+                self._replace_clerk(proc)  # this user is done: a new one takes the clerk's place
+                done = 0
             if workload.think:
                 await asyncio.sleep(workload.think)
+
+    async def _measure(self) -> None:
+        """Ask every server for its memory and disk use, every ``Lab.memory_every`` seconds."""
+        k = 1
+        while True:
+            await asyncio.sleep(max(0.0, self.t0 + k * self.lab.memory_every - time.time()))
+            for name in self.servers:
+                proc = self.procs[name]
+                if proc.up:
+                    self._control(proc, {"cmd": "memory"})
+            k += 1
 
     def _finish(self, proc: _Proc, outcome: str, value: Any) -> None:
         assert proc.pending is not None

@@ -30,6 +30,7 @@ from .common import (
     describe,
     format_error,
     resolve_partition,
+    state_size,
 )
 from .lab import Lab, RunResult
 from .network import CLEAN, Delay, Links, Network, fate, links_to_data
@@ -77,6 +78,7 @@ class _Slot:
     # clerks only
     process: int = 0
     pending: int | None = None
+    session_ops: int = 0  # operations this clerk finished (for Workload.session)
 
 
 class _Context:
@@ -168,6 +170,11 @@ class Simulation:
         for i, name in enumerate(self.clients):
             self._at(0.0, lambda name=name: self._start(self.slots[name], first=True))  # type: ignore[misc]
             self._at(0.0, lambda i=i, name=name: self._invoke(self.slots[name], i))  # type: ignore[misc]
+        if self.lab.memory_every > 0:
+            k = 1
+            while k * self.lab.memory_every <= self.stop_at:
+                self._at(k * self.lab.memory_every, self._measure)
+                k += 1
         queue = self._queue
         while queue:
             t, _, action = heapq.heappop(queue)
@@ -411,8 +418,20 @@ class Simulation:
         index, slot.pending = slot.pending, None
         self._emit("complete", node=slot.name, process=slot.process, index=index,
                    outcome=outcome, value=value)
-        assert self.lab.workload is not None
-        self._at(self.now + self.lab.workload.think, lambda: self._invoke(slot, client))
+        workload = self.lab.workload
+        assert workload is not None
+        slot.session_ops += 1
+        if workload.session and slot.session_ops >= workload.session and outcome != "info":
+            # This user is done: a new one takes the clerk's place, once the handler that
+            # completed the operation has returned.
+            self._at(self.now, lambda: self._replace_clerk(slot) if slot.up else None)
+        self._at(self.now + workload.think, lambda: self._invoke(slot, client))
+
+    def _measure(self) -> None:
+        for name in self.servers:
+            slot = self.slots[name]
+            if slot.up and slot.obj is not None:
+                self._emit("memory", node=name, bytes=state_size(slot.obj), disk=slot.disk.used_bytes())
 
     def _timeout(self, slot: _Slot, client: int, index: int) -> None:
         if slot.pending != index:
@@ -425,6 +444,7 @@ class Simulation:
         if slot.pending is not None:
             self._finish(slot, "info", None, self.clients.index(slot.name))
         self._crash(slot, "replaced", "lose")
+        slot.session_ops = 0
         slot.process += len(self.clients)
         self._start(slot, first=False)
 

@@ -51,6 +51,10 @@ class MemoryDisk(Storage):
     def wipe(self) -> None:
         self._data.clear()
 
+    def used_bytes(self) -> int:
+        """What the stored keys and values take, encoded."""
+        return sum(len(k) + len(v) for k, v in self._data.items())
+
 
 class FileDisk(Storage):
     """Storage for Ray: a durable append-only log in ``directory/storage.jsonl``."""
@@ -97,6 +101,10 @@ class FileDisk(Storage):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def used_bytes(self) -> int:
+        """What the stored keys and values take, encoded (not the log's garbage)."""
+        return sum(len(k) + len(v) for k, v in self._data.items())
 
     def _append(self, rec: dict[str, str]) -> None:
         self._file.write(json.dumps(rec, separators=(",", ":")) + "\n")

@@ -33,6 +33,8 @@ type                    fields
 ``complete``            ``node``, ``process``, ``index``, ``outcome`` (``ok``/``fail``/``info``),
                         ``value``
 ``log``                 ``node``, ``text``
+``memory``              ``node``, ``bytes`` (the node's fields, pickled), ``disk`` (bytes stored),
+                        every ``Lab.memory_every`` seconds
 ``skip``                ``what``, ``why``: a schedule event that could not apply (no leader...)
 ``end``                 the run stopped
 ======================  ========================================================================
