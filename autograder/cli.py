@@ -12,6 +12,8 @@ from .checkers.history import HistoryError
 from .checkers.importers import FORMATS, read_history
 from .checkers.linearizability import check as check_linearizability
 from .checkers.models import KV, VERSIONED_KV, register
+from .runner import Outcome, outcomes, report
+from .suite import SuiteError, load_suite
 
 EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
 
@@ -84,3 +86,75 @@ def check(files: tuple[Path, ...], model_name: str, fmt: str, init: str | None, 
     for code in (EXIT_UNREADABLE, EXIT_ILLEGAL, EXIT_UNKNOWN):
         if code in codes:
             sys.exit(code)
+
+
+@main.command("test")
+@click.argument("lab")
+@click.option("--impl", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Your implementation (the lab's node.py or its folder). Default: the reference.")
+@click.option("-k", "pattern", default=None, help="Only the tests whose name contains this.")
+@click.option("--seed", "seed_list", type=int, multiple=True, help="Run this seed only (repeatable).")
+@click.option("--seeds", "seed_count", type=int, default=None,
+              help="Seeds 1..N for each test, instead of the suite's number.")
+@click.option("--runtime", type=click.Choice(["sim", "ray", "both"]), default="sim", show_default=True,
+              help="sim: fast and exactly replayable. ray: one OS process per node, real time.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where pictures of failures go (default: <lab>-reports).")
+@click.option("--all-failures", is_flag=True, help="Report every failing seed, not only the first per test.")
+def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int, ...],
+         seed_count: int | None, runtime: str, out_dir: Path | None, all_failures: bool) -> None:
+    """Run a lab's test suite: a table of results with points, and for each failure the seed,
+    the schedule, the evidence, a picture and the command that replays it.
+
+    Exits 0 when every test passed, 1 otherwise.
+    """
+    try:
+        suite = load_suite(lab)
+        tests = suite.select(pattern)
+    except (SuiteError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    runtimes = ["sim", "ray"] if runtime == "both" else [runtime]
+    seeds: dict[str, list[int]] = {}
+    if seed_list:
+        seeds = {r: list(seed_list) for r in runtimes}
+    elif seed_count is not None:
+        seeds = {r: list(range(1, seed_count + 1)) for r in runtimes}
+    out = out_dir or Path(f"{lab}-reports")
+    who = f"your {impl}" if impl else "the reference solution"
+    click.echo(f"{suite.lab.name}: {len(tests)} test(s), {sum(t.points for t in tests)} points, "
+               f"{' and '.join(runtimes)}, {who}")
+    rows: list[tuple[str, int, int, str]] = []
+    for t in tests:
+        for rt in runtimes:
+            chosen = seeds.get(rt) or list(t.seeds if rt == "sim" else t.ray_seeds)
+            failed: list[Outcome] = []
+            started = _now()
+            label = f"{t.name} [{rt}]"
+            with click.progressbar(outcomes([t], {rt: chosen}, [rt], impl), length=len(chosen),
+                                   label=f"{label:<34}", file=sys.stderr,
+                                   show_pos=True) as bar:
+                for outcome in bar:
+                    if not outcome.passed:
+                        failed.append(outcome)
+            took = _now() - started
+            if failed:
+                click.echo(f"FAIL {label}: {len(failed)} of {len(chosen)} seed(s) failed ({took:.1f} s)")
+                for outcome in failed if all_failures else failed[:1]:
+                    click.echo(report(suite, outcome, out, impl))
+                rows.append((label, 0, t.points, f"{len(failed)}/{len(chosen)} seeds failed"))
+            else:
+                click.echo(f"PASS {label}: {len(chosen)} seed(s) ({took:.1f} s)")
+                rows.append((label, t.points, t.points, f"{len(chosen)} seeds"))
+    click.echo("")
+    click.echo(f"{'test':<36}{'points':>10}  seeds")
+    for label, got, worth, note in rows:
+        click.echo(f"{label:<36}{got:>4} / {worth:<3}  {note}")
+    total, worth = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    click.echo(f"{'total':<36}{total:>4} / {worth:<3}")
+    sys.exit(0 if total == worth else 1)
+
+
+def _now() -> float:
+    import time
+
+    return time.monotonic()

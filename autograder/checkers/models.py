@@ -154,13 +154,20 @@ def _versioned_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]
 
 
 def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
-    """Versions only go up, one per put or append that takes effect."""
-    _value, version = _get(state, inp.key, ("", 0))
-    raises = sum(1 for v in via if v.key == inp.key and v.f in ("put", "append"))
+    """Versions only go up, one per put or append that takes effect; without a put, appends
+    only add to the end of the value."""
+    value, version = _get(state, inp.key, ("", 0))
+    mine = [v for v in via if v.key == inp.key]
+    raises = sum(1 for v in mine if v.f in ("put", "append"))
     if inp.f == "put":  # answered no: the version must move on first
         return raises > 0
-    wanted = tuple(output)[1]
-    return bool(version < wanted <= version + raises)
+    wanted_value, wanted_version = output
+    if not version < wanted_version <= version + raises:
+        return False
+    if any(v.f == "put" for v in mine):
+        return True
+    return isinstance(wanted_value, str) and wanted_value.startswith(value) and \
+        len(wanted_value) - len(value) <= sum(len(v.value) for v in mine if v.f == "append")
 
 
 def _versioned_describe(inp: Input, output: Any) -> str:

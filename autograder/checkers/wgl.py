@@ -33,6 +33,8 @@ from .model import Model, State
 
 SLICE = 256
 """Steps between two yields of :func:`searching`."""
+LOOKAHEAD = 3
+"""How many reads beyond the window the search checks can still come true."""
 
 
 @dataclass
@@ -85,15 +87,26 @@ def searching(model: Model, ops: Sequence[Operation],
         window = [i for i in by_call[low:limit] if not placed[i]]
         return low, [i for i in window if not pending[i]] + [i for i in window if pending[i]]
 
-    def doomed(window: list[int], low: int) -> bool:
-        """A read in the window that no remaining operation can make true: a dead end.
+    def doomed(window: list[int], low: int, first: int) -> bool:
+        """A read that no remaining operation can make true: a dead end.
 
-        What may still help a read is every unplaced operation called before it returned; the
-        reads go by return time so that this list only grows (it holds the read itself too,
-        which changes nothing)."""
+        Every read not yet placed comes after everything placed, so the reads looked at are
+        those in the window and the next few to return after it (a wrong choice shows soonest
+        there). What may still help a read is every unplaced operation called before it
+        returned; the reads go by return time so that this list only grows (it holds the read
+        itself too, which changes nothing)."""
+        reads = {g for g in window if no_op[g] and not pending[g]}
+        ahead = 0
+        for k in range(first, len(completed)):
+            g = completed[k]
+            if not placed[g] and no_op[g]:
+                reads.add(g)
+                ahead += 1
+                if ahead == LOOKAHEAD:
+                    break
         via: list[Input] = []
         at = low
-        for g in sorted((g for g in window if no_op[g] and not pending[g]), key=rets.__getitem__):
+        for g in sorted(reads, key=rets.__getitem__):
             limit = bisect.bisect_right(calls, rets[g])
             for j in by_call[at:limit]:
                 if not placed[j]:
@@ -140,7 +153,7 @@ def searching(model: Model, ops: Sequence[Operation],
             low, window = candidates(first, low)
             eager = [i for i in window if no_op[i] and step(state, inputs[i], outputs[i])[0]]
             if not eager:
-                return first, low, [] if doomed(window, low) else window
+                return first, low, [] if doomed(window, low, first) else window
             for i in eager:
                 place(i, state, True)
 

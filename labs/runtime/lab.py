@@ -39,7 +39,22 @@ class Workload:
 
 
 Check = Callable[["RunResult"], list[str]]
-"""A lab check reads a finished run and returns the violations it found (empty: all good)."""
+"""A lab check reads a finished run and returns the violations it found (empty: all good).
+Each violation is a one-line message; a :class:`Finding` adds the evidence behind it."""
+
+
+class Finding(str):
+    """A violation's one-line message (the string itself) with the evidence behind it:
+    ``details`` (a counterexample, as text) and ``html`` (a self-contained picture of it)."""
+
+    details: str
+    html: str | None
+
+    def __new__(cls, message: str, details: str = "", html: str | None = None) -> Finding:
+        finding = super().__new__(cls, message)
+        finding.details = details
+        finding.html = html
+        return finding
 
 
 @dataclass(frozen=True)

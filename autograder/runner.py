@@ -1,0 +1,120 @@
+"""Running a suite: each test on each seed, its checks, and a report of every failure.
+
+A failure report says everything needed to understand and replay it, and nothing else::
+
+    FAILED rpc unreliable (20 pts), seed 17 on sim
+      property: not linearizable (key 'a'): Now get('a') -> ['x', 3] ... can no longer come true
+      schedule: rpc-unreliable: loss 0.2, delay uniform 1-50 ms, duplicate 0.1, reorder
+      picture: rpc-reports/rpc-unreliable-sim-17.html (and ...-history.html)
+      replay: python -m autograder test rpc -k unreliable --seed 17 --runtime sim --impl my/node.py
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labs.runtime.lab import Finding, RunResult
+from labs.runtime.run import run
+
+from .suite import Suite, Test
+
+
+@dataclass
+class Outcome:
+    """One test, on one seed, in one runtime."""
+
+    test: Test
+    seed: int
+    runtime: str
+    findings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    result: RunResult | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+
+def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | None = None) -> Outcome:
+    """Run ``test`` once and apply its checks. A run that cannot start is a failure with the
+    reason, never an exception: the suite goes on."""
+    started = time.monotonic()
+    outcome = Outcome(test, seed, runtime)
+    try:
+        lab = test.lab.with_impl(impl) if impl else test.lab
+        outcome.result = run(lab, runtime, test.schedule, seed=seed)
+    except Exception as exc:  # the student's file does not import, a class is malformed...
+        outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}",
+                                        traceback.format_exc()))
+    else:
+        for name, check in test.checks:
+            try:
+                outcome.findings.extend(check(outcome.result))
+            except Exception as exc:  # a bug in the check itself: say so, do not blame the student
+                outcome.findings.append(Finding(f"the check {name!r} crashed (a bug in the grader, "
+                                                f"please report it): {exc}", traceback.format_exc()))
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None) -> str:
+    parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name,
+             "--seed", str(outcome.seed), "--runtime", outcome.runtime]
+    if impl:
+        parts += ["--impl", str(impl)]
+    return shlex.join(parts)
+
+
+def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Path | None,
+           detail_lines: int = 30) -> str:
+    """The failure report of ``outcome``, writing its pictures into ``out_dir``."""
+    t = outcome.test
+    lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
+    first = outcome.findings[0]
+    lines.append(f"  property: {first}")
+    for more in outcome.findings[1:3]:
+        lines.append(f"  also: {more}")
+    details = getattr(first, "details", "")
+    if details:
+        body = details.strip().splitlines()
+        shown = body[:detail_lines] + ([f"... ({len(body) - detail_lines} more lines)"] if len(body) > detail_lines else [])
+        lines += ["  evidence:"] + [f"    {line}" for line in shown]
+    lines.append(f"  schedule: {t.schedule_name}: {t.schedule.describe()}")
+    pictures = write_pictures(suite, outcome, out_dir) if out_dir is not None else []
+    if pictures:
+        lines.append("  picture: " + " and ".join(str(p) for p in pictures))
+    lines.append(f"  replay: {replay_command(suite, outcome, impl)}")
+    return "\n".join(lines)
+
+
+def write_pictures(suite: Suite, outcome: Outcome, out_dir: Path) -> list[Path]:
+    """The run's picture, and the picture of the first finding that has one."""
+    from labs.pictures import picture_of, write_html
+
+    stem = f"{suite.lab.name}-{outcome.test.name}-{outcome.runtime}-{outcome.seed}"
+    written: list[Path] = []
+    if outcome.result is not None:
+        title = f"{suite.lab.name} {outcome.test.name}, seed {outcome.seed} on {outcome.runtime}"
+        written.append(write_html(picture_of(outcome.result, title), out_dir / f"{stem}.html", shared_js=True))
+    html = next((h for f in outcome.findings if (h := getattr(f, "html", None))), None)
+    if html:
+        path = out_dir / f"{stem}-history.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def outcomes(tests: list[Test], seeds: dict[str, list[int]], runtimes: list[str],
+             impl: str | Path | None) -> Iterator[Outcome]:
+    """Every (test, runtime, seed) in order; ``seeds`` maps a runtime to the seeds to use
+    (empty: each test's own seeds for that runtime)."""
+    for test in tests:
+        for runtime in runtimes:
+            chosen = seeds.get(runtime) or list(test.seeds if runtime == "sim" else test.ray_seeds)
+            for seed in chosen:
+                yield run_test(test, seed, runtime, impl)

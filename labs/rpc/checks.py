@@ -1,0 +1,187 @@
+"""What the RPC lab's tests check, each reading a finished run (its history and trace) only.
+
+Every check returns the violations it found, each a :class:`~labs.runtime.lab.Finding`: one
+line that names the property, with the evidence (operation numbers are the history's ``index``,
+as in the trace and its picture).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from labs.runtime.lab import Check, Finding, RunResult
+
+
+def no_node_errors(run: RunResult) -> list[str]:
+    """No handler raised (a handler still to be written raises NotImplementedError)."""
+    found: list[str] = []
+    for error in run.errors:
+        lines = error.strip().splitlines()
+        if any("NotImplementedError" in line for line in lines):
+            where = next((m.group(1) for line in lines if (m := re.search(r"in (\w+)$", line.strip()))), "a handler")
+            found.append(Finding(f"not implemented yet: {where} raised NotImplementedError "
+                                 "(write it: see the handout)", error))
+        else:
+            found.append(Finding(f"a node raised: {lines[-1] if lines else error}", error))
+    return found[:3]
+
+
+def _ops(run: RunResult) -> Iterator[dict[str, Any]]:
+    """Completed operations: f, key, value (the input), out, start, end, index, client."""
+    calls: dict[int, dict[str, Any]] = {}
+    for h in run.history:
+        if h["type"] == "invoke":
+            calls[h["index"]] = h
+        elif h["index"] in calls:
+            call = calls.pop(h["index"])
+            yield {"f": call["f"], "key": call["key"], "value": call["value"], "type": h["type"],
+                   "out": h["value"], "start": call["time"], "end": h["time"],
+                   "index": h["index"], "client": call["client"]}
+
+
+def linearizable(run: RunResult) -> list[str]:
+    """The history is linearizable as a versioned key-value store."""
+    from autograder.checkers import VERSIONED_KV, check_linearizability
+
+    result = check_linearizability(run.history, VERSIONED_KV, timeout=20.0)
+    if result.verdict == "ok":
+        return []
+    if result.verdict == "unknown":
+        return [Finding("the linearizability check ran out of time (the history is too tangled "
+                        "to decide: are operations taking very long?)", result.explain())]
+    cx = result.counterexample
+    assert cx is not None
+    first = result.explain().splitlines()[-1]
+    return [Finding(f"not linearizable ({cx.partition}): {first}", result.explain(), result.to_html())]
+
+
+def most_operations_complete(share: float) -> Check:
+    """At least ``share`` of the operations complete: retries get through a lossy network."""
+
+    def check(run: RunResult) -> list[str]:
+        ops = list(_ops(run))
+        if not ops:
+            return [Finding("no operation completed at all")]
+        done = sum(1 for o in ops if o["type"] == "ok")
+        if done >= share * len(ops):
+            return []
+        return [Finding(f"only {done} of {len(ops)} operations completed ({done / len(ops):.0%}, "
+                        f"expected at least {share:.0%}): does the clerk retry until it gets an answer?")]
+
+    check.__doc__ = f"At least {share:.0%} of the operations complete."
+    return check
+
+
+def every_operation_completes(run: RunResult) -> list[str]:
+    """On a reliable network every operation completes in time."""
+    late = [o for o in _ops(run) if o["type"] != "ok"]
+    if not late:
+        return []
+    o = late[0]
+    return [Finding(f"{len(late)} operation(s) did not complete in time on a reliable network, "
+                    f"the first {o['f']}({o['key']!r}) #{o['index']} by {o['client']} at {o['start']:.3f}")]
+
+
+def appends_show_once(run: RunResult) -> list[str]:
+    """Every value a get returns holds each append at most once, and holds every append that
+    finished before the get began."""
+    ops = list(_ops(run))
+    appends = [o for o in ops if o["f"] == "append" and o["type"] == "ok"]
+    for g in (o for o in ops if o["f"] == "get" and o["type"] == "ok"):
+        text = str(g["out"][0]) if isinstance(g["out"], list) else ""
+        for a in appends:
+            if a["key"] != g["key"]:
+                continue
+            n = text.count(a["value"])
+            if n > 1:
+                return [Finding(f"append {a['value']!r} (#{a['index']} by {a['client']}) took effect "
+                                f"{n} times: get({g['key']!r}) #{g['index']} at {g['end']:.3f} shows it "
+                                "more than once (a retried request executed again?)", text)]
+            if n == 0 and a["end"] < g["start"]:
+                return [Finding(f"append {a['value']!r} (#{a['index']} by {a['client']}) finished at "
+                                f"{a['end']:.3f}, but get({g['key']!r}) #{g['index']}, begun at "
+                                f"{g['start']:.3f}, does not show it", text)]
+    return []
+
+
+def one_winner_per_version(run: RunResult) -> list[str]:
+    """Of the conditional puts for one version of a key, at most one succeeds."""
+    winners: dict[tuple[str, int], dict[str, Any]] = {}
+    for o in _ops(run):
+        if o["f"] == "put" and o["type"] == "ok" and o["out"] is True:
+            slot = (o["key"], int(o["value"][1]))
+            if slot in winners:
+                w = winners[slot]
+                return [Finding(f"two puts for version {slot[1]} of {slot[0]!r} both succeeded: "
+                                f"#{w['index']} by {w['client']} at {w['start']:.3f}..{w['end']:.3f} and "
+                                f"#{o['index']} by {o['client']} at {o['start']:.3f}..{o['end']:.3f} "
+                                "(is the version compared and the value written in one step?)")]
+            winners[slot] = o
+    return []
+
+
+def memory_stays_bounded(run: RunResult) -> list[str]:
+    """The server's memory and disk do not grow with the number of clients that came and went:
+    in the last third of the run they are no larger than 1.25 times the middle third (+1 KB)."""
+    samples = [(e["t"], e["bytes"] + e["disk"]) for e in run.trace if e["type"] == "memory" and e["node"] == "n1"]
+    if len(samples) < 6:
+        return [Finding(f"too few memory samples ({len(samples)}) to judge: did the server crash?")]
+    third = len(samples) // 3
+    middle = max(b for _, b in samples[third:2 * third])
+    last = max(b for _, b in samples[2 * third:])
+    if last <= 1.25 * middle + 1024:
+        return []
+    sessions = sum(1 for e in run.trace if e["type"] == "restart" and str(e.get("node", "")).startswith("c"))
+    return [Finding(f"the server's memory and disk grew from {middle:,} to {last:,} bytes while "
+                    f"{sessions} clients came and went: does it forget clients that went quiet?",
+                    "\n".join(f"t={t:7.2f}  {b:>9,} bytes" for t, b in samples))]
+
+
+def serves_again_after_disk_loss(run: RunResult) -> list[str]:
+    """After a restart without its disk the server starts empty and serves again: what happens
+    from the restart on is linearizable from an empty store (operations still running at the
+    restart may or may not have taken effect)."""
+    from autograder.checkers import VERSIONED_KV, check_linearizability
+
+    restarts = [e["t"] for e in run.trace if e["type"] == "restart" and e.get("node") == "n1"]
+    if not restarts:
+        return [Finding("the schedule never restarted the server")]
+    at = restarts[-1]
+    after = [o for o in _ops(run) if o["start"] > at]
+    if not any(o["type"] == "ok" for o in after):
+        return [Finding(f"no operation completed after the server restarted at {at:.3f}")]
+    keep = {o["index"] for o in _ops(run) if o["end"] > at}  # running at the restart, or later
+    entries = []
+    for h in run.history:
+        if h["index"] not in keep:
+            continue
+        if h["type"] == "invoke" or h["time"] > at:
+            entries.append(h)
+    calls = {h["index"] for h in entries if h["type"] == "invoke"}
+    # Operations invoked before the restart and finished after it: their outcome is unknown
+    # from the fresh store's point of view (their effect may have been lost with the disk).
+    entries = [h if h["type"] == "invoke" or _started_after(run, h["index"], at) else {**h, "type": "info"}
+               for h in entries if h["index"] in calls]
+    result = check_linearizability(entries, VERSIONED_KV, timeout=20.0)
+    if result.verdict == "illegal":
+        return [Finding(f"after the restart at {at:.3f} the server does not behave as an empty store: "
+                        f"{result.explain().splitlines()[-1]}", result.explain(), result.to_html())]
+    return []
+
+
+def _started_after(run: RunResult, index: int, at: float) -> bool:
+    return any(h["index"] == index and h["type"] == "invoke" and h["time"] > at for h in run.history)
+
+
+CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+    "no-node-errors": no_node_errors,
+    "linearizable": linearizable,
+    "most-operations-complete": most_operations_complete(0.95),
+    "every-operation-completes": every_operation_completes,
+    "appends-show-once": appends_show_once,
+    "one-winner-per-version": one_winner_per_version,
+    "memory-stays-bounded": memory_stays_bounded,
+    "serves-again-after-disk-loss": serves_again_after_disk_loss,
+}

@@ -1,0 +1,61 @@
+"""What the RPC lab's clients ask for: a few named workloads that the test suite picks from.
+
+Each is a function ``(rng, client) -> Op``. Written values are unique (a random tag from the
+workload's seeded generator), so that a value in a reply names the operation that wrote it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from labs.runtime.node import Op
+
+KEYS = ("a", "b", "c")
+
+
+def _tag(rng: random.Random, client: int) -> str:
+    return f"c{client}.{rng.getrandbits(24):06x};"
+
+
+def mixed(rng: random.Random, client: int) -> Op:
+    """Gets, conditional puts and appends over three keys."""
+    key = rng.choice(KEYS)
+    r = rng.random()
+    if r < 0.4:
+        return Op("get", key)
+    if r < 0.7:
+        return Op("put", key, [_tag(rng, client), rng.randint(0, 5)])
+    return Op("append", key, _tag(rng, client))
+
+
+def one_key_appends(rng: random.Random, client: int) -> Op:
+    """Appends to one key, with a get now and then: every append must show up exactly once."""
+    if rng.random() < 0.2:
+        return Op("get", "log")
+    return Op("append", "log", _tag(rng, client))
+
+
+def racing_puts(rng: random.Random, client: int) -> Op:
+    """Conditional puts on one key, each for a version that is likely current: at most one put
+    per version may win. Gets show which did."""
+    if rng.random() < 0.25:
+        return Op("get", "x")
+    return Op("put", "x", [_tag(rng, client), rng.randint(0, 3)])
+
+
+def fresh_puts(rng: random.Random, client: int) -> Op:
+    """Puts over a few keys that keep no history (puts replace the value): the store stays the
+    same size however long the run, so whatever grows is bookkeeping."""
+    key = rng.choice(KEYS)
+    if rng.random() < 0.3:
+        return Op("get", key)
+    return Op("put", key, [_tag(rng, client), rng.randint(0, 2)])
+
+
+WORKLOADS: dict[str, Callable[[random.Random, int], Op]] = {
+    "mixed": mixed,
+    "one-key-appends": one_key_appends,
+    "racing-puts": racing_puts,
+    "fresh-puts": fresh_puts,
+}
