@@ -28,8 +28,8 @@ from .worker import Worker
 
 SERVICE = (0.008, 0.012)
 """Seconds of work per job (uniform): the server completes about 100 jobs a second."""
-CAPACITY = 2 / (SERVICE[0] + SERVICE[1])
-"""Jobs a second the server can complete, at most."""
+CAPACITY = 100.0
+"""Jobs a second the server can complete, at most: one over the mean of :data:`SERVICE`."""
 TIMEOUT = 0.3
 THINK = 0.05
 
@@ -127,6 +127,22 @@ def backlog(run: RunResult) -> list[tuple[float, float]]:
 def goodput(run: RunResult) -> float:
     """Jobs completed ``ok`` per second of the run."""
     return outcomes(run)["ok"] / run.schedule.end()
+
+
+def time_in_server(run: RunResult, start: float = 0.0, end: float = float("inf")) -> list[float]:
+    """Seconds each job that arrived in ``[start, end)`` spent inside the server, from its
+    arrival to the server's answer (served, refused or expired)."""
+    jobs = {e["id"]: e["body"]["req"] for e in run.trace if e["type"] == "send" and e["msg"] == "Job"}
+    arrived: dict[tuple[str, int], float] = {}
+    out: list[float] = []
+    for e in run.trace:
+        if e["type"] == "deliver" and e["node"] == "n1" and e["id"] in jobs:
+            arrived[(e["src"], jobs[e["id"]])] = e["t"]
+        elif e["type"] == "send" and e["node"] == "n1" and e["msg"] == "Done":
+            t0 = arrived.pop((e["dst"], e["body"]["req"]), None)
+            if t0 is not None and start <= t0 < end:
+                out.append(e["t"] - t0)
+    return out
 
 
 def wasted(run: RunResult) -> int:

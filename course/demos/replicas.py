@@ -115,8 +115,8 @@ def write_both_lab(retry: bool = False, clients: int = 1, keys: str = "x") -> La
         name="ch0-write-both",
         description="a client writes each value to two machines" + (", resending" if retry else ""),
         node=Store, clerk=clerk, nodes=2,
-        workload=Workload(generate=next_op, clients=clients, timeout=0.5, think=0.05),
-        min_duration=1.0, settle=0.5,
+        workload=Workload(generate=next_op, clients=clients, timeout=0.2, think=0.05),
+        min_duration=1.0, settle=0.0,
     )
 
 
@@ -135,6 +135,25 @@ def contents(run: RunResult) -> dict[str, dict[str, int]]:
             body = puts[e["id"]]
             out[e["node"]][body["key"]] = body["value"]
     return out
+
+
+def disagreement(run: RunResult) -> float:
+    """Seconds during which the two machines held different values for some key."""
+    puts = {e["id"]: e["body"] for e in run.trace if e["type"] == "send" and e["msg"] == "Put"}
+    held: dict[str, dict[str, int]] = {n: {} for n in run.lab.node_names()}
+    total, since = 0.0, None
+    for e in run.trace:
+        if e["type"] == "deliver" and e["id"] in puts and e["node"] in held:
+            held[e["node"]][puts[e["id"]]["key"]] = puts[e["id"]]["value"]
+            differ = len({tuple(sorted(d.items())) for d in held.values()}) > 1
+            if differ and since is None:
+                since = e["t"]
+            elif not differ and since is not None:
+                total += e["t"] - since
+                since = None
+    if since is not None:
+        total += run.trace[-1]["t"] - since
+    return total
 
 
 def diverged(run: RunResult) -> list[str]:
@@ -332,8 +351,9 @@ def split_brain(start: float = 1.0, end: float = 3.0, duration: float = 4.0, cli
             .at(start).partition(side1, side2).at(end).heal().duration(duration).build())
 
 
-def stale_reads(run: RunResult) -> int:
-    """Reads that returned a value older than one whose write had already finished.
+def stale_reads(run: RunResult, start: float = 0.0, end: float = float("inf")) -> int:
+    """Reads invoked in ``[start, end)`` that returned a value older than one whose write had
+    already finished.
 
     Values are unique, so a read of ``v`` is stale when some write finished before the read
     began, and that write itself began after the write of ``v`` had finished.
@@ -345,14 +365,14 @@ def stale_reads(run: RunResult) -> int:
         if h["type"] == "invoke":
             invoked[h["index"]] = h
         elif h["type"] == "ok":
-            start = invoked[h["index"]]
+            call = invoked[h["index"]]
             if h["f"] == "write":
-                writes[start["value"]] = (start["time"], h["time"])
+                writes[call["value"]] = (call["time"], h["time"])
             else:
-                reads.append((start["time"], h["value"]))
+                reads.append((call["time"], h["value"]))
     stale = 0
     for t, v in reads:
-        if v not in writes:
+        if v not in writes or not start <= t < end:
             continue
         _, v_end = writes[v]
         if any(w_start > v_end and w_end < t for w_start, w_end in writes.values()):
