@@ -12,6 +12,7 @@ from .checkers.history import HistoryError
 from .checkers.importers import FORMATS, read_history
 from .checkers.linearizability import check as check_linearizability
 from .checkers.models import KV, VERSIONED_KV, register
+from .release import ReleaseError, release
 from .runner import Outcome, outcomes, report
 from .suite import SuiteError, load_suite
 
@@ -158,3 +159,18 @@ def _now() -> float:
     import time
 
     return time.monotonic()
+
+
+@main.command("release")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def release_command(out: Path) -> None:
+    """Write the student release of this checkout to OUT: every file git tracks, with each
+    reference solution replaced by a stub and instructor-only files left out."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        stripped = release(root, out)
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"released {root} to {out}; solutions stripped from {len(stripped)} file(s):")
+    for rel in stripped:
+        click.echo(f"  {rel}")

@@ -1,0 +1,106 @@
+"""Releasing the course to students: the same tree, with every reference solution taken out.
+
+In a ``.py`` file a solution is a region between two marker comments, as nbgrader marks them
+in notebooks::
+
+    def handle_put(self, msg: PutRequest, sender: str) -> None:
+        ### BEGIN SOLUTION
+        ...the reference code...
+        ### END SOLUTION
+
+A region inside a function becomes ``raise NotImplementedError(...)`` (so a test that reaches
+it says what to write instead of crashing somewhere else); a region that holds whole methods or
+functions (helpers of the reference) is removed. Notebooks go through nbgrader itself.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+STUB = 'raise NotImplementedError("not implemented yet: {where} (see the lab\'s handout)")'
+HIDDEN = ("hidden",)
+"""Path parts of instructor-only files (hidden schedules and seeds) that a release leaves out."""
+INSTRUCTOR_ONLY = ("tests", ".ci")
+"""Top-level folders a release leaves out: the platform's own tests (they test the reference)
+and its CI."""
+
+
+class ReleaseError(ValueError):
+    """Solution markers that do not pair up; the message names the file and line."""
+
+
+def strip_solutions(text: str, source: str = "file") -> str:
+    """``text`` with every solution region replaced (see the module docstring)."""
+    out: list[str] = []
+    lines = text.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if BEGIN not in line:
+            if END in line:
+                raise ReleaseError(f"{source}:{i + 1}: {END} without a {BEGIN} before it")
+            out.append(line)
+            i += 1
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        j = i + 1
+        while j < len(lines) and END not in lines[j]:
+            if BEGIN in lines[j]:
+                raise ReleaseError(f"{source}:{j + 1}: a {BEGIN} inside another (from line {i + 1})")
+            j += 1
+        if j == len(lines):
+            raise ReleaseError(f"{source}:{i + 1}: {BEGIN} is never closed by {END}")
+        body = [b for b in lines[i + 1:j] if b.strip() and not b.strip().startswith("#")]
+        defines = bool(body) and re.match(rf"{re.escape(indent)}(async\s+def|def|class|@)\b|{re.escape(indent)}@", body[0])
+        if not defines:
+            out.append(f"{indent}{STUB.format(where=_enclosing(out, len(indent)))}\n")
+        i = j + 1
+    text = re.sub(r"\n{4,}", "\n\n\n", "".join(out))
+    return re.sub(r"\n\n\n(?=[ \t]+\S)", "\n\n", text)  # no triple gaps inside a class
+
+
+def _enclosing(lines: list[str], indent: int) -> str:
+    """``Class.method`` around a solution region whose markers are indented by ``indent``."""
+    names: list[str] = []
+    for line in reversed(lines):
+        m = re.match(r"(\s*)(?:async\s+)?(def|class)\s+(\w+)", line)
+        if m and len(m.group(1)) < indent:
+            names.append(m.group(3))
+            indent = len(m.group(1))
+            if indent == 0:
+                break
+    return ".".join(reversed(names)) or "this part"
+
+
+def release(root: Path, out: Path) -> list[Path]:
+    """Copy the project at ``root`` (the files git tracks) to ``out``, solutions stripped.
+    Returns the files whose solutions were stripped."""
+    files = _tracked(root)
+    if out.exists():
+        shutil.rmtree(out)
+    stripped: list[Path] = []
+    for rel in files:
+        if any(part in HIDDEN for part in rel.parts) or rel.parts[0] in INSTRUCTOR_ONLY:
+            continue
+        src, dst = root / rel, out / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if rel.suffix == ".py":
+            text = src.read_text(encoding="utf-8")
+            if BEGIN in text:
+                dst.write_text(strip_solutions(text, str(rel)), encoding="utf-8")
+                stripped.append(rel)
+                continue
+        shutil.copy2(src, dst)
+    return stripped
+
+
+def _tracked(root: Path) -> list[Path]:
+    done = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise ReleaseError(f"{root} is not a git checkout: a release copies the files git tracks")
+    return [Path(p) for p in done.stdout.decode().split("\0") if p and (root / p).is_file()]

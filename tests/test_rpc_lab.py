@@ -1,0 +1,136 @@
+"""The RPC lab: the reference passes its whole suite in both runtimes, buggy variants are caught
+with reports that point at the bug, and the release holds no solution and fails cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.release import BEGIN, END, ReleaseError, release, strip_solutions
+from autograder.runner import run_test
+from autograder.suite import SuiteError, load_suite, parse_suite
+from labs.runtime.lab import get_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = Path(__file__).resolve().parent / "rpc_variants"
+SUITE = load_suite("rpc")
+
+
+@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
+    (test,) = SUITE.select(name)
+    assert len(test.seeds) >= 50
+    failures = [o for o in (run_test(test, seed) for seed in test.seeds) if not o.passed]
+    assert not failures, f"seed {failures[0].seed}: {failures[0].findings[0]}"
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
+    (test,) = SUITE.select(name)
+    for seed in test.ray_seeds:
+        outcome = run_test(test, seed, "ray")
+        assert outcome.passed, f"seed {seed}: {outcome.findings[0]}"
+
+
+CAUGHT = [
+    ("no_dedup", "appends-under-loss", "took effect 2 times"),
+    ("no_dedup", "unreliable", "not linearizable"),
+    ("forgets_early", "appends-under-loss", "took effect 2 times"),
+    ("forgets_early", "restart-with-disk", "not linearizable"),
+    ("non_atomic_put", "racing-puts", "both succeeded"),
+    ("never_forgets", "memory-bounded", "does it forget clients that went quiet?"),
+    ("no_retry", "unreliable", "does the clerk retry"),
+]
+
+
+@pytest.mark.parametrize(("variant", "name", "says"), CAUGHT)
+def test_buggy_variants_fail_with_a_report_that_points_at_the_bug(variant: str, name: str, says: str) -> None:
+    (test,) = SUITE.select(name)
+    impl = VARIANTS / f"{variant}.py"
+    findings = [f for seed in range(1, 6) for f in run_test(test, seed, impl=impl).findings]
+    assert findings, f"{variant} passed {name} on seeds 1-5"
+    assert any(says in f for f in findings), findings[:3]
+
+
+def test_release_holds_no_solution_and_its_skeleton_fails_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    stripped = release(ROOT, out)
+    assert Path("labs/rpc/node.py") in stripped
+    assert not (out / "tests").exists()
+    original = (ROOT / "labs/rpc/node.py").read_text()
+    solution = _solution_lines(original)
+    assert len(solution) > 40
+    released = (out / "labs/rpc/node.py").read_text()
+    assert BEGIN not in released and END not in released
+    leaked = [line for line in released.splitlines() if line.strip() in solution]
+    assert not leaked, leaked[:5]
+    for path in out.rglob("*.py"):
+        assert BEGIN not in path.read_text(), path
+
+    env = dict(os.environ, PYTHONPATH=str(out))
+    done = subprocess.run([sys.executable, "-m", "autograder", "test", "rpc", "--seeds", "1"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert f"{out}/labs/rpc/node.py" in done.stdout  # the skeleton ran, not the reference
+    assert "property: not implemented yet: KVServer.on_start (see the lab's handout)" in done.stdout
+    assert done.stdout.count("FAILED rpc") == len(SUITE.tests)
+    assert "total                                  0 / 100" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def _solution_lines(text: str) -> set[str]:
+    inside, lines = False, set()
+    for line in text.splitlines():
+        if BEGIN in line:
+            inside = True
+        elif END in line:
+            inside = False
+        elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
+            lines.add(line.strip())
+    return lines
+
+
+def test_unbalanced_markers_are_named() -> None:
+    with pytest.raises(ReleaseError, match="f.py:2: ### BEGIN SOLUTION is never closed"):
+        strip_solutions("x = 1\n    ### BEGIN SOLUTION\n    y = 2\n", "f.py")
+    with pytest.raises(ReleaseError, match="f.py:1: ### END SOLUTION without"):
+        strip_solutions("### END SOLUTION\n", "f.py")
+
+
+def test_a_failure_prints_everything_needed_and_its_replay_reproduces_it(tmp_path: Path) -> None:
+    impl = VARIANTS / "non_atomic_put.py"
+    cmd = [sys.executable, "-m", "autograder", "test", "rpc", "-k", "racing", "--seeds", "5", "--impl", str(impl)]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    out = done.stdout
+    for needed in ("FAILED rpc racing-puts (15 pts), seed ", "property: two puts for version",
+                   "schedule: lossy: ", "picture: rpc-reports/rpc-racing-puts-sim-", "replay: python -m autograder test rpc"):
+        assert needed in out, out
+    picture = re.search(r"picture: (\S+\.html)", out)
+    assert picture and (tmp_path / picture.group(1)).stat().st_size > 10_000
+    replay = re.search(r"replay: python (.*)", out)
+    assert replay
+    again = subprocess.run([sys.executable, *replay.group(1).split()], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=600)
+    first = re.search(r"property: (.*)", out)
+    assert first and first.group(0) in again.stdout
+
+
+def test_suite_mistakes_are_named_with_their_place(tmp_path: Path) -> None:
+    lab = get_lab("rpc")
+    doc = {"lab": "rpc", "seeds": 2, "tests": [
+        {"name": "t", "points": 5, "description": "d", "workload": {"generate": "mixd"},
+         "schedule": "lossy", "checks": ["linearizable", "linearisable"], "seed": 3},
+    ]}
+    with pytest.raises(SuiteError) as info:
+        parse_suite(doc, lab, tmp_path / "suite.yaml")
+    text = str(info.value)
+    assert "tests[0].workload.generate: no workload 'mixd'" in text
+    assert "tests[0].checks[1]: no check 'linearisable'" in text
+    assert "tests[0]: unknown field 'seed' (did you mean 'seeds'?)" in text
