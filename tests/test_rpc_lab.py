@@ -97,9 +97,9 @@ def _solution_lines(text: str) -> set[str]:
 
 
 def test_unbalanced_markers_are_named() -> None:
-    with pytest.raises(ReleaseError, match="f.py:2: ### BEGIN SOLUTION is never closed"):
+    with pytest.raises(ReleaseError, match=r"f\.py:2: ### BEGIN SOLUTION is never closed"):
         strip_solutions("x = 1\n    ### BEGIN SOLUTION\n    y = 2\n", "f.py")
-    with pytest.raises(ReleaseError, match="f.py:1: ### END SOLUTION without"):
+    with pytest.raises(ReleaseError, match=r"f\.py:1: ### END SOLUTION without"):
         strip_solutions("### END SOLUTION\n", "f.py")
 
 
