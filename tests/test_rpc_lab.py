@@ -134,3 +134,10 @@ def test_suite_mistakes_are_named_with_their_place(tmp_path: Path) -> None:
     assert "tests[0].workload.generate: no workload 'mixd'" in text
     assert "tests[0].checks[1]: no check 'linearisable'" in text
     assert "tests[0]: unknown field 'seed' (did you mean 'seeds'?)" in text
+
+
+def test_the_handout_lists_every_test_with_its_points() -> None:
+    handout = (ROOT / "site" / "labs" / "rpc.md").read_text()
+    for test in SUITE.tests:
+        assert f"| `{test.name}` | {test.points} |" in handout, test.name
+    assert f"{len(SUITE.tests[0].seeds)} seeds" in handout
