@@ -8,9 +8,11 @@ prints where. ``bash scripts/setup.sh`` installs Chromium (as root, with apt-get
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,3 +229,98 @@ def test_a_notebook_built_into_the_site_shows_its_picture_offline(
     assert not [e for e in o.errors if e.startswith("about:srcdoc")]
     assert all("jupyter" in url for url in o.outside), o.outside
     o.close()
+
+
+@pytest.fixture
+def jupyterlab(tmp_path: Path) -> Iterator[str]:
+    """A JupyterLab server on loopback (a free port, a token), serving ``tmp_path``."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "DS_PICTURES_DISPLAY"}
+    env.update(JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    log = open(tmp_path / "jupyterlab.log", "w")  # noqa: SIM115  (closed below)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.token=pictures", f"--ServerApp.root_dir={tmp_path}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=pictures", timeout=1)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "jupyterlab.log").read_text()[-3000:]
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def test_the_widgets_live_in_jupyterlab(browser: Browser, jupyterlab: str, tmp_path: Path, shots: Path) -> None:
+    """The trace widget draws in JupyterLab, a click reaches the kernel, and the control panel's
+    crash button re-runs the simulation and redraws."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("import labs\nfrom labs.pictures import ControlPanel, TraceWidget\n"
+                                  "w = TraceWidget(labs.run('demo', 'sim', 'lossy', seed=1))\nw"),
+        nbformat.v4.new_code_cell("panel = ControlPanel('demo', seed=4)\npanel"),
+        nbformat.v4.new_code_cell("print('selected', w.selected.get('id'), 'runs', panel.runs)"),
+    ]
+    nbformat.write(nb, tmp_path / "live.ipynb")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{jupyterlab}/lab/tree/live.ipynb?token=pictures")
+    page.wait_for_function("window.jupyterapp?.shell.currentWidget?.sessionContext", timeout=60_000)
+    page.evaluate("""async () => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        await panel.context.ready;
+        await panel.sessionContext.ready;
+        window.jupyterapp.commands.execute('notebook:run-all-cells');  // not awaited: it ends with the run
+    }""")
+    page.wait_for_function("document.querySelectorAll('.dsp[data-ready=\"1\"]').length == 2", timeout=60_000)
+    drawn = page.evaluate("Array.from(document.querySelectorAll('.dsp')).map(e => ({...e.dataset}))")
+    lossy = sim("lossy")
+    assert int(drawn[0]["arrows"]) == count(lossy.trace, "send", "duplicate")
+    assert int(drawn[0]["drops"]) == count(lossy.trace, "drop")
+    assert int(drawn[1]["drops"]) == 0  # the panel starts on a clean network
+    page.wait_for_function("document.querySelectorAll('.jp-OutputArea-output')[2]?.innerText.includes('selected')")
+
+    # click an arrow of the first widget: the kernel learns which message it was
+    target = next(m for m in sorted(picture_of(lossy).messages, key=lambda m: m.send)
+                  if m.send > 2.05 and m.outcome == "delivered" and m.src != m.dst and m.end - m.send > 0.01)
+    first = "DSPictures.instances.find(a => a.root === document.querySelectorAll('.dsp')[0])"
+    page.evaluate(f"{first}.setWindow(2.0, 2.2)")
+    page.locator("canvas.dsp-main").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    x, y = page.evaluate(f"{first}.midpoint({target.id})")
+    box = page.locator("canvas.dsp-main").first.bounding_box()
+    assert box
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_function(f"document.querySelectorAll('.dsp')[0].dataset.selected === '{target.id}'")
+
+    # press the panel's crash button: the simulation runs again and the picture is redrawn
+    page.locator(".widget-toggle-button", has_text="crash").click()
+    page.wait_for_function(f"document.querySelectorAll('.dsp')[1]?.dataset.arrows !== '{drawn[1]['arrows']}'"
+                           " && document.querySelectorAll('.dsp')[1]?.dataset.ready === '1'", timeout=30_000)
+    assert page.locator(".dsp").nth(1).inner_text().count("crashes (clerks: replaced)") == 1
+    page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 2;"
+                  " window.jupyterapp.commands.execute('notebook:run-cell'); }")
+    page.wait_for_function(f"document.querySelectorAll('.jp-OutputArea-output')[2]?.innerText.includes('selected {target.id} runs 2')",
+                           timeout=30_000)
+    page.evaluate("document.querySelector('.widget-toggle-button').scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(shots / "jupyterlab.png"))
+    print(f"screenshot: {shots / 'jupyterlab.png'}")
+    assert errors == []
+    page.close()

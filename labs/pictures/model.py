@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from labs.runtime.schedule import library
 from labs.runtime.trace import Event
 
 from .dashboard import Dashboard, build_dashboard
@@ -269,7 +270,10 @@ def _meta(header: Event, n_events: int, duration: float) -> dict[str, Any]:
         "events": n_events,
         "duration": duration,
     }
-    if meta["lab"] and meta["schedule"] and meta["runtime"] and meta["seed"] is not None:
+    # A replay command only for schedules of the library: a file's or a builder's name says
+    # nothing about where the schedule is.
+    if (meta["lab"] and meta["schedule"] in library() and meta["runtime"]
+            and meta["seed"] is not None):
         meta["replay"] = (f"python -m labs run {meta['lab']} --runtime {meta['runtime']} "
                           f"--schedule {meta['schedule']} --seed {meta['seed']}")
     return meta
