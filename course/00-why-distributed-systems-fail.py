@@ -32,7 +32,7 @@
 # *Contents:* 1. why distribute at all · 2. partial failure · 3. "just retry" · 4. the two
 # generals · 5. the fallacies · 6. "it's slow" · 7. percentiles · 8. partial availability ·
 # 9. metrics over log lines · 10. backpressure · 11. retries and back-off · 12. capacity on the back
-# of an envelope · 13. CAP as a critic · exercises · further reading
+# of an envelope · 13. CAP as a critic · 14. more lessons, briefly · exercises · further reading
 
 # %%
 import sys
@@ -121,6 +121,12 @@ TraceWidget(picture_of(one_try, "write to both machines, 10% loss, seed 8"))
 # a write that the sending side considers done never landed. This, far more than the network's
 # latency, is what makes the field its own: every step of a protocol must be designed for the
 # case where the step half-happened.
+#
+# Two words help here. A **fault** is one component going wrong: a lost message, a dead disk, a
+# process that pauses. A **failure** is the whole system no longer doing its job for its users.
+# Faults cannot be prevented; the craft is to keep faults from becoming failures. And the only way
+# to know that a system does is to inject faults on purpose and watch, which is what every fault
+# schedule in this course does (in production it is called chaos engineering).
 #
 # **Try this:** set `loss=0.3`, or another `seed`, and run the two cells again.
 
@@ -252,7 +258,10 @@ print(labs.load("leader-isolated-then-crash").describe())
 # goes to a front end, which asks many backends and waits for all of them. Our version: `n1` is
 # the front end and `n2` to `n5` are backends; each lookup takes a backend 2 to 4 ms. Then we make
 # `n5` hiccup: 2% of its lookups take 100 to 200 ms instead, the way a garbage-collection pause or
-# a slow disk would.
+# a slow disk would. What we measure is the **response time** the client sees, from sending the
+# request to receiving the answer: the network both ways, the waiting, and the work. (Some authors
+# keep "latency" for the waiting part only; here, as in most dashboards, latency means response
+# time.)
 
 # %% tags=["demo-percentiles"]
 paths = {
@@ -477,13 +486,14 @@ LineChart("Copies of requests inside the server", "seconds", "requests waiting o
 # client that never resends (blue) drains fastest, but look at its "unknown" column: every lost
 # message cost it a two-second wait.
 #
-# In the picture of the fixed-timer run, the band under the diagram shows how full the server
-# was (green, amber, red); in the dashboard, the "messages" panel counts the `Call` copies.
+# The picture of a shorter run of the fixed-timer clients (3 s, and clients that give up after
+# 1 s): **look at** the band under the diagram, which shows how full the server was (green,
+# amber, red), and at the wall of `Call` arrows into `n1` after the pause. In the dashboard, the
+# "messages" panel counts the copies, and the throughput never gets back to where it was.
 
 # %% tags=["picture-retry-storm"]
-TraceWidget(picture_of(labs.run(retries.lab(retries.fixed, clients=4), "sim",
-                                retries.gc_pause(duration=2.5), seed=1),
-                       "four clients resending every 30 ms; the server pauses at 1 s"))
+TraceWidget(picture_of(labs.run(retries.lab(retries.fixed, timeout=1.0), "sim", retries.gc_pause(duration=3.0), seed=1),
+                       "ten clients resending every 30 ms; the server pauses at 1 s"))
 
 # %% [markdown]
 # The rules that come out of this:
@@ -525,6 +535,10 @@ TraceWidget(picture_of(labs.run(retries.lab(retries.fixed, clients=4), "sim",
 # on average; peaks are often 2 to 3 times the average, so plan for about 7,000. If one server
 # handles 1,000 a second, you need 7, plus spares so that losing one (or a whole zone) at peak
 # still leaves enough.
+#
+# Computers are faster than people think: a single ordinary server answering a simple request
+# from memory can handle thousands of requests a second, and a data set that fits in one
+# machine's memory makes most problems easy. Estimate before you distribute.
 #
 # One law holds for any system in a steady state, whatever its design: **Little's law**. The
 # average number of requests inside a system equals the rate at which they arrive times the
@@ -609,6 +623,30 @@ verdicts["ap"]
 # profile. Walk through a partition between the cache and the database, then a cache machine that
 # restarts with an old copy. What can a user see, and what can the database end up holding?
 # (Users of such systems see their e-mail address or password "revert" to an old one.)
+
+# %% [markdown]
+# ## 14. More lessons from production, briefly
+#
+# A few more habits that experienced engineers pass on, which later chapters come back to:
+#
+# - **Avoid coordination.** Every time two machines must agree, the system gets slower and harder
+#   to build. Systems scale out well when work can be split so that machines rarely need to talk:
+#   partition the data so that each request touches one machine.
+# - **Keep computation near its data.** A pointer dereference costs nanoseconds, a network hop
+#   half a millisecond. Locality also works in time: identical requests arriving together can be
+#   answered once.
+# - **Choose your ids with care.** An id that carries the user (or the region) lets you partition
+#   by it later; an id that is a bare counter forces a lookup service, and lets outsiders count
+#   and crawl your data.
+# - **Never write cached data back** to the source of truth: a cache holds copies of unknown age
+#   (the critique above).
+# - **Roll out infrastructure behind flags.** Move traffic to a new system a percentage at a time
+#   (write to both, then read from the new one without using the result, then compare, then
+#   switch), so that a bug shows up on 1% of traffic and is undone by turning a dial. It means
+#   living with two versions at once, on purpose.
+# - **Make it easy to operate.** A system is run for much longer than it is written: give
+#   operators metrics, a safe place to try things, quick rollbacks, and code simple enough for a
+#   newcomer to change.
 
 # %% [markdown]
 # ## Exercises

@@ -68,12 +68,17 @@ class Table:
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td style='text-align:right'>{html.escape(fmt(v))}</td>" for v in r) + "</tr>"
+            "<tr>" + "".join(f"<td style='text-align:{_align(v)}'>{html.escape(fmt(v))}</td>" for v in r) + "</tr>"
             for r in self.rows
         )
         title = f"<caption style='caption-side:top;font-weight:bold'>{html.escape(self.title)}</caption>" if self.title else ""
         note = f"<div style='font-size:90%;color:#555'>{html.escape(self.note)}</div>" if self.note else ""
         return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+def _align(value: Cell) -> str:
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return "right" if numeric or (isinstance(value, str) and value.rstrip("%").replace(".", "").isdigit()) else "left"
 
 
 Point = tuple[float, float]
@@ -117,8 +122,9 @@ class LineChart:
         return self.svg()
 
     def svg(self) -> str:
-        left, right, top, bottom = 60, 150, 30, 45
-        w, h = self.width, self.height
+        rows = _legend_rows(list(self.series), self.width - 70)
+        left, right, top, bottom = 60, 20, 30, 45 + 18 * len(rows)
+        w, h = self.width, self.height + 18 * len(rows)
         pw, ph = w - left - right, h - top - bottom
         pts = [p for s in self.series.values() for p in s]
         xs = [x for x, _ in pts] + [x for a, b, _ in self.bands for x in (a, b)]
@@ -154,7 +160,7 @@ class LineChart:
             out.append(f'<line x1="{left}" y1="{sy(y):.1f}" x2="{left + pw}" y2="{sy(y):.1f}" stroke="#e5e5e5"/>'
                        f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{_tick(y)}</text>')
         out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
-        out.append(f'<text x="{left + pw / 2:.1f}" y="{h - 8}" text-anchor="middle">{html.escape(self.xlabel)}</text>')
+        out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph + 32}" text-anchor="middle">{html.escape(self.xlabel)}</text>')
         out.append(f'<text transform="translate(14 {top + ph / 2:.1f}) rotate(-90)" text-anchor="middle">'
                    f'{html.escape(self.ylabel)}</text>')
         for i, (name, series) in enumerate(self.series.items()):
@@ -168,10 +174,11 @@ class LineChart:
                 if not self.step and len(coords) <= 40:
                     out.extend(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>'
                                for x, y in coords)
-            ly = top + 14 + 18 * i
-            out.append(f'<line x1="{left + pw + 12}" y1="{ly - 4}" x2="{left + pw + 30}" y2="{ly - 4}" '
+            row, lx = next((r, x) for r, line in enumerate(rows) for n, x in line if n == name)
+            ly = top + ph + 52 + 18 * row
+            out.append(f'<line x1="{left + lx}" y1="{ly - 4}" x2="{left + lx + 18}" y2="{ly - 4}" '
                        f'stroke="{color}" stroke-width="3"/>'
-                       f'<text x="{left + pw + 36}" y="{ly}">{html.escape(name)}</text>')
+                       f'<text x="{left + lx + 24}" y="{ly}">{html.escape(name)}</text>')
         out.append("</svg>")
         return "".join(out)
 
@@ -193,6 +200,20 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 def _tick(v: float) -> str:
     return f"{v:g}" if abs(v) < 1e6 else f"{v:.1e}"
+
+
+def _legend_rows(names: list[str], width: float) -> list[list[tuple[str, float]]]:
+    """Legend entries laid out left to right, wrapping at ``width`` pixels: (name, x) per row."""
+    rows: list[list[tuple[str, float]]] = [[]]
+    x = 0.0
+    for name in names:
+        size = 24 + 6.5 * len(name) + 24
+        if rows[-1] and x + size > width:
+            rows.append([])
+            x = 0.0
+        rows[-1].append((name, x))
+        x += size
+    return rows
 
 
 def _thin(points: list[Point], limit: int) -> list[Point]:

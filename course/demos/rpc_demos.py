@@ -1,0 +1,357 @@
+"""Chapter 2's live demos: one small key-value store called over RPC, built several ways.
+
+The store holds strings under keys and answers three calls: ``get(key)``, ``put(key, value)``
+(replace) and ``append(key, value)`` (add to the end). It is checked against the checker's
+:data:`~autograder.checkers.KV` model. It is *not* the RPC lab's protocol (no versions, no disk):
+the chapter shows the ideas here, and the lab is where you build them for real.
+
+Servers (node ``n1``):
+
+* :class:`Store`: **at-least-once**. It executes every request that arrives, copies included.
+* :func:`dedup_store`: **at-most-once**. It remembers, for each client, the last sequence number
+  it executed and the answer it gave; a request with a number it has seen is not executed again
+  (the latest one is answered again from memory). It may forget a client after ``forget_after``
+  seconds of silence (``None``: never). The test for "seen before" is a function you can swap,
+  ``is_duplicate(table, client, seq)``, the chapter's first exercise.
+
+Clients: :func:`caller` makes a clerk that sends each call once (``resend=None``) or resends it
+every ``resend`` seconds until an answer comes. Its client id is its node name plus a random part
+(``fresh_ids``), so that a clerk that replaces another never passes for it; with
+``fresh_ids=False`` the id is the bare node name.
+
+Every execution is a ``log`` line in the trace (``execute <client> #<seq> <f>``), so that
+:func:`executions` can count how many times each request really ran.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from autograder.checkers import KV, LinearizabilityResult, check_linearizability
+from labs.runtime.lab import Lab, RunResult, Workload
+from labs.runtime.node import Clerk, Node, Op, on, on_timer
+from labs.runtime.schedule import Schedule, builder
+
+RESEND = 0.1
+"""Seconds a resending clerk waits for an answer before it sends the call again."""
+GIVE_UP = 1.0
+"""Seconds after which the workload gives up on a call (the outcome is then unknown) and a
+fresh clerk, with a new client id, takes over."""
+TICK = 0.25
+"""How often a deduplicating server looks for clients to forget and notes its table's size."""
+
+# -- the protocol -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request: ``f`` (get, put or append) on ``key``, from ``client``, its ``seq``-th call."""
+
+    client: str
+    seq: int
+    f: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    client: str
+    seq: int
+    value: str | None  # the value for a get; None for put and append
+
+
+@dataclass(frozen=True)
+class Resend:
+    seq: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    pass
+
+
+# -- servers ------------------------------------------------------------------------------
+
+
+class Store(Node):
+    """At-least-once: executes every request it receives and answers it."""
+
+    def on_start(self) -> None:
+        self.data: dict[str, str] = {}
+
+    @on(Call)
+    def handle_call(self, msg: Call, sender: str) -> None:
+        self.send(sender, Answer(msg.client, msg.seq, self.execute(msg)))
+
+    def execute(self, msg: Call) -> str | None:
+        self.log(f"execute {msg.client} #{msg.seq} {msg.f}")
+        current = self.data.get(msg.key, "")
+        if msg.f == "get":
+            return current
+        self.data[msg.key] = msg.value if msg.f == "put" else current + msg.value
+        return None
+
+
+Table = dict[str, int]
+"""A deduplicating server's memory of clients: client id -> the last sequence number executed."""
+
+
+def is_duplicate(table: Table, client: str, seq: int) -> bool:
+    """Has this client's call number ``seq`` been executed already? A client makes one call at a
+    time and numbers them 1, 2, 3..., so every number up to the last one executed has been."""
+    return client in table and seq <= table[client]
+
+
+class DedupStore(Store):
+    """At-most-once: executes each (client, seq) once; see the module docstring."""
+
+    forget_after: float | None = None
+    check: Callable[[Table, str, int], bool] = staticmethod(is_duplicate)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.last: Table = {}
+        self.answers: dict[str, str | None] = {}
+        self.heard: dict[str, float] = {}
+        self.set_timer(TICK, Tick())
+
+    @on(Call)
+    def handle_call(self, msg: Call, sender: str) -> None:
+        if msg.client in self.last:
+            self.heard[msg.client] = self.now()
+        if type(self).check(self.last, msg.client, msg.seq):
+            if msg.seq == self.last.get(msg.client):
+                self.send(sender, Answer(msg.client, msg.seq, self.answers[msg.client]))
+            return  # an older call: its client has its answer and has moved on
+        answer = self.execute(msg)
+        self.last[msg.client] = msg.seq
+        self.answers[msg.client] = answer
+        self.heard[msg.client] = self.now()
+        self.send(sender, Answer(msg.client, msg.seq, answer))
+
+    @on_timer(Tick)
+    def tick(self, timer: Tick) -> None:
+        limit = type(self).forget_after
+        if limit is not None:
+            now = self.now()
+            for client in [c for c, t in self.heard.items() if now - t > limit]:
+                del self.last[client], self.answers[client], self.heard[client]
+        self.log(f"remembering {len(self.last)} clients")
+        self.set_timer(TICK, Tick())
+
+
+def dedup_store(forget_after: float | None = None,
+                check: Callable[[Table, str, int], bool] = is_duplicate) -> type[DedupStore]:
+    """An at-most-once server that forgets a client after ``forget_after`` seconds of silence
+    (``None``: never), deciding "seen before" with ``check(table, client, seq)``."""
+    return type("DedupStore", (DedupStore,), {"forget_after": forget_after, "check": staticmethod(check),
+                                              "__module__": __name__})
+
+
+# -- clients ------------------------------------------------------------------------------
+
+
+class Caller(Clerk):
+    """Sends each call to ``n1``; resends it every ``resend`` seconds until answered
+    (``None``: sends it once and waits)."""
+
+    resend: float | None = RESEND
+    fresh_ids: bool = True
+
+    def on_start(self) -> None:
+        fresh = type(self).fresh_ids
+        self.client = f"{self.id}.{self.random.getrandbits(24):06x}" if fresh else self.id
+        self.seq = 0
+        self.call: Call | None = None
+
+    def on_invoke(self, op: Op) -> None:
+        self.seq += 1
+        value = "" if op.value is None else str(op.value)
+        self.call = Call(self.client, self.seq, op.f, str(op.key), value)
+        self.send_call()
+
+    def send_call(self) -> None:
+        assert self.call is not None
+        self.send(self.nodes[0], self.call)
+        if type(self).resend is not None:
+            self.set_timer(type(self).resend, Resend(self.call.seq))
+
+    @on_timer(Resend)
+    def resend_call(self, timer: Resend) -> None:
+        if self.call is not None and self.call.seq == timer.seq:
+            self.send_call()
+
+    @on(Answer)
+    def handle_answer(self, msg: Answer, sender: str) -> None:
+        call = self.call
+        if call is not None and msg.client == self.client and msg.seq == call.seq:
+            self.call = None
+            self.complete(msg.value if call.f == "get" else None)
+
+
+def caller(resend: float | None = RESEND, fresh_ids: bool = True) -> type[Caller]:
+    return type("Caller", (Caller,), {"resend": resend, "fresh_ids": fresh_ids, "__module__": __name__})
+
+
+# -- workloads ----------------------------------------------------------------------------
+
+
+def _tag(rng: random.Random, client: int) -> str:
+    return f"<{client}.{rng.getrandbits(12):03x}>"
+
+
+def appends(rng: random.Random, client: int) -> Op:
+    """Appends of a unique tag to key ``x``, and a get now and then: a tag seen twice in a get
+    is an append executed twice."""
+    if rng.random() < 0.25:
+        return Op("get", "x")
+    return Op("append", "x", _tag(rng, client))
+
+
+def puts(rng: random.Random, client: int) -> Op:
+    """Puts of a unique tag to key ``x`` (each replaces the value), and gets."""
+    if rng.random() < 0.4:
+        return Op("get", "x")
+    return Op("put", "x", _tag(rng, client))
+
+
+def spread_puts(rng: random.Random, client: int) -> Op:
+    """Puts and gets over three keys: the store stays the same size however long the run."""
+    key = rng.choice("abc")
+    if rng.random() < 0.4:
+        return Op("get", key)
+    return Op("put", key, _tag(rng, client))
+
+
+WORKLOADS = {"appends": appends, "puts": puts, "spread-puts": spread_puts}
+
+
+def lab(server: type[Node] = Store, client: type[Clerk] | None = None, workload: str = "appends",
+        clients: int = 3, session: int = 0, give_up: float = GIVE_UP, memory_every: float = 0.0,
+        think: float = 0.02) -> Lab:
+    """The store ``n1`` and ``clients`` clerks calling it. With ``session`` each clerk leaves after
+    that many calls and a fresh one takes its place, as users come and go."""
+    return Lab(name="ch2-rpc", description=f"{server.__name__} called by {clients} clients",
+               node=server, clerk=client or caller(), nodes=1,
+               workload=Workload(generate=WORKLOADS[workload], clients=clients, timeout=give_up,
+                                 think=think, session=session),
+               min_duration=1.0, settle=give_up + 0.5, memory_every=memory_every)
+
+
+# -- schedules ----------------------------------------------------------------------------
+
+
+def network(loss: float = 0.2, duplicate: float = 0.1, delay: tuple[float, float] = (0.001, 0.05),
+            duration: float = 3.0, name: str = "flaky") -> Schedule:
+    """A network that loses ``loss`` of the messages, sends ``duplicate`` of them twice and
+    delays each by a uniform time in ``delay`` (so messages overtake each other)."""
+    return (builder(name).loss(loss).duplicate(duplicate).delay(uniform=delay)
+            .duration(duration).build())
+
+
+def late_copies(duplicate: float = 0.3, duration: float = 3.0) -> Schedule:
+    """No loss; a third of the messages arrive twice, and delays are long-tailed (exponential,
+    mean 30 ms), so a copy often arrives well after the original."""
+    return builder("late-copies").duplicate(duplicate).delay(exponential=0.03).duration(duration).build()
+
+
+# -- what a run shows ---------------------------------------------------------------------
+
+_EXECUTE = re.compile(r"execute (\S+) #(\d+) (\w+)")
+_REMEMBER = re.compile(r"remembering (\d+) clients")
+
+
+def executions(run: RunResult) -> Counter[tuple[str, int, str]]:
+    """How many times the server executed each request, by ``(client, seq, f)``."""
+    out: Counter[tuple[str, int, str]] = Counter()
+    for e in run.trace:
+        if e["type"] == "log" and e["node"] == "n1" and (m := _EXECUTE.fullmatch(e["text"])):
+            out[(m[1], int(m[2]), m[3])] += 1
+    return out
+
+
+def repeated_updates(run: RunResult) -> int:
+    """Puts and appends the server executed more than once."""
+    return sum(1 for (_, _, f), n in executions(run).items() if n > 1 and f != "get")
+
+
+def remembered(run: RunResult) -> list[tuple[float, float]]:
+    """How many clients a deduplicating server remembered, over time."""
+    return [(e["t"], float(m[1])) for e in run.trace
+            if e["type"] == "log" and e["node"] == "n1" and (m := _REMEMBER.fullmatch(e["text"]))]
+
+
+def memory(run: RunResult) -> list[tuple[float, float]]:
+    """The server's memory (its fields, pickled) in bytes, over time (needs ``memory_every``)."""
+    return [(e["t"], float(e["bytes"])) for e in run.trace if e["type"] == "memory" and e["node"] == "n1"]
+
+
+def verdict(run: RunResult, timeout: float = 10.0) -> LinearizabilityResult:
+    """The linearizability checker's verdict on the run's history, as a key-value store."""
+    return check_linearizability(run.history, KV, timeout=timeout)
+
+
+def fates(run: RunResult) -> dict[str, int]:
+    """What happened to each call: answered, or unknown to its client, and then whether the
+    server executed it anyway. Needs client ids that name the clerk (one call per seq)."""
+    executed = {(c, s) for c, s, _ in executions(run)}
+    calls: dict[int, tuple[str, int]] = {}
+    seqs: Counter[str] = Counter()
+    out = {"answered": 0, "unknown, never executed": 0, "unknown, executed": 0}
+    for e in run.trace:
+        if e["type"] == "send" and e["msg"] == "Call":
+            body = e["body"]
+            calls.setdefault(_op_key(run, e), (body["client"], body["seq"]))
+        if e["type"] == "invoke":
+            seqs[e["node"]] += 1
+        if e["type"] == "complete":
+            key = calls.get(e["index"])
+            if e["outcome"] == "ok":
+                out["answered"] += 1
+            elif key in executed:
+                out["unknown, executed"] += 1
+            else:
+                out["unknown, never executed"] += 1
+    return out
+
+
+def _op_key(run: RunResult, send: dict[str, Any]) -> int:
+    """The history index of the operation a clerk's ``Call`` belongs to: the clerk's latest
+    invocation before the send."""
+    return _latest_invocation(run)[(send["node"], send["t"], send["id"])]
+
+
+def _latest_invocation(run: RunResult) -> dict[tuple[str, float, int], int]:
+    cache: dict[tuple[str, float, int], int] | None = getattr(run, "_ch2_calls", None)
+    if cache is None:
+        cache = {}
+        current: dict[str, int] = {}
+        for e in run.trace:
+            if e["type"] == "invoke":
+                current[e["node"]] = e["index"]
+            elif e["type"] == "send" and e["msg"] == "Call":
+                cache[(e["node"], e["t"], e["id"])] = current.get(e["node"], -1)
+        run._ch2_calls = cache  # type: ignore[attr-defined]
+    return cache
+
+
+def shown_twice(run: RunResult) -> list[tuple[str, str]]:
+    """Gets that returned a value holding some tag more than once: ``(value, tag)``."""
+    out = []
+    for h in run.history:
+        if h["type"] == "ok" and h["f"] == "get" and isinstance(h["value"], str):
+            tags = Counter(re.findall(r"<[^>]*>", h["value"]))
+            out.extend((h["value"], t) for t, n in tags.items() if n > 1)
+    return out
+
+
+__all__ = ["GIVE_UP", "RESEND", "Answer", "Call", "Caller", "DedupStore", "Store", "appends",
+           "caller", "dedup_store", "executions", "fates", "is_duplicate", "lab", "late_copies",
+           "memory", "network", "puts", "remembered", "repeated_updates", "replace", "shown_twice",
+           "spread_puts", "verdict"]
