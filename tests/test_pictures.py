@@ -292,3 +292,18 @@ def test_drawing_imports_neither_jupyter_nor_ray() -> None:
             "('ray', 'ipywidgets', 'anywidget', 'IPython', 'jupyter_client')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_trace_cut_short_draws_messages_in_flight_as_stubs_that_never_arrived() -> None:
+    """A killed run leaves a trace that stops mid-flight (on Ray, so do messages sent to a dead
+    process): such messages end in a short stub, not in a line to the end of the run."""
+    r = sim("lossy")
+    cut = next(i for i, e in enumerate(r.trace) if e.get("t", 0) > 2.0)
+    p = picture_of(r.trace[:cut])
+    delivered = {e["id"] for e in r.trace[:cut] if e["type"] in ("deliver", "drop")}
+    lost = [m for m in p.messages if m.outcome == "lost"]
+    assert lost and {m.id for m in lost} == {e["id"] for e in r.trace[:cut] if e["type"] == "send"} - delivered
+    assert all(m.send < m.end < m.send + 0.05 for m in lost)
+    assert p.counts()["lost"] == len(lost)
+    flags = p.to_payload()["m"]["f"]
+    assert sum(1 for f in flags if f & 7 == OUTCOMES.index("lost") and f & 32) == len(lost)

@@ -13,6 +13,7 @@ import base64
 import gzip
 import html
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def iframe_html(picture: Picture, height: int | None = None) -> str:
 
     The page tells its parent its height once drawn, and a small script here resizes the frame.
     """
-    frame_id = f"dsp-frame-{id(picture):x}"
+    frame_id = f"dsp-frame-{uuid.uuid4().hex[:12]}"  # unique even when one picture shows twice
     page = render_html(picture)
     start = height or estimate_height(picture)
     return (

@@ -23,12 +23,13 @@ from .dashboard import Dashboard, build_dashboard
 from .views import Timeline, views_for
 
 # How a message copy ended. "lost" means it never arrived before the trace ended (on Ray: sent to
-# a dead process, or still in flight when the run stopped).
+# a dead process, or still in flight when the run stopped): it is drawn as a stub, like a message
+# dropped as it was sent, rather than as a line running to the end of the run.
 OUTCOMES = ("delivered", "loss", "partition", "crashed", "lost")
 # Flag bits of a message in the payload (bits 0-2 hold the outcome's index in OUTCOMES).
 DUPLICATE = 8
 REORDERED = 16
-AT_SENDER = 32
+STUB = 32  # drawn half-way to the receiver: dropped as it was sent, or never arrived
 
 MAX_BODY = 4000
 PAYLOAD_VERSION = 1
@@ -163,7 +164,7 @@ class Picture:
             flags = OUTCOMES.index(m.outcome)
             flags |= DUPLICATE if m.duplicate else 0
             flags |= REORDERED if m.reordered else 0
-            flags |= AT_SENDER if m.at_sender else 0
+            flags |= STUB if m.at_sender or m.outcome == "lost" else 0
             cols["f"].append(flags)
             text = body_text(m.body)
             if text not in body_index:
@@ -220,7 +221,7 @@ def build_picture(events: Sequence[Event], title: str | None = None) -> Picture:
     clients = [str(c) for c in header.get("clients", [])]
     lanes = _lanes(body, nodes, clients)
     clients = [c for c in lanes if c in clients or (not nodes and c.startswith("c"))]
-    messages = _messages(body, duration)
+    messages = _messages(body)
     meta = _meta(header, len(events), duration)
     first_network = next((e for e in body if e["type"] == "network"), None)
     if first_network is not None and first_network["t"] == 0:
@@ -288,7 +289,7 @@ def _title(meta: dict[str, Any]) -> str:
     return " · ".join(parts) or "a run"
 
 
-def _messages(events: Sequence[Event], duration: float) -> list[Message]:
+def _messages(events: Sequence[Event]) -> list[Message]:
     sends: dict[int, Event] = {}
     copies: dict[int, int] = defaultdict(lambda: 1)
     ends: dict[int, list[Event]] = defaultdict(list)
@@ -302,8 +303,8 @@ def _messages(events: Sequence[Event], duration: float) -> list[Message]:
             copies[e["id"]] += 1
     delays = [ends[i][0]["t"] - s["t"] for i, s in sends.items()
               if ends[i] and ends[i][0]["type"] == "deliver"]
-    # A message lost as it was sent never had a delivery time: its stub is drawn half a typical
-    # delay long, so that it points at where it was going.
+    # A message lost as it was sent, or that never arrived, has no delivery time: its stub is
+    # drawn half a typical delay long, so that it points at where it was going.
     stub = statistics.median(delays) if delays else 0.001
     out: list[Message] = []
     for mid, s in sends.items():
@@ -311,7 +312,7 @@ def _messages(events: Sequence[Event], duration: float) -> list[Message]:
         n = max(copies[mid], len(outcomes))
         for copy in range(n):
             m = Message(id=mid, src=s["node"], dst=s["dst"], type=str(s["msg"]), send=s["t"],
-                        end=duration, outcome="lost", duplicate=copy > 0, body=s.get("body"))
+                        end=s["t"] + stub, outcome="lost", duplicate=copy > 0, body=s.get("body"))
             if copy < len(outcomes):
                 end = outcomes[copy]
                 if end["type"] == "deliver":

@@ -560,8 +560,8 @@
       const lines = ["<b>" + esc(d.types[d.K[i]]) + "</b> " + esc(d.lanes[d.A[i]]) + " → " + esc(d.lanes[d.B[i]]) + " <span style='color:#888'>(message " + d.ID[i] + ")</span>"];
       let when = "sent " + fmtT(d.S[i]);
       if (outcome === 0) when += ", delivered " + fmtT(d.E[i]) + " (" + fmtDur(d.E[i] - d.S[i]) + ")";
-      else if (f & 32) when += ", " + OUTCOME_TEXT[outcome] + " (as it was sent)";
       else if (outcome === 4) when += ": " + OUTCOME_TEXT[4] + " before the trace ended";
+      else if (f & 32) when += ", " + OUTCOME_TEXT[outcome] + " (as it was sent)";
       else when += ", " + OUTCOME_TEXT[outcome] + " at " + fmtT(d.E[i]);
       lines.push(when);
       const notes = [];
