@@ -83,6 +83,13 @@ class Opened:
         self.context.close()
 
 
+def write_notebook(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+
+
 def test_a_page_shows_every_arrow_and_drop_with_no_errors(browser: Browser, tmp_path: Path, shots: Path) -> None:
     r = sim("churn")
     page = write_html(picture_of(r), tmp_path / "churn.html")
@@ -191,14 +198,10 @@ def test_a_notebook_built_into_the_site_shows_its_picture_offline(
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "index.md").write_text("# Pictures\n")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell("import labs\nfrom labs.pictures import TraceWidget\n"
-                                  "TraceWidget(labs.run('demo', 'sim', 'lossy', seed=1))"),
-        nbformat.v4.new_code_cell("from labs.pictures import ControlPanel\nControlPanel('demo', loss=0.1)"),
-    ]
-    nbformat.write(nb, docs / "run.ipynb")
+    write_notebook(docs / "run.ipynb",
+                   "import labs\nfrom labs.pictures import TraceWidget\n"
+                   "TraceWidget(labs.run('demo', 'sim', 'lossy', seed=1))",
+                   "from labs.pictures import ControlPanel\nControlPanel('demo', loss=0.1)")
     (tmp_path / "mkdocs.yml").write_text(
         "site_name: pictures\ntheme: {name: material, font: false}\n"
         "plugins:\n  - mkdocs-jupyter:\n      execute: true\n      cache: false\n")
@@ -269,15 +272,11 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
 def test_the_widgets_live_in_jupyterlab(browser: Browser, jupyterlab: str, tmp_path: Path, shots: Path) -> None:
     """The trace widget draws in JupyterLab, a click reaches the kernel, and the control panel's
     crash button re-runs the simulation and redraws."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell("import labs\nfrom labs.pictures import ControlPanel, TraceWidget\n"
-                                  "w = TraceWidget(labs.run('demo', 'sim', 'lossy', seed=1))\nw"),
-        nbformat.v4.new_code_cell("panel = ControlPanel('demo', seed=4)\npanel"),
-        nbformat.v4.new_code_cell("print('selected', w.selected.get('id'), 'runs', panel.runs)"),
-    ]
-    nbformat.write(nb, tmp_path / "live.ipynb")
+    write_notebook(tmp_path / "live.ipynb",
+                   "import labs\nfrom labs.pictures import ControlPanel, TraceWidget\n"
+                   "w = TraceWidget(labs.run('demo', 'sim', 'lossy', seed=1))\nw",
+                   "panel = ControlPanel('demo', seed=4)\npanel",
+                   "print('selected', w.selected.get('id'), 'runs', panel.runs)")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
