@@ -43,10 +43,10 @@ class ControlPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type in
         self.seed = w.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed",
                                      style=style, layout=w.Layout(width="180px"))
         self.partition = w.ToggleButton(
-            description="isolate the leader", icon="scissors",
+            description="isolate the leader", icon="scissors", layout=w.Layout(width="auto"),
             tooltip=f"cut the leader off from everyone at {PARTITION_AT} s, heal at {HEAL_AT} s")
         self.crash = w.ToggleButton(
-            description="crash", icon="bolt",
+            description="crash", icon="bolt", layout=w.Layout(width="auto"),
             tooltip=f"crash the node at {CRASH_AT} s (disk kept), restart it at {RESTART_AT} s")
         self.crash_target = w.Dropdown(options=servers, value=servers[-1],
                                        layout=w.Layout(width="80px"))
