@@ -11,8 +11,8 @@ Servers (node ``n1``):
 * :func:`dedup_store`: **at-most-once**. It remembers, for each client, the last sequence number
   it executed and the answer it gave; a request with a number it has seen is not executed again
   (the latest one is answered again from memory). It may forget a client after ``forget_after``
-  seconds of silence (``None``: never). The test for "seen before" is a function you can swap,
-  ``is_duplicate(table, client, seq)``, the chapter's first exercise.
+  seconds of silence (``None``: never). The test for "seen before" can be swapped for a function
+  ``check(table, client, seq)``: the chapter's first exercise plugs yours in.
 
 Clients: :func:`caller` makes a clerk that sends each call once (``resend=None``) or resends it
 every ``resend`` seconds until an answer comes. Its client id is its node name plus a random part
@@ -29,8 +29,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from autograder.checkers import KV, LinearizabilityResult, check_linearizability
 from labs.runtime.lab import Lab, RunResult, Workload
@@ -90,7 +89,7 @@ class Store(Node):
         self.send(sender, Answer(msg.client, msg.seq, self.execute(msg)))
 
     def execute(self, msg: Call) -> str | None:
-        self.log(f"execute {msg.client} #{msg.seq} {msg.f}")
+        self.log(f"execute {msg.client} #{msg.seq} {msg.f} {msg.key}")
         current = self.data.get(msg.key, "")
         if msg.f == "get":
             return current
@@ -102,17 +101,11 @@ Table = dict[str, int]
 """A deduplicating server's memory of clients: client id -> the last sequence number executed."""
 
 
-def is_duplicate(table: Table, client: str, seq: int) -> bool:
-    """Has this client's call number ``seq`` been executed already? A client makes one call at a
-    time and numbers them 1, 2, 3..., so every number up to the last one executed has been."""
-    return client in table and seq <= table[client]
-
-
 class DedupStore(Store):
     """At-most-once: executes each (client, seq) once; see the module docstring."""
 
     forget_after: float | None = None
-    check: Callable[[Table, str, int], bool] = staticmethod(is_duplicate)
+    check: Callable[[Table, str, int], bool] | None = None
 
     def on_start(self) -> None:
         super().on_start()
@@ -125,7 +118,7 @@ class DedupStore(Store):
     def handle_call(self, msg: Call, sender: str) -> None:
         if msg.client in self.last:
             self.heard[msg.client] = self.now()
-        if type(self).check(self.last, msg.client, msg.seq):
+        if self.seen_before(msg.client, msg.seq):
             if msg.seq == self.last.get(msg.client):
                 self.send(sender, Answer(msg.client, msg.seq, self.answers[msg.client]))
             return  # an older call: its client has its answer and has moved on
@@ -134,6 +127,12 @@ class DedupStore(Store):
         self.answers[msg.client] = answer
         self.heard[msg.client] = self.now()
         self.send(sender, Answer(msg.client, msg.seq, answer))
+
+    def seen_before(self, client: str, seq: int) -> bool:
+        check = type(self).check
+        if check is not None:
+            return check(self.last, client, seq)
+        return seq <= self.last.get(client, 0)  # one call at a time, numbered 1, 2, 3...
 
     @on_timer(Tick)
     def tick(self, timer: Tick) -> None:
@@ -147,10 +146,11 @@ class DedupStore(Store):
 
 
 def dedup_store(forget_after: float | None = None,
-                check: Callable[[Table, str, int], bool] = is_duplicate) -> type[DedupStore]:
+                check: Callable[[Table, str, int], bool] | None = None) -> type[DedupStore]:
     """An at-most-once server that forgets a client after ``forget_after`` seconds of silence
     (``None``: never), deciding "seen before" with ``check(table, client, seq)``."""
-    return type("DedupStore", (DedupStore,), {"forget_after": forget_after, "check": staticmethod(check),
+    return type("DedupStore", (DedupStore,), {"forget_after": forget_after,
+                                              "check": None if check is None else staticmethod(check),
                                               "__module__": __name__})
 
 
@@ -203,7 +203,7 @@ def caller(resend: float | None = RESEND, fresh_ids: bool = True) -> type[Caller
 
 
 def _tag(rng: random.Random, client: int) -> str:
-    return f"<{client}.{rng.getrandbits(12):03x}>"
+    return f"<{client}.{rng.getrandbits(24):06x}>"
 
 
 def appends(rng: random.Random, client: int) -> Op:
@@ -263,17 +263,35 @@ def late_copies(duplicate: float = 0.3, duration: float = 3.0) -> Schedule:
 
 # -- what a run shows ---------------------------------------------------------------------
 
-_EXECUTE = re.compile(r"execute (\S+) #(\d+) (\w+)")
+_EXECUTE = re.compile(r"execute (\S+) #(\d+) (\w+) (\S+)")
 _REMEMBER = re.compile(r"remembering (\d+) clients")
+
+
+def executed(run: RunResult) -> list[tuple[str, int, str, str]]:
+    """Every execution on the server, in order: ``(client, seq, f, key)``."""
+    return [(m[1], int(m[2]), m[3], m[4]) for e in run.trace
+            if e["type"] == "log" and e["node"] == "n1" and (m := _EXECUTE.fullmatch(e["text"]))]
 
 
 def executions(run: RunResult) -> Counter[tuple[str, int, str]]:
     """How many times the server executed each request, by ``(client, seq, f)``."""
-    out: Counter[tuple[str, int, str]] = Counter()
-    for e in run.trace:
-        if e["type"] == "log" and e["node"] == "n1" and (m := _EXECUTE.fullmatch(e["text"])):
-            out[(m[1], int(m[2]), m[3])] += 1
-    return out
+    return Counter((client, seq, f) for client, seq, f, _ in executed(run))
+
+
+def resurrections(run: RunResult) -> int:
+    """Puts executed again after another put to the same key: each one brought back a value
+    that had already been replaced."""
+    latest: dict[str, tuple[str, int]] = {}
+    seen: set[tuple[str, int]] = set()
+    count = 0
+    for client, seq, f, key in executed(run):
+        if f != "put":
+            continue
+        if (client, seq) in seen and latest.get(key) != (client, seq):
+            count += 1
+        seen.add((client, seq))
+        latest[key] = (client, seq)
+    return count
 
 
 def repeated_updates(run: RunResult) -> int:
@@ -298,60 +316,40 @@ def verdict(run: RunResult, timeout: float = 10.0) -> LinearizabilityResult:
 
 
 def fates(run: RunResult) -> dict[str, int]:
-    """What happened to each call: answered, or unknown to its client, and then whether the
-    server executed it anyway. Needs client ids that name the clerk (one call per seq)."""
-    executed = {(c, s) for c, s, _ in executions(run)}
-    calls: dict[int, tuple[str, int]] = {}
-    seqs: Counter[str] = Counter()
+    """What became of each call: answered, or unknown to its client, and then whether the server
+    executed it all the same."""
+    done = {(c, s) for c, s, _ in executions(run)}
+    running: dict[str, int] = {}  # clerk -> the history index of the call it is making
+    call_of: dict[int, tuple[str, int]] = {}  # history index -> (client id, seq)
     out = {"answered": 0, "unknown, never executed": 0, "unknown, executed": 0}
     for e in run.trace:
-        if e["type"] == "send" and e["msg"] == "Call":
-            body = e["body"]
-            calls.setdefault(_op_key(run, e), (body["client"], body["seq"]))
         if e["type"] == "invoke":
-            seqs[e["node"]] += 1
-        if e["type"] == "complete":
-            key = calls.get(e["index"])
+            running[e["node"]] = e["index"]
+        elif e["type"] == "send" and e["msg"] == "Call" and e["node"] in running:
+            call_of.setdefault(running[e["node"]], (e["body"]["client"], e["body"]["seq"]))
+        elif e["type"] == "complete":
             if e["outcome"] == "ok":
                 out["answered"] += 1
-            elif key in executed:
+            elif call_of.get(e["index"]) in done:
                 out["unknown, executed"] += 1
             else:
                 out["unknown, never executed"] += 1
     return out
 
 
-def _op_key(run: RunResult, send: dict[str, Any]) -> int:
-    """The history index of the operation a clerk's ``Call`` belongs to: the clerk's latest
-    invocation before the send."""
-    return _latest_invocation(run)[(send["node"], send["t"], send["id"])]
-
-
-def _latest_invocation(run: RunResult) -> dict[tuple[str, float, int], int]:
-    cache: dict[tuple[str, float, int], int] | None = getattr(run, "_ch2_calls", None)
-    if cache is None:
-        cache = {}
-        current: dict[str, int] = {}
-        for e in run.trace:
-            if e["type"] == "invoke":
-                current[e["node"]] = e["index"]
-            elif e["type"] == "send" and e["msg"] == "Call":
-                cache[(e["node"], e["t"], e["id"])] = current.get(e["node"], -1)
-        run._ch2_calls = cache  # type: ignore[attr-defined]
-    return cache
-
-
-def shown_twice(run: RunResult) -> list[tuple[str, str]]:
-    """Gets that returned a value holding some tag more than once: ``(value, tag)``."""
+def shown_twice(run: RunResult) -> list[tuple[str, list[str]]]:
+    """Gets that returned a value holding some append more than once: ``(value, [tags])``."""
     out = []
     for h in run.history:
         if h["type"] == "ok" and h["f"] == "get" and isinstance(h["value"], str):
             tags = Counter(re.findall(r"<[^>]*>", h["value"]))
-            out.extend((h["value"], t) for t, n in tags.items() if n > 1)
+            twice = [t for t, n in tags.items() if n > 1]
+            if twice:
+                out.append((h["value"], twice))
     return out
 
 
 __all__ = ["GIVE_UP", "RESEND", "Answer", "Call", "Caller", "DedupStore", "Store", "appends",
-           "caller", "dedup_store", "executions", "fates", "is_duplicate", "lab", "late_copies",
-           "memory", "network", "puts", "remembered", "repeated_updates", "replace", "shown_twice",
+           "caller", "dedup_store", "executed", "executions", "fates", "lab", "late_copies",
+           "memory", "network", "puts", "remembered", "repeated_updates", "resurrections", "shown_twice",
            "spread_puts", "verdict"]
