@@ -14,7 +14,7 @@ from .checkers.linearizability import check as check_linearizability
 from .checkers.models import KV, VERSIONED_KV, register
 from .release import ReleaseError, release
 from .runner import Outcome, outcomes, report
-from .suite import SuiteError, load_suite
+from .suite import SuiteError, load_graded_suite, load_suite
 
 EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
 
@@ -174,3 +174,37 @@ def release_command(out: Path) -> None:
     click.echo(f"released {root} to {out}; solutions stripped from {len(stripped)} file(s):")
     for rel in stripped:
         click.echo(f"  {rel}")
+
+
+@main.command("grade")
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
+@click.option("--lab", required=True, help="The lab the submission is for, e.g. rpc.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where results.json, report.json, feedback.html and pictures/ go.")
+@click.option("--sim-seeds", type=int, default=None, help="Simulator seeds per test (default: the suite's).")
+@click.option("--no-ray", is_flag=True, help="Skip the Ray runs (they are the authoritative ones).")
+def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, no_ray: bool) -> None:
+    """Grade one submission under every test, hidden ones included: Gradescope's results.json,
+    a machine-readable report.json and a feedback page for the student."""
+    from .grade import grade
+
+    try:
+        suite_tests = load_graded_suite(lab).tests
+    except (SuiteError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    steps = sum(len(t.seeds if sim_seeds is None else t.seeds[:sim_seeds]) + (0 if no_ray else len(t.ray_seeds))
+                for t in suite_tests)
+    with click.progressbar(length=steps, label=f"grading {submission}", file=sys.stderr) as bar:
+        grades = grade(submission, lab, out, sim_seeds, not no_ray, progress=lambda _: bar.update(1))
+    for g in grades:
+        click.echo(f"{'PASS' if g.passed else 'FAIL'} {g.test.name:<24} {g.score:>3} / {g.test.points}")
+    total, worth = sum(g.score for g in grades), sum(g.test.points for g in grades)
+    click.echo(f"total {total} / {worth}; wrote {out / 'results.json'}, {out / 'report.json'}, {out / 'feedback.html'}")
+
+
+@main.command("run-one", hidden=True)
+def run_one() -> None:
+    """(Internal) run one test on one seed from a JSON spec on stdin; used by grade."""
+    from .grade import run_one_from_stdin
+
+    run_one_from_stdin()

@@ -51,6 +51,10 @@ class Test:
     checks: tuple[tuple[str, CheckFn], ...]
     seeds: tuple[int, ...]
     ray_seeds: tuple[int, ...]
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The test as the suite file wrote it: what a grading child process is given to run."""
+    hidden: bool = False
+    """From the instructor's hidden suite: never in a release, shown to students after grading."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,25 @@ class Suite:
 
 def suite_path(lab: str) -> Path:
     return Path(__file__).resolve().parent.parent / "labs" / lab / "suite.yaml"
+
+
+def hidden_suite_path(lab: str) -> Path:
+    """The instructor's hidden tests: other schedules and seeds, left out of every release."""
+    return Path(__file__).resolve().parent.parent / "labs" / lab / "hidden" / "suite.yaml"
+
+
+def load_graded_suite(lab_name: str) -> Suite:
+    """The visible suite plus the hidden one, if this checkout has it (the instructor's does)."""
+    visible = load_suite(lab_name)
+    hidden_path = hidden_suite_path(lab_name)
+    if not hidden_path.exists():
+        return visible
+    hidden = load_suite(lab_name, hidden_path)
+    clash = {t.name for t in hidden.tests} & {t.name for t in visible.tests}
+    if clash:
+        raise SuiteError(f"{hidden_path}: hidden tests need names of their own: {', '.join(sorted(clash))}")
+    tests = visible.tests + tuple(dataclasses.replace(t, hidden=True) for t in hidden.tests)
+    return Suite(visible.lab, tests, visible.source)
 
 
 def load_suite(lab_name: str, path: str | Path | None = None) -> Suite:
@@ -160,7 +183,8 @@ def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
         return None
     assert isinstance(name, str) and isinstance(points, int) and isinstance(description, str)
     return Test(name, points, " ".join(description.split()), dataclasses.replace(the_lab, checks=()),
-                schedule, schedule_name, tuple(chosen), tuple(range(1, n + 1)), tuple(range(1, r + 1)))
+                schedule, schedule_name, tuple(chosen), tuple(range(1, n + 1)), tuple(range(1, r + 1)),
+                dict(raw))
 
 
 def _lab(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any], problems: list[str]) -> Lab | None:

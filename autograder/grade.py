@@ -1,0 +1,252 @@
+"""Grading one submission: every test (the hidden ones too), Gradescope's results.json, a
+machine-readable report and a feedback page.
+
+Where student code runs, and what the grader trusts:
+
+* **Ray runs are authoritative.** The grader is the Ray driver: it records the client history
+  with its own clock, the student's nodes and clerks run in actor processes, and the checks run
+  here on plain data.
+* **Simulator runs** (many seeds, fast) run in a child process per run, with a wall-clock limit
+  and a memory limit, so that an endless loop or a memory blow-up costs that run only. The
+  child is given the test as data (it never reads the suite files, hidden ones included) and
+  hands back the run's trace as JSON lines, which the grader checks field by field before its
+  own checks read them.
+
+A test earns its points when every run of it passes, in both runtimes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labs.runtime.lab import Finding, RunResult
+from labs.runtime.schedule import ScheduleError, parse
+
+from .runner import Outcome, replay_command, report, run_test, write_pictures
+from .suite import Suite, Test, load_graded_suite
+
+SIM_TIME_LIMIT = 120.0
+"""Seconds of wall-clock time one simulator run may take before it counts as hung."""
+MEMORY_LIMIT = 4 << 30
+"""Bytes of address space one simulator run may use."""
+
+
+@dataclass
+class TestGrade:
+    test: Test
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+    @property
+    def score(self) -> int:
+        return self.test.points if self.passed else 0
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+
+def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, ray: bool = True,
+          progress: Callable[[str], None] | None = None, pattern: str | None = None) -> list[TestGrade]:
+    """Grade ``submission`` (a folder holding the lab's file, or the file) into ``out``; with
+    ``pattern``, only the tests whose name contains it."""
+    suite = load_graded_suite(lab)
+    impl = submission.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    grades: list[TestGrade] = []
+    for test in suite.select(pattern):
+        g = TestGrade(test)
+        seeds = list(test.seeds if sim_seeds is None else test.seeds[:sim_seeds])
+        for seed in seeds:
+            g.outcomes.append(run_sim_isolated(test, seed, impl))
+            if progress:
+                progress(f"{test.name} sim seed {seed}")
+        if ray:
+            for seed in test.ray_seeds:
+                g.outcomes.append(run_test(test, seed, "ray", impl))
+                if progress:
+                    progress(f"{test.name} ray seed {seed}")
+        grades.append(g)
+    write_results(suite, grades, impl, out, time.monotonic() - started)
+    return grades
+
+
+# -- a simulator run in a child process -------------------------------------------------------
+
+
+def run_sim_isolated(test: Test, seed: int, impl: Path) -> Outcome:
+    """Run ``test`` on ``seed`` in a child process and check its trace here."""
+    started = time.monotonic()
+    outcome = Outcome(test, seed, "sim")
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        trace_path = Path(tmp) / "trace.jsonl"
+        spec = {"lab": test.lab.name, "test": test.raw, "seed": seed, "impl": str(impl), "trace": str(trace_path)}
+        try:
+            done = subprocess.run([sys.executable, "-m", "autograder", "run-one"], input=json.dumps(spec),
+                                  capture_output=True, text=True, timeout=SIM_TIME_LIMIT, cwd=tmp,
+                                  preexec_fn=_limits, start_new_session=True, check=False)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(exc)
+            outcome.findings.append(Finding(f"the run did not finish within {SIM_TIME_LIMIT:.0f} s of real "
+                                            "time: a handler that never returns (an endless loop?)"))
+            outcome.seconds = time.monotonic() - started
+            return outcome
+        if done.returncode != 0 or not trace_path.exists():
+            tail = "\n".join((done.stderr or "").strip().splitlines()[-8:])
+            why = "it ran out of memory" if "MemoryError" in tail else f"it exited with code {done.returncode}"
+            outcome.findings.append(Finding(f"the run crashed: {why}", tail))
+        else:
+            try:
+                outcome.result = _result_from_trace(test, seed, trace_path)
+            except ValueError as exc:
+                outcome.findings.append(Finding(f"the run's trace is not a trace: {exc}"))
+            else:
+                for name, check in test.checks:
+                    try:
+                        outcome.findings.extend(check(outcome.result))
+                    except Exception as exc:
+                        outcome.findings.append(Finding(f"the check {name!r} crashed on this run (a bug in "
+                                                        f"the grader, please report it): {exc}"))
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    cpu = int(SIM_TIME_LIMIT) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+
+def _kill_group(exc: subprocess.TimeoutExpired) -> None:
+    """The child and anything it started: it runs in a session of its own."""
+    proc = getattr(exc, "process", None)
+    pid = getattr(proc, "pid", None)
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _result_from_trace(test: Test, seed: int, path: Path) -> RunResult:
+    """A run rebuilt from its trace, every line checked as plain data first."""
+    events: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                raise ValueError(f"line {number} is not JSON") from None
+            if type(e) is not dict or type(e.get("type")) is not str:
+                raise ValueError(f"line {number} is not an event")
+            if number > 1 and not (type(e.get("t")) in (int, float) and math.isfinite(e["t"])):
+                raise ValueError(f"line {number} has no time")
+            events.append(e)
+    if not events or events[0]["type"] != "run" or events[0].get("seed") != seed:
+        raise ValueError("its first line is not this run's header")
+    try:
+        schedule = parse(events[0].get("schedule"), "the trace's schedule")
+    except ScheduleError as exc:
+        raise ValueError(str(exc)) from None
+    errors = [str(e["error"]) for e in events if e["type"] == "crash" and e.get("reason") == "error" and "error" in e]
+    return RunResult(test.lab, "sim", seed, schedule, events, errors)
+
+
+# -- what the grader writes -------------------------------------------------------------------
+
+
+def write_results(suite: Suite, grades: list[TestGrade], impl: Path, out: Path, seconds: float) -> None:
+    pictures = out / "pictures"
+    tests_json: list[dict[str, Any]] = []
+    report_json: list[dict[str, Any]] = []
+    sections: list[str] = []
+    for number, g in enumerate(grades, 1):
+        t = g.test
+        runs = f"{sum(o.runtime == 'sim' for o in g.outcomes)} simulator seeds and {sum(o.runtime == 'ray' for o in g.outcomes)} Ray run(s)"
+        if g.passed:
+            text = f"passed on {runs}"
+            picture_paths: list[Path] = []
+        else:
+            first = g.failures[0]
+            text = f"failed on {len(g.failures)} of {runs}\n\n" + report(suite, first, pictures, impl)
+            picture_paths = [p for p in pictures.glob(f"{suite.lab.name}-{t.name}-{first.runtime}-{first.seed}*.html")]
+        visibility = "after_published" if t.hidden else "visible"
+        tests_json.append({"name": t.name, "number": str(number), "score": g.score, "max_score": t.points,
+                           "status": "passed" if g.passed else "failed", "output": f"{t.description}\n\n{text}",
+                           "visibility": visibility})
+        report_json.append({
+            "name": t.name, "points": t.points, "score": g.score, "hidden": t.hidden, "description": t.description,
+            "runs": [{"runtime": o.runtime, "seed": o.seed, "passed": o.passed, "seconds": round(o.seconds, 3),
+                      "findings": [str(f) for f in o.findings]} for o in g.outcomes],
+        })
+        sections.append(_section(suite, g, text, picture_paths, out))
+    total, worth = sum(g.score for g in grades), sum(g.test.points for g in grades)
+    results = {"score": total, "execution_time": round(seconds, 1), "visibility": "visible",
+               "output": f"{suite.lab.name}: {total} / {worth} points", "tests": tests_json}
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (out / "report.json").write_text(json.dumps({"lab": suite.lab.name, "score": total, "max_score": worth,
+                                                 "submission": str(impl), "tests": report_json}, indent=2),
+                                     encoding="utf-8")
+    page = _FEEDBACK.format(title=html.escape(f"{suite.lab.name}: {total} / {worth} points"), body="\n".join(sections))
+    (out / "feedback.html").write_text(page, encoding="utf-8")
+
+
+def _section(suite: Suite, g: TestGrade, text: str, pictures: list[Path], out: Path) -> str:
+    t = g.test
+    status = "passed" if g.passed else "failed"
+    links = "".join(f"<li><a href='{html.escape(str(p.relative_to(out)))}'>{html.escape(p.name)}</a></li>"
+                    for p in pictures)
+    hidden = " <span class='hidden'>hidden test</span>" if t.hidden else ""
+    return (f"<section class='{status}'><h2>{html.escape(t.name)}: {g.score} / {t.points}{hidden}</h2>"
+            f"<p>{html.escape(t.description)}</p><pre>{html.escape(text)}</pre>"
+            + (f"<ul>{links}</ul>" if links else "") + "</section>")
+
+
+_FEEDBACK = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font: 15px system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
+section {{ border-left: 6px solid #1a7f37; padding: 0 1rem; margin: 1.5rem 0; }}
+section.failed {{ border-color: #cf222e; }}
+pre {{ background: #f6f8fa; padding: .8rem; overflow-x: auto; white-space: pre-wrap; }}
+.hidden {{ font-size: 12px; background: #eee; padding: 2px 6px; border-radius: 4px; }}
+</style></head>
+<body><h1>{title}</h1>
+{body}
+</body></html>
+"""
+
+
+def run_one_from_stdin() -> None:
+    """The child's side of :func:`run_sim_isolated`: run one test on one seed, write its trace."""
+    from labs.runtime.lab import get_lab
+    from labs.runtime.run import run
+    from labs.runtime.trace import write_trace
+
+    from .suite import parse_suite
+
+    spec = json.loads(sys.stdin.read())
+    lab = get_lab(spec["lab"])
+    suite = parse_suite({"lab": lab.name, "seeds": 1, "ray_seeds": 0, "tests": [spec["test"]]}, lab, Path("<grader>"))
+    test = suite.tests[0]
+    result = run(test.lab.with_impl(spec["impl"]), "sim", test.schedule, seed=int(spec["seed"]))
+    write_trace(result.trace, spec["trace"])
+
+
+__all__ = ["TestGrade", "grade", "replay_command", "run_sim_isolated", "write_pictures"]

@@ -1,0 +1,186 @@
+"""Grading one submission: full marks for the reference, pointed zeros for buggy and hostile
+submissions, Gradescope's results.json, a feedback page, hidden tests that never leave the
+instructor's checkout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder.grade import grade, run_sim_isolated
+from autograder.release import release
+from autograder.suite import load_graded_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = Path(__file__).resolve().parent / "rpc_variants"
+SUITE = load_graded_suite("rpc")
+
+HANGS = '''
+from labs.rpc import node as reference
+from labs.rpc.node import AppendRequest
+from labs.runtime.node import on
+
+
+class KVServer(reference.KVServer):
+    @on(AppendRequest)
+    def handle_append(self, msg: AppendRequest, sender: str) -> None:
+        while True:  # never returns
+            pass
+
+
+KVClerk = reference.KVClerk
+'''
+
+EATS_MEMORY = '''
+from labs.rpc import node as reference
+from labs.rpc.node import AppendRequest
+from labs.runtime.node import on
+
+
+class KVServer(reference.KVServer):
+    @on(AppendRequest)
+    def handle_append(self, msg: AppendRequest, sender: str) -> None:
+        hog = []
+        while True:
+            hog.append(bytearray(1 << 26))
+
+
+KVClerk = reference.KVClerk
+'''
+
+FORGES_THE_TRACE = '''
+"""Executes requests twice (no duplicate detection), and forges the simulator's trace: it finds
+the grader's spec in its caller's frame and, on exit, writes the trace of a reference run there."""
+import atexit
+import inspect
+
+from labs.rpc import node as reference
+from labs.rpc.node import AppendRequest, PutRequest
+
+
+class KVServer(reference.KVServer):
+    def answer_again(self, msg: PutRequest | AppendRequest, sender: str) -> bool:
+        return False
+
+
+KVClerk = reference.KVClerk
+
+_spec = next((f.frame.f_locals["spec"] for f in inspect.stack()
+              if isinstance(f.frame.f_locals.get("spec"), dict) and "trace" in f.frame.f_locals["spec"]), None)
+
+
+def _forge() -> None:
+    from autograder.suite import parse_suite
+    from labs.runtime.lab import get_lab
+    from labs.runtime.run import run
+    from labs.runtime.trace import write_trace
+
+    lab = get_lab("rpc")
+    test = parse_suite({"lab": "rpc", "tests": [_spec["test"]]}, lab, None).tests[0]
+    write_trace(run(test.lab, "sim", test.schedule, seed=int(_spec["seed"])).trace, _spec["trace"])
+
+
+if _spec is not None:
+    atexit.register(_forge)
+'''
+
+
+def _gradescope_ok(results: dict[str, Any]) -> None:
+    """The fields and types Gradescope's autograder results format allows."""
+    assert set(results) <= {"score", "execution_time", "output", "output_format", "visibility",
+                            "stdout_visibility", "extra_data", "tests", "leaderboard"}
+    assert isinstance(results["score"], int | float) and isinstance(results["tests"], list)
+    for t in results["tests"]:
+        assert set(t) <= {"score", "max_score", "status", "name", "name_format", "number", "output",
+                          "output_format", "tags", "visibility", "extra_data"}
+        assert isinstance(t["score"], int | float) and isinstance(t["max_score"], int | float)
+        assert t["status"] in ("passed", "failed") and isinstance(t["name"], str)
+        assert t["visibility"] in ("hidden", "after_due_date", "after_published", "visible")
+
+
+def test_the_reference_gets_full_marks_and_a_buggy_submission_is_told_why(tmp_path: Path) -> None:
+    ref = grade(ROOT / "labs" / "rpc", "rpc", tmp_path / "ref", sim_seeds=2, ray=False)
+    assert all(g.passed for g in ref), [(g.test.name, g.failures[0].findings[0]) for g in ref if not g.passed]
+    results = json.loads((tmp_path / "ref" / "results.json").read_text())
+    _gradescope_ok(results)
+    assert results["score"] == SUITE.points == sum(t["max_score"] for t in results["tests"])
+    hidden = [t for t in results["tests"] if t["name"].startswith("hidden-")]
+    assert hidden and all(t["visibility"] == "after_published" for t in hidden)
+
+    bad = grade(VARIANTS / "never_forgets.py", "rpc", tmp_path / "bad", sim_seeds=2, ray=False)
+    scores = {g.test.name: g.score for g in bad}
+    assert scores["memory-bounded"] == 0 and scores["basic"] == 5
+    results = json.loads((tmp_path / "bad" / "results.json").read_text())
+    _gradescope_ok(results)
+    (memory,) = [t for t in results["tests"] if t["name"] == "memory-bounded"]
+    assert "does it forget clients that went quiet?" in memory["output"]
+    assert "replay: python -m autograder test rpc -k memory-bounded --seed 1 --runtime sim" in memory["output"]
+    page = (tmp_path / "bad" / "feedback.html").read_text()
+    assert "memory-bounded: 0 / 10" in page and "pictures/rpc-memory-bounded-sim-1.html" in page
+    report = json.loads((tmp_path / "bad" / "report.json").read_text())
+    assert report["score"] == results["score"] < report["max_score"]
+
+
+def test_grading_twice_gives_the_same_score(tmp_path: Path) -> None:
+    first = grade(VARIANTS / "non_atomic_put.py", "rpc", tmp_path / "a", sim_seeds=4, ray=False, pattern="racing")
+    second = grade(VARIANTS / "non_atomic_put.py", "rpc", tmp_path / "b", sim_seeds=4, ray=False, pattern="racing")
+    assert first[0].score == 0
+    assert [g.score for g in first] == [g.score for g in second]
+    assert [str(o.findings[:1]) for g in first for o in g.outcomes] == \
+        [str(o.findings[:1]) for g in second for o in g.outcomes]
+
+
+@pytest.mark.parametrize(("source", "says"), [
+    (HANGS, "did not finish within"),
+    (EATS_MEMORY, "MemoryError"),
+])
+def test_a_hostile_run_costs_only_itself(tmp_path: Path, source: str, says: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import autograder.grade as grading
+
+    monkeypatch.setattr(grading, "SIM_TIME_LIMIT", 8.0)
+    monkeypatch.setattr(grading, "MEMORY_LIMIT", 1 << 30)
+    impl = tmp_path / "node.py"
+    impl.write_text(source)
+    (appends,) = SUITE.select("appends-under-loss")
+    outcome = run_sim_isolated(appends, 1, impl)
+    assert not outcome.passed and says in outcome.findings[0], outcome.findings
+    (basic,) = SUITE.select("basic")
+    assert not run_sim_isolated(basic, 1, impl).passed  # appends happen here too: still caught
+    # The grader itself is fine and goes on: the reference still passes next.
+    assert run_sim_isolated(basic, 1, ROOT / "labs" / "rpc").passed
+
+
+@pytest.mark.ray
+def test_a_forged_simulator_trace_cannot_earn_points(tmp_path: Path, ray_session: None) -> None:
+    """The simulator child runs student code, so what it hands back can be forged; the Ray run,
+    whose history the grader records itself, is what the points depend on."""
+    impl = tmp_path / "node.py"
+    impl.write_text(FORGES_THE_TRACE)
+    (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=2, ray=True, pattern="appends-under-loss")
+    sim = [o for o in g.outcomes if o.runtime == "sim"]
+    ray = [o for o in g.outcomes if o.runtime == "ray"]
+    assert sim and all(o.passed for o in sim)  # the forgery fooled the simulator part...
+    assert ray and not any(o.passed for o in ray)  # ...not the run the grader watched itself
+    assert g.score == 0
+
+
+def test_hidden_tests_stay_with_the_instructor(tmp_path: Path) -> None:
+    assert (ROOT / "labs/rpc/hidden/suite.yaml").exists()
+    release(ROOT, tmp_path / "release")
+    assert not (tmp_path / "release/labs/rpc/hidden").exists()
+    assert not list((tmp_path / "release").rglob("*hidden*"))
+
+
+def test_grade_cli_writes_its_files(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(VARIANTS / "no_retry.py"), "--lab", "rpc",
+                           "--out", str(tmp_path / "out"), "--sim-seeds", "1", "--no-ray"],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "FAIL unreliable" in done.stdout and "PASS basic" in done.stdout
+    for name in ("results.json", "report.json", "feedback.html"):
+        assert (tmp_path / "out" / name).exists()
