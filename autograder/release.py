@@ -35,22 +35,27 @@ class ReleaseError(ValueError):
 
 
 def strip_solutions(text: str, source: str = "file") -> str:
-    """``text`` with every solution region replaced (see the module docstring)."""
+    """``text`` with every solution region replaced (see the module docstring).
+
+    Markers count only as comments of their own (so a docstring or a string that mentions
+    them is left alone)."""
+    marks = _marker_lines(text, source)
     out: list[str] = []
     lines = text.splitlines(keepends=True)
     i = 0
     while i < len(lines):
         line = lines[i]
-        if BEGIN not in line:
-            if END in line:
+        kind = marks.get(i + 1)
+        if kind != BEGIN:
+            if kind == END:
                 raise ReleaseError(f"{source}:{i + 1}: {END} without a {BEGIN} before it")
             out.append(line)
             i += 1
             continue
         indent = line[: len(line) - len(line.lstrip())]
         j = i + 1
-        while j < len(lines) and END not in lines[j]:
-            if BEGIN in lines[j]:
+        while j < len(lines) and marks.get(j + 1) != END:
+            if marks.get(j + 1) == BEGIN:
                 raise ReleaseError(f"{source}:{j + 1}: a {BEGIN} inside another (from line {i + 1})")
             j += 1
         if j == len(lines):
@@ -62,6 +67,40 @@ def strip_solutions(text: str, source: str = "file") -> str:
         i = j + 1
     text = re.sub(r"\n{4,}", "\n\n\n", "".join(out))
     return re.sub(r"\n\n\n(?=[ \t]+\S)", "\n\n", text)  # no triple gaps inside a class
+
+
+def _marker_lines(text: str, source: str) -> dict[int, str]:
+    """Line number -> BEGIN or END, for the comments that are markers."""
+    import io
+    import tokenize
+
+    found: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                comment = tok.string.strip()
+                for marker in (BEGIN, END):
+                    if comment.startswith(marker):
+                        found[tok.start[0]] = marker
+    except (tokenize.TokenError, IndentationError, SyntaxError) as exc:
+        raise ReleaseError(f"{source}: not valid Python, so its solutions cannot be found: {exc}") from None
+    return found
+
+
+def strip_notebook(path: Path, out: Path) -> bool:
+    """Write ``path`` to ``out`` with nbgrader's own ClearSolutions applied (and outputs cleared,
+    since they may show a solution's results); True when it held a solution."""
+    import nbformat
+    from nbgrader.preprocessors import ClearOutput, ClearSolutions
+
+    nb = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
+    had = any(BEGIN in "".join(c.source) for c in nb.cells) or any(
+        c.get("metadata", {}).get("nbgrader", {}).get("solution") for c in nb.cells)
+    resources: dict[str, object] = {}
+    nb, resources = ClearSolutions(enforce_metadata=False).preprocess(nb, resources)
+    nb, resources = ClearOutput().preprocess(nb, resources)
+    nbformat.write(nb, str(out))  # type: ignore[no-untyped-call]
+    return had
 
 
 def _enclosing(lines: list[str], indent: int) -> str:
@@ -91,10 +130,14 @@ def release(root: Path, out: Path) -> list[Path]:
         dst.parent.mkdir(parents=True, exist_ok=True)
         if rel.suffix == ".py":
             text = src.read_text(encoding="utf-8")
-            if BEGIN in text:
+            if _marker_lines(text, str(rel)):
                 dst.write_text(strip_solutions(text, str(rel)), encoding="utf-8")
                 stripped.append(rel)
                 continue
+        if rel.suffix == ".ipynb":
+            if strip_notebook(src, dst):
+                stripped.append(rel)
+            continue
         shutil.copy2(src, dst)
     return stripped
 

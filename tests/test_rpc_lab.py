@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.release import BEGIN, END, ReleaseError, release, strip_solutions
+from autograder.release import BEGIN, END, ReleaseError, _marker_lines, release, strip_solutions
 from autograder.runner import run_test
 from autograder.suite import SuiteError, load_suite, parse_suite
 from labs.runtime.lab import get_lab
@@ -70,8 +70,8 @@ def test_release_holds_no_solution_and_its_skeleton_fails_cleanly(tmp_path: Path
     assert BEGIN not in released and END not in released
     leaked = [line for line in released.splitlines() if line.strip() in solution]
     assert not leaked, leaked[:5]
-    for path in out.rglob("*.py"):
-        assert BEGIN not in path.read_text(), path
+    for path in out.rglob("*.py"):  # no marker comment left anywhere (strings may name them)
+        assert not _marker_lines(path.read_text(), str(path)), path
 
     env = dict(os.environ, PYTHONPATH=str(out))
     done = subprocess.run([sys.executable, "-m", "autograder", "test", "rpc", "--seeds", "1"],
@@ -141,3 +141,15 @@ def test_the_handout_lists_every_test_with_its_points() -> None:
     for test in SUITE.tests:
         assert f"| `{test.name}` | {test.points} |" in handout, test.name
     assert f"{len(SUITE.tests[0].seeds)} seeds" in handout
+
+
+def test_markers_count_only_as_comments_and_notebooks_are_stripped_too(tmp_path: Path) -> None:
+    source = 'DOC = """\n### BEGIN SOLUTION\nnot a marker\n### END SOLUTION\n"""\nB = "### BEGIN SOLUTION"\n'
+    assert strip_solutions(source, "f.py") == source
+    out = tmp_path / "release"
+    stripped = release(ROOT, out)
+    notebooks = [p for p in stripped if p.suffix == ".ipynb"]
+    assert notebooks, "no chapter notebook had a solution to strip"
+    for rel in notebooks:
+        text = (out / rel).read_text()
+        assert BEGIN not in text and "NotImplementedError" in text
