@@ -437,7 +437,7 @@ display(LineChart("Jobs inside the server, 48 clients", "seconds", "jobs waiting
 table_of([{"server": name, **measure.outcomes(run), "served for nobody": queues.wasted(run),
            "p99 ms (ok jobs)": measure.in_ms(measure.latency_stats(measure.latencies(run)))["p99"]}
           for name, run in overload.items()],
-         title="48 clients for 5 s: ok, failed fast (busy), unknown (timed out)")
+         title="48 clients for 5 s: ok, fail (refused or expired), unknown (timed out)")
 
 # %% [markdown]
 # **Look at** the "served for nobody" column: nearly all of the unbounded server's work went to

@@ -172,7 +172,7 @@ def test_queue_collapse_and_backpressure(executed: tuple[Any, float]) -> None:
 
     cell = tagged(nb, "demo-queue-backlog")
     assert len(mime(cell, "image/svg+xml")) == 1
-    rows = {r["server"]: r for r in table(cell, "48 clients for 5 s: ok, failed fast (busy), unknown (timed out)")}
+    rows = {r["server"]: r for r in table(cell, "48 clients for 5 s: ok, fail (refused or expired), unknown (timed out)")}
     assert num(rows["unbounded queue"]["served for nobody"]) > 10 * num(rows["unbounded queue"]["ok"])
     assert num(rows["bounded queue (5)"]["ok"]) > 400 and num(rows["bounded queue (5)"]["info"]) == 0
 

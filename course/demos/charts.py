@@ -54,9 +54,12 @@ class Table:
     def __str__(self) -> str:
         cells = [list(self.columns)] + [[fmt(v) for v in r] for r in self.rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
+        right = [all(_align(r[i]) == "right" for r in self.rows if r[i] is not None)
+                 for i in range(len(self.columns))]
         lines = [self.title] if self.title else []
         for j, row in enumerate(cells):
-            lines.append("  ".join(c.rjust(w) if j else c.ljust(w) for c, w in zip(row, widths, strict=True)))
+            lines.append("  ".join(c.rjust(w) if r else c.ljust(w)
+                                   for c, w, r in zip(row, widths, right, strict=True)).rstrip())
             if j == 0:
                 lines.append("  ".join("-" * w for w in widths))
         if self.note:
