@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -102,8 +103,13 @@ def check(files: tuple[Path, ...], model_name: str, fmt: str, init: str | None, 
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where pictures of failures go (default: <lab>-reports).")
 @click.option("--all-failures", is_flag=True, help="Report every failing seed, not only the first per test.")
+@click.option("--schedule", "schedule_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Run the chosen tests under this schedule file instead of their own "
+                                 "(a failure report's shrunk schedule, say).")
+@click.option("--no-shrink", is_flag=True, help="Report failures under the test's own schedule, unshrunk.")
 def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int, ...],
-         seed_count: int | None, runtime: str, out_dir: Path | None, all_failures: bool) -> None:
+         seed_count: int | None, runtime: str, out_dir: Path | None, all_failures: bool,
+         schedule_file: Path | None, no_shrink: bool) -> None:
     """Run a lab's test suite: a table of results with points, and for each failure the seed,
     the schedule, the evidence, a picture and the command that replays it.
 
@@ -112,7 +118,12 @@ def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int,
     try:
         suite = load_suite(lab)
         tests = suite.select(pattern)
-    except (SuiteError, LookupError) as exc:
+        if schedule_file is not None:
+            from labs.runtime.schedule import load
+
+            own = load(schedule_file)
+            tests = [dataclasses.replace(t, schedule=own, schedule_name=own.name) for t in tests]
+    except (SuiteError, LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     runtimes = ["sim", "ray"] if runtime == "both" else [runtime]
     seeds: dict[str, list[int]] = {}
@@ -141,7 +152,7 @@ def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int,
             if failed:
                 click.echo(f"FAIL {label}: {len(failed)} of {len(chosen)} seed(s) failed ({took:.1f} s)")
                 for outcome in failed if all_failures else failed[:1]:
-                    click.echo(report(suite, outcome, out, impl))
+                    click.echo(report(suite, outcome, out, impl, shrink_budget=0.0 if no_shrink else 20.0))
                 rows.append((label, 0, t.points, f"{len(failed)}/{len(chosen)} seeds failed"))
             else:
                 click.echo(f"PASS {label}: {len(chosen)} seed(s) ({took:.1f} s)")

@@ -34,6 +34,8 @@ class Outcome:
     findings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     result: RunResult | None = None
+    failed_checks: list[str] = field(default_factory=list)
+    """Names of the checks that found something, in the suite's order."""
 
     @property
     def passed(self) -> bool:
@@ -54,7 +56,10 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
     else:
         for name, check in test.checks:
             try:
-                outcome.findings.extend(check(outcome.result))
+                found = check(outcome.result)
+                outcome.findings.extend(found)
+                if found:
+                    outcome.failed_checks.append(name)
             except Exception as exc:  # a bug in the check itself: say so, do not blame the student
                 outcome.findings.append(Finding(f"the check {name!r} crashed (a bug in the grader, "
                                                 f"please report it): {exc}", traceback.format_exc()))
@@ -62,19 +67,42 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
     return outcome
 
 
-def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None) -> str:
+def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
+                   schedule_file: Path | None = None) -> str:
     parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name,
              "--seed", str(outcome.seed), "--runtime", outcome.runtime]
+    if schedule_file is not None:
+        parts += ["--schedule", str(schedule_file)]
     if impl:
         parts += ["--impl", str(impl)]
     return shlex.join(parts)
 
 
 def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Path | None,
-           detail_lines: int = 30) -> str:
-    """The failure report of ``outcome``, writing its pictures into ``out_dir``."""
+           detail_lines: int = 30, shrink_budget: float = 0.0) -> str:
+    """The failure report of ``outcome``, writing its pictures into ``out_dir``.
+
+    With a ``shrink_budget`` (seconds), a simulator failure is first replayed under smaller
+    schedules (:mod:`.shrink`), and the report shows the smallest one that still fails.
+    """
     t = outcome.test
     lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
+    schedule_line = f"  schedule: {t.schedule_name}: {t.schedule.describe()}"
+    schedule_file = None
+    if shrink_budget > 0 and outcome.runtime == "sim" and outcome.failed_checks:
+        from .shrink import shrink
+
+        shrunk = shrink(t, outcome.seed, outcome.failed_checks[0], impl, shrink_budget)
+        if shrunk is not None and shrunk.after < shrunk.before:
+            outcome = shrunk.outcome
+            schedule_line = (f"  schedule, shrunk from {shrunk.before} to {shrunk.after} event(s) and fault(s) "
+                             f"in {shrunk.steps} runs: {shrunk.schedule.describe()}")
+            if out_dir is not None:
+                import yaml
+
+                out_dir.mkdir(parents=True, exist_ok=True)
+                schedule_file = out_dir / f"{suite.lab.name}-{t.name}-{outcome.seed}-schedule.yaml"
+                schedule_file.write_text(yaml.safe_dump(shrunk.schedule.to_data(), sort_keys=False), encoding="utf-8")
     first = outcome.findings[0]
     lines.append(f"  property: {first}")
     for more in outcome.findings[1:3]:
@@ -84,11 +112,11 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
         body = details.strip().splitlines()
         shown = body[:detail_lines] + ([f"... ({len(body) - detail_lines} more lines)"] if len(body) > detail_lines else [])
         lines += ["  evidence:"] + [f"    {line}" for line in shown]
-    lines.append(f"  schedule: {t.schedule_name}: {t.schedule.describe()}")
+    lines.append(schedule_line)
     pictures = write_pictures(suite, outcome, out_dir) if out_dir is not None else []
     if pictures:
         lines.append("  picture: " + " and ".join(str(p) for p in pictures))
-    lines.append(f"  replay: {replay_command(suite, outcome, impl)}")
+    lines.append(f"  replay: {replay_command(suite, outcome, impl, schedule_file)}")
     return "\n".join(lines)
 
 

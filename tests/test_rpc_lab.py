@@ -110,7 +110,8 @@ def test_a_failure_prints_everything_needed_and_its_replay_reproduces_it(tmp_pat
     assert done.returncode == 1
     out = done.stdout
     for needed in ("FAILED rpc racing-puts (15 pts), seed ", "property: two puts for version",
-                   "schedule: lossy: ", "picture: rpc-reports/rpc-racing-puts-sim-", "replay: python -m autograder test rpc"):
+                   "schedule, shrunk from ", "picture: rpc-reports/rpc-racing-puts-sim-",
+                   "replay: python -m autograder test rpc", "--schedule rpc-reports/rpc-racing-puts-"):
         assert needed in out, out
     picture = re.search(r"picture: (\S+\.html)", out)
     assert picture and (tmp_path / picture.group(1)).stat().st_size > 10_000
@@ -153,3 +154,21 @@ def test_markers_count_only_as_comments_and_notebooks_are_stripped_too(tmp_path:
     for rel in notebooks:
         text = (out / rel).read_text()
         assert BEGIN not in text and "NotImplementedError" in text
+
+
+def test_a_failing_schedule_shrinks_to_one_that_still_fails() -> None:
+    from autograder.shrink import concrete, shrink, size
+
+    (test,) = SUITE.select("unreliable")
+    impl = VARIANTS / "no_dedup.py"
+    outcome = run_test(test, 1, impl=impl)
+    assert outcome.failed_checks[:1] == ["linearizable"]
+    shrunk = shrink(test, 1, "linearizable", impl)
+    assert shrunk is not None
+    assert shrunk.after < shrunk.before == size(concrete(test, 1))
+    assert "linearizable" in shrunk.outcome.failed_checks
+    # The shrunk schedule replays: the same failure, from the schedule alone.
+    again = run_test(shrunk.outcome.test, 1, impl=impl)
+    assert again.findings[:1] == shrunk.outcome.findings[:1]
+    # And the reference passes under it.
+    assert run_test(shrunk.outcome.test, 1).passed
