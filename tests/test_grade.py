@@ -90,6 +90,55 @@ if _spec is not None:
 '''
 
 
+PATCHES_THE_CHECKER = '''
+"""Executes requests twice, and patches the checkers it can reach to say "linearizable"."""
+import autograder.checkers as checkers
+import autograder.checkers.linearizability as lin
+from labs.rpc import checks as rpc_checks
+from labs.rpc import node as reference
+from labs.rpc.node import AppendRequest, PutRequest
+
+_real = lin.check
+
+
+def _always_ok(*args, **kwargs):
+    result = _real(*args, **kwargs)
+    result.verdict = "ok"
+    return result
+
+
+lin.check = checkers.check_linearizability = _always_ok
+rpc_checks.linearizable = lambda run: []
+rpc_checks.CHECKS["linearizable"] = lambda run: []
+
+
+class KVServer(reference.KVServer):
+    def answer_again(self, msg: PutRequest | AppendRequest, sender: str) -> bool:
+        return False
+
+
+KVClerk = reference.KVClerk
+'''
+
+EXITS = '''
+"""Ends its own process in the middle of the run, as if to stop before anything is checked."""
+import os
+
+from labs.rpc import node as reference
+from labs.rpc.node import AppendRequest
+from labs.runtime.node import on
+
+
+class KVServer(reference.KVServer):
+    @on(AppendRequest)
+    def handle_append(self, msg: AppendRequest, sender: str) -> None:
+        os._exit(0)
+
+
+KVClerk = reference.KVClerk
+'''
+
+
 def _gradescope_ok(results: dict[str, Any]) -> None:
     """The fields and types Gradescope's autograder results format allows."""
     assert set(results) <= {"score", "execution_time", "output", "output_format", "visibility",
@@ -184,3 +233,25 @@ def test_grade_cli_writes_its_files(tmp_path: Path) -> None:
     assert "FAIL unreliable" in done.stdout and "PASS basic" in done.stdout
     for name in ("results.json", "report.json", "feedback.html"):
         assert (tmp_path / "out" / name).exists()
+
+
+@pytest.mark.parametrize(("source", "says"), [
+    (PATCHES_THE_CHECKER, "not linearizable"),
+    (EXITS, "the run crashed"),
+])
+def test_tampering_from_the_simulator_child_gets_nowhere(tmp_path: Path, source: str, says: str) -> None:
+    impl = tmp_path / "node.py"
+    impl.write_text(source)
+    (test,) = SUITE.select("appends-under-loss")
+    outcomes = [run_sim_isolated(test, seed, impl) for seed in (1, 2)]
+    assert not any(o.passed for o in outcomes)
+    assert any(says in f for o in outcomes for f in o.findings), [o.findings[:1] for o in outcomes]
+
+
+@pytest.mark.ray
+def test_tampering_from_ray_actors_gets_nowhere(tmp_path: Path, ray_session: None) -> None:
+    """The patches land in the actor processes; the checks run in the grader."""
+    impl = tmp_path / "node.py"
+    impl.write_text(PATCHES_THE_CHECKER)
+    (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=0, ray=True, pattern="appends-under-loss")
+    assert g.outcomes and g.score == 0
