@@ -5,7 +5,6 @@ RPC lab's solution code."""
 
 from __future__ import annotations
 
-import copy
 import html
 import re
 import time
@@ -205,20 +204,35 @@ def test_exercises_are_locked_nbgrader_tests_that_pass(chapter: dict[str, Any]) 
     assert re.search(r"agreed with the checker on \d+ linearizable and \d+ non-linearizable", printed)
 
 
-def test_released_chapter_runs_and_each_exercise_fails_as_not_implemented() -> None:
-    from nbgrader.preprocessors import ClearSolutions
+def test_the_student_release_runs_without_the_labs_solution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The released tree (lab solutions stripped, notebook cleared by nbgrader) runs the chapter:
+    every demo works without the RPC lab's reference, and each exercise fails as not implemented."""
+    from autograder.release import release
 
-    released, _ = ClearSolutions().preprocess(copy.deepcopy(nbformat.read(NOTEBOOK, as_version=4)), {})
+    out = tmp_path / "release"
+    release(ROOT, out)
+    assert "raise NotImplementedError" in (out / "labs" / "rpc" / "node.py").read_text()
+    path = out / "course" / NOTEBOOK.name
+    released = nbformat.read(path, as_version=4)
     text = "".join(c.source for c in released.cells)
     assert "BEGIN SOLUTION" not in text and "seq <= table[client]" not in text
-    run_notebook(released, allow_errors=True)
+    monkeypatch.setenv("PYTHONPATH", str(out))  # the kernel imports labs and course from the release
+    released.cells.append(nbformat.v4.new_code_cell("import labs.rpc.node, course.demos.rpc_demos as d\n"
+                                                    "print(labs.rpc.node.__file__, d.__file__)"))
+    client = NotebookClient(released, timeout=240, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
     tests = graded(released)
+    assert len(tests) == len(EXERCISES)
     for c in released.cells:
         names = [o.ename for o in c.get("outputs", []) if o.output_type == "error"]
         if c in tests:
             assert names == ["NotImplementedError"], (c.metadata["nbgrader"]["grade_id"], names)
         else:
             assert not names, (c.source[:80], names)
+    assert released.cells[-1].outputs[0].text.split() == [str(out / "labs/rpc/node.py"), str(out / "course/demos/rpc_demos.py")]
+    demo = next(c for c in released.cells if "demo-dedup" in c.metadata.get("tags", []))
+    assert "illegal" in demo.outputs[0].data["text/plain"] and " ok" in demo.outputs[0].data["text/plain"]
 
 
 def test_the_chapter_shows_none_of_the_labs_solution() -> None:
