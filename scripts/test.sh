@@ -13,7 +13,7 @@ failed=()
 
 # Only lint directories that exist (git does not keep empty ones).
 lint_dirs=()
-for d in labs autograder tests benchmarks; do [[ -d $d ]] && lint_dirs+=("$d"); done
+for d in labs autograder tests benchmarks course; do [[ -d $d ]] && lint_dirs+=("$d"); done
 
 echo "==> ruff check ${lint_dirs[*]}"
 "$bin/ruff" check "${lint_dirs[@]}" || failed+=(ruff)
