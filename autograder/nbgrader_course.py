@@ -487,7 +487,7 @@ def autograde_preprocessors(course: str | Path, students: dict[str, list[str]]) 
 
 
 @dataclass(frozen=True)
-class TestResult:
+class GradedTest:
     name: str
     points: int
     score: int
@@ -500,7 +500,7 @@ class LabResults:
     """What the grader said about one ``node.py``; the graded cells read their scores here."""
 
     lab: str
-    tests: list[TestResult] = field(default_factory=list)
+    tests: list[GradedTest] = field(default_factory=list)
     problem: str | None = None
     """Why the tests did not run (then every graded cell fails, so it scores zero)."""
 
@@ -603,7 +603,7 @@ def _read_results(lab: str, out: Path, done: subprocess.CompletedProcess[str], c
     try:
         report = json.loads((out / "report.json").read_text(encoding="utf-8"))
         outputs = {t["name"]: t["output"] for t in json.loads((out / "results.json").read_text(encoding="utf-8"))["tests"]}
-        tests = [TestResult(str(t["name"]), int(t["points"]), int(t["score"]), t["hidden"] is True,
+        tests = [GradedTest(str(t["name"]), int(t["points"]), int(t["score"]), t["hidden"] is True,
                             _tidy(str(outputs.get(t["name"], "")), copy, out, shown)) for t in report["tests"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         tail = "\n".join(done.stderr.strip().splitlines()[-6:])
