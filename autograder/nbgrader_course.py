@@ -38,8 +38,9 @@ shows every one):
   The student's ``node.py`` itself still runs as the grader's OS user inside the grader's child
   processes and Ray actors: that boundary belongs to the grader (see ``site/instructors.md``).
 * The default cell timeout is 30 s. ``Execute.timeout`` is set to the longest the grader may
-  take by its own limits (:func:`grading_budget`), so a slow or hanging submission is judged
-  by the grader's per-run limits, with a reason per test, and never cut off as a whole.
+  take by its own limits (:func:`grading_budget`) plus the kernel's start, so a slow or hanging
+  submission is judged by the grader's per-run limits, with a reason per test, and never cut
+  off as a whole.
 * "Checksum changed" warnings on cells with hidden tests are false positives. No cell holds
   ``### BEGIN HIDDEN TESTS``: the hidden tests live with the grader, so every graded cell of
   the release is the source's cell and autograde reports no change.
@@ -47,9 +48,11 @@ shows every one):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,7 +78,10 @@ RAY_RUN_LIMIT = 300.0
 """Seconds allowed for one Ray run in :func:`grading_budget` (process start, the schedule's
 duration, settling, the checks); the Ray runtime's own start and wait limits are shorter."""
 BUDGET_MARGIN = 120.0
-"""Seconds on top of the runs: the grader's start, its reports, the kernel's start."""
+"""Seconds on top of the runs: the grader's start and its reports."""
+KERNEL_MARGIN = 60
+"""Seconds the grading cell's timeout leaves on top of the grader's: the kernel's start and
+imports, so the grader's own limit fires first and the cell says why."""
 TIMESTAMP = "timestamp.txt"
 GUARDED = "DS_COURSE_NBGRADER_GUARDED"
 """Set by :class:`KeepReleaseFiles` in nbgrader's process, so the grading kernel inherits it:
@@ -160,16 +166,18 @@ def assignment_notebook(lab: str, settings: GradingSettings) -> Any:
     hidden = [t for t in load_graded_suite(lab).tests if t.hidden]
     impl = student_files(lab)[0]
     seeds = "None" if settings.sim_seeds is None else str(settings.sim_seeds)
+    runs = ("every test on its simulator seeds" if settings.sim_seeds is None
+            else f"every test on {settings.sim_seeds} simulator seed(s)") + (" and on Ray" if settings.ray else "")
     cells = [
         _markdown("instructions", _handout(lab, impl)),
         _markdown("how-grading-works", textwrap.dedent(f"""\
             ## Running the tests here
 
             Write your solution in `{impl}`, next to this notebook, then run the cells below.
-            The first runs the lab's tests on your `{impl}` (the same runs as
-            `python -m autograder test {lab} --impl {impl}`); each cell after it shows one
-            test's points. A failing test shows what went wrong, the seed and the command that
-            replays it.
+            The first grades your `{impl}` as the instructor's grader does ({runs}); each
+            cell after it shows one test's points. A failing test shows what went wrong, the
+            seed and the command that replays it. While you work, one test at a time is
+            quicker: `python -m autograder test {lab} --impl {impl} -k <test>`.
 
             When your work is graded, the instructor's copy of this notebook runs with your
             `{impl}`: changes you make to the notebook itself are ignored, so put everything in
@@ -284,7 +292,7 @@ def setup_course(course: Path, labs: Sequence[str], settings: GradingSettings = 
         budgets.append(grading_budget(lab, settings))
     config = course / "nbgrader_config.py"
     config.write_text(_CONFIG.format(student_files={lab: student_files(lab) for lab in labs}, course_id=course_id,
-                                     timeout=max(budgets, default=30)), encoding="utf-8")
+                                     timeout=max(budgets, default=0) + KERNEL_MARGIN), encoding="utf-8")
     written.append(config)
     for lab in labs:
         done = nbgrader(course, "db", "assignment", "add", lab)
@@ -587,14 +595,28 @@ def run_tests(lab: str, impl: str = "node.py", sim_seeds: int | None = None, ray
         if not ray:
             command.append("--no-ray")
         try:
-            done = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=timeout, check=False,
-                                  stdin=subprocess.DEVNULL)
+            done = _run_group(command, work, timeout)
         except subprocess.TimeoutExpired:
             results = LabResults(lab, problem=f"they did not finish within {timeout} s")
         else:
             results = _read_results(lab, out, done, copy, impl)
     print(results.summary())
     return results
+
+
+def _run_group(command: list[str], cwd: Path, timeout: float | None) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in a process group of its own, and end the whole group if it outlives
+    ``timeout`` or the cell is interrupted (nbgrader interrupts a cell past its timeout)."""
+    proc = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def _read_results(lab: str, out: Path, done: subprocess.CompletedProcess[str], copy: Path, shown: str) -> LabResults:

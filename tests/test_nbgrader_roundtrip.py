@@ -21,6 +21,7 @@ from autograder.grade import SIM_TIME_LIMIT
 from autograder.nbgrader_course import (
     GUARDED,
     HIDDEN_CELL,
+    KERNEL_MARGIN,
     RUN_CELL,
     GradedTest,
     GradingSettings,
@@ -286,7 +287,8 @@ def test_pitfall_thirty_second_cell_timeout(graded: Graded) -> None:
     budget = grading_budget("rpc", SETTINGS)
     runs = sum(len(t.seeds[:1]) for t in SUITE.tests)
     assert budget >= runs * SIM_TIME_LIMIT > 30
-    assert f"c.Execute.timeout = {budget}" in config
+    assert f"c.Execute.timeout = {budget + KERNEL_MARGIN}" in config
+    assert f"timeout={budget})" in (graded.course / "release" / "rpc" / "rpc.ipynb").read_text()
     real = grading_budget("rpc", GradingSettings())
     assert real >= sum(len(t.seeds) for t in SUITE.tests) * SIM_TIME_LIMIT
     assert "CellTimeoutError" not in str(graded_notebook(graded, "ref").cells)
