@@ -219,3 +219,43 @@ def run_one() -> None:
     from .grade import run_one_from_stdin
 
     run_one_from_stdin()
+
+
+@main.command("explore")
+@click.argument("lab")
+@click.option("--like", "like", required=True, help="The test whose workload and checks to use, e.g. unreliable.")
+@click.option("--impl", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Your implementation (the lab's node.py or its folder). Default: the reference.")
+@click.option("--seeds", "count", type=int, default=200, show_default=True, help="Random schedules to try: seeds 1..N.")
+@click.option("--disk-loss", is_flag=True, help="Let crashes lose the disk too.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where schedules and pictures of the failure go (default: <lab>-reports).")
+def explore_command(lab: str, like: str, impl: Path | None, count: int, disk_loss: bool, out_dir: Path | None) -> None:
+    """Hunt for bugs: one random fault schedule per seed, with a test's workload and checks,
+    until one fails; the failure is shrunk and reported with the command that replays it.
+
+    Exits 0 when every schedule passed, 1 at the first failure.
+    """
+    import yaml
+
+    from .explore import explore
+
+    try:
+        suite = load_suite(lab)
+        (test,) = suite.select(like)[:1]
+    except (SuiteError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    out = out_dir or Path(f"{lab}-reports")
+    with click.progressbar(explore(test, range(1, count + 1), impl, disk_loss), length=count,
+                           label=f"exploring {lab} like {test.name}", file=sys.stderr) as bar:
+        for outcome in bar:
+            if not outcome.passed:
+                break
+        else:
+            click.echo(f"no failure under {count} random schedules")
+            return
+    out.mkdir(parents=True, exist_ok=True)
+    drawn = out / f"{lab}-explore-{outcome.seed}-schedule.yaml"
+    drawn.write_text(yaml.safe_dump(outcome.test.schedule.to_data(), sort_keys=False), encoding="utf-8")
+    click.echo(report(suite, outcome, out, impl, shrink_budget=20.0, schedule_file=drawn))
+    sys.exit(1)

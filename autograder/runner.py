@@ -79,16 +79,16 @@ def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
 
 
 def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Path | None,
-           detail_lines: int = 30, shrink_budget: float = 0.0) -> str:
+           detail_lines: int = 30, shrink_budget: float = 0.0, schedule_file: Path | None = None) -> str:
     """The failure report of ``outcome``, writing its pictures into ``out_dir``.
 
     With a ``shrink_budget`` (seconds), a simulator failure is first replayed under smaller
     schedules (:mod:`.shrink`), and the report shows the smallest one that still fails.
+    ``schedule_file`` is where the test's schedule was written, when it is not the suite's own.
     """
     t = outcome.test
     lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
     schedule_line = f"  schedule: {t.schedule_name}: {t.schedule.describe()}"
-    schedule_file = None
     if shrink_budget > 0 and outcome.runtime == "sim" and outcome.failed_checks:
         from .shrink import shrink
 
@@ -104,12 +104,12 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
                 schedule_file = out_dir / f"{suite.lab.name}-{t.name}-{outcome.seed}-schedule.yaml"
                 schedule_file.write_text(yaml.safe_dump(shrunk.schedule.to_data(), sort_keys=False), encoding="utf-8")
     first = outcome.findings[0]
-    lines.append(f"  property: {first}")
+    lines.append(f"  property: {_clip(first, 600)}")
     for more in outcome.findings[1:3]:
-        lines.append(f"  also: {more}")
+        lines.append(f"  also: {_clip(more, 300)}")
     details = getattr(first, "details", "")
     if details:
-        body = details.strip().splitlines()
+        body = [_clip(line, 200) for line in details.strip().splitlines()]
         shown = body[:detail_lines] + ([f"... ({len(body) - detail_lines} more lines)"] if len(body) > detail_lines else [])
         lines += ["  evidence:"] + [f"    {line}" for line in shown]
     lines.append(schedule_line)
@@ -118,6 +118,10 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
         lines.append("  picture: " + " and ".join(str(p) for p in pictures))
     lines.append(f"  replay: {replay_command(suite, outcome, impl, schedule_file)}")
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 25]}… ({len(text)} characters)"
 
 
 def write_pictures(suite: Suite, outcome: Outcome, out_dir: Path) -> list[Path]:

@@ -172,3 +172,22 @@ def test_a_failing_schedule_shrinks_to_one_that_still_fails() -> None:
     assert again.findings[:1] == shrunk.outcome.findings[:1]
     # And the reference passes under it.
     assert run_test(shrunk.outcome.test, 1).passed
+
+
+def test_exploring_random_schedules_finds_a_bug_and_spares_the_reference(tmp_path: Path) -> None:
+    from autograder.explore import explore, random_schedule
+
+    assert random_schedule(7, ["n1"]) == random_schedule(7, ["n1"])  # a seed is a schedule
+    (test,) = SUITE.select("appends-under-loss")
+    assert all(o.passed for o in explore(test, range(1, 21)))
+    found = next(o for o in explore(test, range(1, 21), VARIANTS / "forgets_early.py") if not o.passed)
+    assert "took effect 2 times" in found.findings[0]
+    cmd = [sys.executable, "-m", "autograder", "explore", "rpc", "--like", "appends", "--seeds", "20",
+           "--impl", str(VARIANTS / "forgets_early.py")]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and "schedule, shrunk from" in done.stdout
+    replay = re.search(r"replay: python (.*)", done.stdout)
+    assert replay
+    again = subprocess.run([sys.executable, *replay.group(1).split(), "--no-shrink"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 1 and "took effect 2 times" in again.stdout

@@ -251,8 +251,11 @@ def _counterexample(model: Model, part: list[Operation], label: str, shrink: boo
     if not order:
         before = f"No operation can take effect first ({said} at the start)."
     else:
+        ids = [f"#{o.id}" for o in order]
+        if len(ids) > 12:
+            ids = [*ids[:5], f"... {len(ids) - 10} more ...", *ids[-5:]]
         before = f"The longest order the model accepts takes {len(order)} operation(s), " \
-                 f"#{', #'.join(str(o.id) for o in order)}; after them {said}."
+                 f"{', '.join(ids)}; after them {said}."
     doomed = [g for g in left if model.read_only(g.input, g.output)
               and not model.step(state, g.input, g.output)[0]
               and not model.reachable(state, g.input, g.output, [o.input for o in ops if o.id not in taken and o.id != g.id])]

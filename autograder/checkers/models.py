@@ -16,6 +16,15 @@ from .model import Model, State, by_key
 Pairs = tuple[tuple[Any, Any], ...]
 
 
+def short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, with the middle of a long one left out (its length said)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    keep = (limit - 12) // 2
+    return f"{text[:keep]}…({len(text)} chars)…{text[-keep:]}"
+
+
 def _get(state: Pairs, key: Any, default: Any) -> Any:
     for k, v in state:
         if k == key:
@@ -82,8 +91,8 @@ def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -
 
 def _kv_describe(inp: Input, output: Any) -> str:
     if inp.f == "get":
-        return f"get({inp.key!r}) -> {'?' if output is UNKNOWN else repr(output)}"
-    return f"{inp.f}({inp.key!r}, {inp.value!r})"
+        return f"get({inp.key!r}) -> {'?' if output is UNKNOWN else short(output)}"
+    return f"{inp.f}({inp.key!r}, {short(inp.value)})"
 
 
 KV = Model(
@@ -192,7 +201,7 @@ def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[In
 
 
 def _versioned_describe(inp: Input, output: Any) -> str:
-    shown = "?" if output is UNKNOWN else repr(output)
+    shown = "?" if output is UNKNOWN else short(output)
     if inp.f == "get":
         return f"get({inp.key!r}) -> {shown}"
     if inp.f == "put":
