@@ -73,6 +73,8 @@ SUBMISSION_LIMIT = 20 << 20
 """Bytes of files one submission may hold (it travels to its job as data)."""
 RESULTS_LIMIT = 64 << 20
 """Bytes of results (pictures mostly) a job sends back; pictures past it are left out, and said so."""
+RAY_START_ATTEMPTS = 3
+"""Tries at starting a Ray instance (see :func:`start_ray`)."""
 RAY_OBJECT_STORE = 100 << 20
 """Object store of a submission's own Ray instance: runs exchange JSON over sockets, not objects."""
 KEEP_ENV = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_IGNORE_UNHANDLED_ERRORS", "RAY_TMPDIR")
@@ -319,10 +321,7 @@ def child_main() -> None:
     """The child's side of :func:`grade_job`: a local Ray instance of its own, then ``grade``."""
     spec = json.loads(sys.stdin.read())
     if spec["ray"]:
-        import ray
-
-        ray.init(address="local", num_cpus=1, object_store_memory=RAY_OBJECT_STORE,
-                 include_dashboard=False, configure_logging=False, log_to_driver=False)
+        start_ray(address="local", num_cpus=1, object_store_memory=RAY_OBJECT_STORE)
     from .grade import grade
 
     grade(Path(spec["submission"]), spec["lab"], Path(spec["out"]), sim_seeds=spec["sim_seeds"],
@@ -331,6 +330,26 @@ def child_main() -> None:
         import ray
 
         ray.shutdown()
+
+
+def start_ray(attempts: int = RAY_START_ATTEMPTS, **options: Any) -> None:
+    """``ray.init`` on loopback, tried again when it fails to start.
+
+    Ray gives a new raylet 30 s to register and then gives up; on a busy machine (many Ray
+    instances starting at once on two cores) that happens, and it is no fault of a submission.
+    """
+    import ray
+
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False, **options)
+            return
+        except Exception:
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            if attempt == attempts:
+                raise
+            time.sleep(2.0 * attempt)
 
 
 def read_scores(report: Path, tests: list[Test]) -> dict[str, int]:
@@ -521,8 +540,7 @@ def _connected(address: str | None) -> Iterator[None]:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     try:
-        ray.init(address=address or "local", include_dashboard=False, configure_logging=False,
-                 log_to_driver=False)
+        start_ray(address=address or "local")
     except Exception as exc:
         raise ClassroomError(f"cannot start or reach Ray at {address or 'this machine'}: {exc}") from None
     try:
