@@ -112,8 +112,8 @@ def main() -> None:
     finally:
         import ray
 
-        ray.shutdown()  # type: ignore[no-untyped-call]
-        cluster.shutdown()
+        ray.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]
         shutil.rmtree(tmp, ignore_errors=True)
 
     def full(rows: list[Row]) -> int:
