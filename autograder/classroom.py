@@ -64,11 +64,9 @@ from typing import Any
 
 import click
 
+from .nbgrader_course import GradingSettings, grading_budget
 from .suite import SuiteError, Test, load_graded_suite
 
-DEFAULT_TIMEOUT = 3600.0
-"""Seconds one submission's grading may take, all tests together, before it counts as failed.
-A backstop only: ``grade`` already limits every run."""
 SUBMISSION_LIMIT = 20 << 20
 """Bytes of files one submission may hold (it travels to its job as data)."""
 RESULTS_LIMIT = 64 << 20
@@ -412,11 +410,14 @@ def _now() -> str:
 
 def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | None = None,
               sim_seeds: int | None = None, ray_runs: bool = True, pattern: str | None = None,
-              timeout: float = DEFAULT_TIMEOUT, cpus: float = 1.0, regrade_errors: bool = False,
+              timeout: float | None = None, cpus: float = 1.0, regrade_errors: bool = False,
               show_progress: bool = True, echo: Callable[[str], None] = click.echo) -> list[Row]:
     """Grade every submission in ``submissions_dir`` that has no finished row yet, in parallel
     as Ray tasks, and return the rows of all of them (sorted by student).
 
+    ``timeout`` is a backstop for one submission's whole grading; by default it is the sum of
+    the grader's own per-run limits (``nbgrader_course.grading_budget``), so that a submission
+    that hangs is stopped run by run, with a reason per test, and never cut off whole.
     ``address`` is the instructor's Ray cluster; without it (and with no Ray connected in this
     process) a fresh local Ray starts on this machine. Each job reserves ``cpus`` CPUs, so a
     machine grades as many submissions at once as it has CPUs to give. Writes
@@ -431,6 +432,8 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
     settings = {"sim_seeds": sim_seeds, "ray": ray_runs, "pattern": pattern}
     settings_key = json.dumps(settings, sort_keys=True)
     max_score = sum(t.points for t in tests)
+    if timeout is None:
+        timeout = float(grading_budget(lab, GradingSettings(sim_seeds=sim_seeds, ray=ray_runs)))
     book = Gradebook(out_dir / "gradebook.sqlite")
     try:
         done = book.rows(lab)
@@ -618,13 +621,14 @@ def write_csv(rows: list[Row], tests: list[Test], path: Path) -> None:
               help="Only the first N simulator seeds of each test (default: the suite's).")
 @click.option("--no-ray", is_flag=True, help="Skip the Ray runs (fast, but the grade then rests on the simulator).")
 @click.option("-k", "--pattern", default=None, help="Only the tests whose name contains this.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds one submission's grading may take before it scores 0.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Seconds one submission's grading may take before it scores 0 "
+                   "(default: the sum of the grader's own per-run limits).")
 @click.option("--cpus", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="CPUs each grading job reserves on its Ray node.")
 @click.option("--regrade-errors", is_flag=True, help="Grade again the submissions recorded as errors.")
 def grade_all_command(submissions_dir: Path, lab: str, out_dir: Path | None, address: str | None,
-                      sim_seeds: int | None, no_ray: bool, pattern: str | None, timeout: float, cpus: float,
+                      sim_seeds: int | None, no_ray: bool, pattern: str | None, timeout: float | None, cpus: float,
                       regrade_errors: bool) -> None:
     """Grade every submission (each subfolder of SUBMISSIONS_DIR) in parallel on Ray.
 
