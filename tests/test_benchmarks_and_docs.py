@@ -49,3 +49,12 @@ def test_checker_benchmark_prints_its_figures() -> None:
     rows = {r["history"]: r for r in figures["histories"]}  # type: ignore[attr-defined]
     assert rows["c10-ok"]["default"]["verdict"] == "ok"
     assert rows["c10-bad"]["default"]["verdict"] == "illegal"
+
+
+@pytest.mark.slow
+def test_classroom_benchmark_prints_its_figures() -> None:
+    figures = run_script("benchmarks/classroom.py", "--copies", "2", "--sim-seeds", "1", "--one-pattern", "basic",
+                         "--no-ray")
+    assert figures["one_score"] == "5/5" and figures["one_sim_runs"] == 1
+    assert figures["full_marks_one_node"] == figures["full_marks_two_nodes"] == 2
+    assert figures["class_one_node_s"] > 0 and figures["scaling_ratio"] > 0
