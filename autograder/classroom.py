@@ -191,12 +191,14 @@ def _row_from(values: tuple[Any, ...]) -> Row:
 # -- submissions as data ----------------------------------------------------------------------
 
 
-def find_submissions(submissions_dir: Path) -> list[Submission]:
-    """Each subfolder of ``submissions_dir`` (hidden ones aside), sorted by name."""
+def find_submissions(submissions_dir: Path, exclude: Path | None = None) -> list[Submission]:
+    """Each subfolder of ``submissions_dir`` (hidden ones and ``exclude``, the grader's own
+    output folder if it lives there, aside), sorted by name."""
     if not submissions_dir.is_dir():
         raise ClassroomError(f"{submissions_dir} is not a folder of submissions")
+    skip = exclude.resolve() if exclude is not None else None
     return [Submission(p.name, p) for p in sorted(submissions_dir.iterdir())
-            if p.is_dir() and not p.name.startswith(".") and p.name not in SKIP_NAMES]
+            if p.is_dir() and not p.name.startswith(".") and p.name not in SKIP_NAMES and p.resolve() != skip]
 
 
 def pack(folder: Path, limit: int = SUBMISSION_LIMIT) -> dict[str, bytes]:
@@ -423,7 +425,7 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
     machine grades as many submissions at once as it has CPUs to give. Writes
     ``out_dir/gradebook.sqlite``, ``out_dir/results/<student>/`` and ``out_dir/grades.csv``.
     """
-    submissions = find_submissions(submissions_dir)
+    submissions = find_submissions(submissions_dir, exclude=out_dir)
     try:
         tests = load_graded_suite(lab).select(pattern)
     except (SuiteError, LookupError, OSError) as exc:
@@ -499,7 +501,10 @@ def _row(student: str, lab: str, max_score: int, answer: dict[str, Any], out_dir
     files = answer.get("files")
     results = ""
     if isinstance(files, dict) and files:
-        results = str(write_results_folder(out_dir / "results" / student, files))
+        try:
+            results = str(write_results_folder(out_dir / "results" / student, files))
+        except (ValueError, OSError) as exc:
+            answer = {**answer, "error": f"its results could not be written: {exc}"}
     started_at = answer.get("started_at")
     row = Row(student, lab, 0, max_score, "error", started_at=started_at if isinstance(started_at, str) else "",
               finished_at=_now(), seconds=float(answer.get("seconds") or 0.0), results=results,
