@@ -146,10 +146,8 @@ def hidden_text(lab: str) -> list[str]:
     found: list[str] = []
     for t in load_graded_suite(lab).tests:
         if t.hidden:
-            found += [t.name, t.schedule_name, " ".join(t.description.split())]
-            described = getattr(t.schedule, "description", "")
-            if isinstance(described, str) and described.strip():
-                found.append(" ".join(described.split()))
+            found += [t.name, t.schedule_name, " ".join(t.description.split()),
+                      " ".join(t.schedule.description.split())]
     return [s for s in found if s]
 
 

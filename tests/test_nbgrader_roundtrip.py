@@ -16,6 +16,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from test_rpc_lab import _solution_lines
 
 from autograder.grade import SIM_TIME_LIMIT
 from autograder.nbgrader_course import (
@@ -46,18 +47,8 @@ SUITE = load_graded_suite("rpc")
 HIDDEN_POINTS = sum(t.points for t in SUITE.tests if t.hidden)
 
 
-def solution_lines(path: Path) -> list[str]:
-    """The reference's lines inside solution regions that say something (not blank, not a
-    comment, not a bare ``return``)."""
-    lines, inside = [], False
-    for line in path.read_text().splitlines():
-        if BEGIN in line:
-            inside = True
-        elif END in line:
-            inside = False
-        elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
-            lines.append(line.strip())
-    return lines
+SOLUTION_LINES = sorted(_solution_lines(REFERENCE.read_text()))
+"""The reference's lines inside solution regions that say something."""
 
 
 @pytest.fixture(scope="module")
@@ -79,30 +70,18 @@ sys.modules.pop("ipykernel_launcher", None)
 runpy.run_module("ipykernel_launcher", run_name="__main__")
 '''
 
-FAKE_GRADER = '''
+FULL = '''
+class _Full:
+    def score(self, test, out_of):
+        return out_of
+
+    def hidden_score(self, out_of):
+        return out_of
+'''
+FAKE_GRADER = FULL + "\n\ndef run_tests(*args, **kwargs):\n    return _Full()\n"
 """Stands in for the grader if the kernel imports it from beside the notebook."""
-class _Full:
-    def score(self, test, out_of):
-        return out_of
-
-    def hidden_score(self, out_of):
-        return out_of
-
-
-def run_tests(*args, **kwargs):
-    return _Full()
-'''
-
-FULL_MARKS = '''
-class _Full:
-    def score(self, test, out_of):
-        return out_of
-
-    def hidden_score(self, out_of):
-        return out_of
-
-results = _Full()
-'''
+FULL_MARKS = FULL + "\n\nresults = _Full()\n"
+"""A grading cell that reports full marks."""
 
 
 def hostile_notebook(released: Path) -> Any:
@@ -180,7 +159,7 @@ def test_the_release_has_no_solution_code_and_no_hidden_test(course: Path) -> No
     node = (release / "node.py").read_text()
     assert node == strip_solutions(REFERENCE.read_text())
     assert "not implemented yet: KVServer.handle_put" in node
-    secrets = [BEGIN, END, *solution_lines(REFERENCE), *hidden_text("rpc")]
+    secrets = [BEGIN, END, *SOLUTION_LINES, *hidden_text("rpc")]
     assert len(hidden_text("rpc")) >= 6  # names, descriptions and schedules of two hidden tests
     for path in release.iterdir():
         text = path.read_text()
@@ -242,7 +221,7 @@ def test_pitfall_autograde_replaces_student_files(graded: Graded) -> None:
 def test_pitfall_feedback_receives_instructor_files(graded: Graded) -> None:
     """Feedback holds the page and the student's own file, nothing of the instructor's: no
     solution code, no hidden test's name, description or schedule."""
-    secrets = [BEGIN, *solution_lines(REFERENCE), *hidden_text("rpc")]
+    secrets = [BEGIN, *SOLUTION_LINES, *hidden_text("rpc")]
     for student in ("buggy", "hostile", "missing"):
         folder = graded.course / "feedback" / student / "rpc"
         files = sorted(p.name for p in folder.rglob("*") if p.is_file())
