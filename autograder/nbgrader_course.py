@@ -44,6 +44,9 @@ shows every one):
 * "Checksum changed" warnings on cells with hidden tests are false positives. No cell holds
   ``### BEGIN HIDDEN TESTS``: the hidden tests live with the grader, so every graded cell of
   the release is the source's cell and autograde reports no change.
+
+nbgrader only logs a config file that fails to load, and grades with its defaults: then the
+grading cell refuses to run (see :data:`GUARDED`), so every graded cell scores zero.
 """
 
 from __future__ import annotations
@@ -302,7 +305,8 @@ def setup_course(course: Path, labs: Sequence[str], settings: GradingSettings = 
 
 def nbgrader(course: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``nbgrader ARGS`` in ``course`` (so that it reads the course's nbgrader_config.py),
-    as an instructor would; its log is in the result's stderr."""
+    as an instructor would; its log is in the result's stderr. Raises if the config did not
+    load: nbgrader itself only logs that, and goes on without the protections."""
     env = dict(os.environ)
     # nbgrader runs `alembic` from PATH when it creates a gradebook: the one beside this Python.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
