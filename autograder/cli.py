@@ -259,3 +259,15 @@ def explore_command(lab: str, like: str, impl: Path | None, count: int, disk_los
     drawn.write_text(yaml.safe_dump(outcome.test.schedule.to_data(), sort_keys=False), encoding="utf-8")
     click.echo(report(suite, outcome, out, impl, shrink_budget=20.0, schedule_file=drawn))
     sys.exit(1)
+
+
+def _register_more() -> None:
+    """Commands that live beside what they drive: nbgrader glue and grading a class."""
+    from .classroom import grade_all_command
+    from .nbgrader_course import COMMANDS
+
+    for command in (*COMMANDS, grade_all_command):
+        main.add_command(command)
+
+
+_register_more()

@@ -248,10 +248,78 @@ def test_tampering_from_the_simulator_child_gets_nowhere(tmp_path: Path, source:
     assert any(says in f for o in outcomes for f in o.findings), [o.findings[:1] for o in outcomes]
 
 
+STALE_READS_AND_PATCHES = '''
+"""Answers gets from a copy of the store taken at start-up (stale reads only the linearizability
+check can see), and patches that check to say "ok" in every process that imports this file."""
+import autograder.checkers as checkers
+import autograder.checkers.linearizability as lin
+from labs.rpc import node as reference
+from labs.rpc.node import GetReply, GetRequest
+from labs.runtime.node import on
+
+_real = lin.check
+
+
+def _always_ok(*args, **kwargs):
+    result = _real(*args, **kwargs)
+    result.verdict = "ok"
+    return result
+
+
+lin.check = checkers.check_linearizability = _always_ok
+
+
+class KVServer(reference.KVServer):
+    @on(GetRequest)
+    def handle_get(self, msg: GetRequest, sender: str) -> None:
+        value, version = self.data.get(msg.key, ("", 0)) if version_ok(self, msg) else ("", 0)
+        self.send(sender, GetReply(msg.client, msg.seq, value, version))
+
+
+def version_ok(server, msg) -> bool:
+    return server.random.random() < 0.5
+
+
+KVClerk = reference.KVClerk
+'''
+
+
 @pytest.mark.ray
 def test_tampering_from_ray_actors_gets_nowhere(tmp_path: Path, ray_session: None) -> None:
-    """The patches land in the actor processes; the checks run in the grader."""
+    """The submission's files are imported by the node processes only, never by the grader: the
+    patches land there, and the checks run here."""
     impl = tmp_path / "node.py"
-    impl.write_text(PATCHES_THE_CHECKER)
-    (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=0, ray=True, pattern="appends-under-loss")
+    impl.write_text(STALE_READS_AND_PATCHES)
+    (test,) = SUITE.select("basic")
+    assert not run_sim_isolated(test, 1, impl).passed  # the bug is real, the sim child shows it
+    (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=0, ray=True, pattern="basic")
     assert g.outcomes and g.score == 0
+
+
+@pytest.mark.ray
+def test_a_submission_that_does_not_import_fails_its_ray_run_with_the_reason(tmp_path: Path, ray_session: None) -> None:
+    from autograder.runner import run_test
+
+    impl = tmp_path / "node.py"
+    impl.write_text("from labs.rpc.node import *\n\nclass KVServer(\n")
+    (test,) = SUITE.select("basic")
+    outcome = run_test(test, 1, "ray", impl)
+    assert not outcome.passed
+    assert "could not start" in outcome.findings[0] and "SyntaxError" in outcome.findings[0], outcome.findings[0]
+    # The reason, at once: not "did not start within 120 s" after the start-up timeout.
+    assert "did not start within" not in outcome.findings[0]
+
+
+IMPORTS_THE_REFERENCE = '''
+from labs.rpc.node import KVClerk, KVServer  # the instructor's reference, if it is importable
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: student code runs against the instructor's installed "
+                   "labs package, where labs.rpc.node is the reference (fix: run it against the release "
+                   "tree, as a separate OS user)")
+def test_a_submission_that_imports_the_reference_gets_nothing(tmp_path: Path) -> None:
+    impl = tmp_path / "node.py"
+    impl.write_text(IMPORTS_THE_REFERENCE)
+    (test,) = SUITE.select("basic")
+    assert not run_sim_isolated(test, 1, impl).passed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import random
 import sys
 from collections.abc import Callable, Sequence
@@ -76,6 +77,8 @@ class Lab:
     default_schedule: str = "none"
     impl_file: str = "node.py"
     """The file a student's implementation replaces (classes are matched by name)."""
+    impl_source: str | None = None
+    """A student's implementation as source text, not yet imported (see :meth:`with_impl_source`)."""
 
     def node_names(self) -> list[str]:
         return [f"n{i}" for i in range(1, self.nodes + 1)]
@@ -95,6 +98,40 @@ class Lab:
         node = _pick(module, self.node.__name__, Node, p)
         clerk = _pick(module, self.clerk.__name__, Clerk, p) if self.clerk else None
         return replace(self, node=node, clerk=clerk)
+
+    def with_impl_source(self, path: str | Path) -> Lab:
+        """This lab with a student's files attached as text, never imported here: on Ray each
+        node's process imports them itself, so no student code runs in the driver (the grader).
+        The simulator imports them where it runs."""
+        return replace(self, impl_source=submission_source(self, path))
+
+
+def submission_source(lab: Lab, path: str | Path) -> str:
+    """A student's files as JSON text: ``{"main": ..., "files": {name: text}, "server": ...,
+    "clerk": ...}``, every ``.py`` file of the submission's folder (it may import its siblings)."""
+    p = Path(path)
+    main = p / lab.impl_file if p.is_dir() else p
+    if not main.exists():
+        raise FileNotFoundError(f"no implementation at {main}: give the path of your {lab.impl_file}")
+    files = {f.name: f.read_text(encoding="utf-8") for f in sorted(main.parent.glob("*.py"))}
+    return json.dumps({"main": main.name, "files": files, "server": lab.node.__name__,
+                       "clerk": lab.clerk.__name__ if lab.clerk else None})
+
+
+def load_submission(source: str, directory: Path) -> tuple[type[Node], type[Clerk] | None]:
+    """Write a submission's files into ``directory``, import its main file there and pick the
+    node and clerk classes by name. Runs where student code may run (a node's process)."""
+    spec = json.loads(source)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in spec["files"].items():
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"a submission file may not be called {name!r}")
+        (directory / name).write_text(text, encoding="utf-8")
+    main = directory / spec["main"]
+    module = load_module(main)
+    server = _pick(module, spec["server"], Node, main)
+    clerk = _pick(module, spec["clerk"], Clerk, main) if spec["clerk"] else None
+    return server, clerk
 
 
 def _pick(module: Any, name: str, base: type, path: Path) -> type:

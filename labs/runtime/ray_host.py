@@ -23,6 +23,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .codec import Codec, SerializationError
@@ -81,11 +82,19 @@ class NodeHost:
         # An empty host has never run node code: it is as fresh as a new process.
         self.configured = False
 
-    async def configure(self, config: str, server_cls: type[Node], clerk_cls: type[Node] | None,
-                        types: list[type]) -> None:
+    async def configure(self, config: str, server_cls: type[Node] | None, clerk_cls: type[Node] | None,
+                        types: list[type], source: str | None = None) -> None:
         """Become node ``config["name"]`` and call the driver back. ``types`` are the cluster's
-        message types, nested ones included."""
+        message types, nested ones included. With ``source`` (a student's files as text), this
+        process imports them itself and finds the classes and types there."""
         c = json.loads(config)
+        if source is not None:
+            from .common import cluster_codec
+            from .lab import load_submission
+
+            server_cls, clerk_cls = load_submission(source, Path(c["storage"]).parent / f".code-{c['name']}")
+            types = list(cluster_codec([server_cls] + ([clerk_cls] if clerk_cls else [])).types.values())
+        assert server_cls is not None
         self.configured = True
         self.name: str = c["name"]
         self.servers: list[str] = c["servers"]

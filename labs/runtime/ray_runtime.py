@@ -82,6 +82,7 @@ class _Proc:
     host: str | None = None
     address: list[Any] | None = None
     hello: asyncio.Event = field(default_factory=asyncio.Event)
+    configured: Any = None  # the ObjectRef of its configure call: an error there stops the run
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     # clerks only
     process: int = 0
@@ -134,10 +135,12 @@ class RayRun:
         self.workload_rng = random.Random(f"{seed}:workload")
         self.lost_machines: set[str] = set()  # where a process died unasked: place nothing there
         self.background: set[asyncio.Task[None]] = set()
+        self.start_error = ""
         # Every message type, nested ones included, found here where annotations resolve: an
         # actor cannot always resolve them (a class from a notebook or a student's file).
         classes = [lab.node] + ([lab.clerk] if lab.clerk else [])
-        self.types = list(cluster_codec(classes).types.values())
+        # A submission given as source is imported by each node's process, never here.
+        self.types = [] if lab.impl_source else list(cluster_codec(classes).types.values())
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -187,6 +190,8 @@ class RayRun:
 
         import ray.cloudpickle as cloudpickle
 
+        if self.lab.impl_source is not None:
+            return
         for cls in (self.lab.node, self.lab.clerk):
             if cls is None or cls.__module__.split(".")[0] in ("labs", "__main__"):
                 continue
@@ -245,6 +250,20 @@ class RayRun:
         self.stop_at = max(self.stop_at, self.t() + self.lab.settle)
         await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
 
+    async def _configure_error(self, proc: _Proc) -> None:
+        """Wait for ``proc``'s configure call; if it raised (a submission that does not import),
+        give up on the run at once with the reason, instead of waiting for a hello."""
+        if proc.configured is None:
+            return
+        try:
+            await proc.configured
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.start_error = f"{proc.name} could not start: {_cause(exc)}"
+            for p in self.procs.values():
+                p.hello.set()
+
     def _spawn(self, proc: _Proc) -> None:
 
         self.serial += 1
@@ -261,15 +280,21 @@ class RayRun:
             "bind": self.bind if self.bind.startswith("127.") else "",  # "": the machine's address
         }
         proc.handle = _take_host(self.serial, self.lost_machines)
-        proc.handle.configure.remote(json.dumps(config), self.lab.node, self.lab.clerk, self.types)
+        if self.lab.impl_source is not None:
+            proc.configured = proc.handle.configure.remote(json.dumps(config), None, None, [], self.lab.impl_source)
+        else:
+            proc.configured = proc.handle.configure.remote(json.dumps(config), self.lab.node, self.lab.clerk, self.types)
 
     async def _await_hellos(self, procs: list[_Proc]) -> None:
         waits = [asyncio.ensure_future(p.hello.wait()) for p in procs]
+        failed = [asyncio.ensure_future(self._configure_error(p)) for p in procs]
         try:
             _, pending = await asyncio.wait(waits, timeout=START_TIMEOUT)
         finally:
-            for w in waits:
+            for w in waits + failed:
                 w.cancel()
+        if self.start_error:
+            raise RayRunError(self.start_error)
         if pending:
             missing = [p.name for p in procs if not p.hello.is_set()]
             raise RayRunError(
@@ -612,6 +637,13 @@ def keep_warm(processes: int) -> None:
     """
     global WARM
     WARM = processes
+
+
+def _cause(exc: BaseException) -> str:
+    """The student's error inside Ray's wrapping of it: its last line."""
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1]}" if text else type(cause).__name__
 
 
 def _host_actor() -> Any:

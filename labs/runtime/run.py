@@ -45,6 +45,15 @@ def run(
     if runtime == "sim":
         from .sim import run_sim
 
+        if the_lab.impl_source is not None:  # the simulator imports student code where it runs
+            import dataclasses
+            import tempfile
+
+            from .lab import load_submission
+
+            server, clerk = load_submission(the_lab.impl_source, Path(tempfile.mkdtemp(prefix="submission-")))
+            the_lab = dataclasses.replace(the_lab, node=server, clerk=clerk, impl_source=None)
+
         result = run_sim(the_lab, the_schedule, seed)
     else:
         from .ray_runtime import run_ray  # imports Ray: only when asked for
