@@ -169,6 +169,8 @@ def test_a_forged_or_partial_report_is_not_read_as_scores(tmp_path: Path) -> Non
 
 def test_a_killed_grader_resumes_without_regrading_and_loses_nothing(tmp_path: Path, ray_session: None) -> None:
     subs = make_class(tmp_path, ["no_dedup", "forgets_early", "non_atomic_put", "never_forgets", "no_retry"])
+    for i in range(4):  # more to grade after the first result, however fast the machine
+        shutil.copytree(subs / "ref", subs / f"ref-copy-{i}")
     out = tmp_path / "grades"
     args = [str(subs), "--lab", "rpc", "--out", str(out), "--sim-seeds", "1", "--no-ray", "-k", "racing"]
     code = "from autograder.classroom import grade_all_command; grade_all_command()"
@@ -190,20 +192,21 @@ def test_a_killed_grader_resumes_without_regrading_and_loses_nothing(tmp_path: P
         _, err = grader.communicate()
     assert first, f"no result was recorded before the grader stopped: {err.decode()[-2000:]}"
     first = gradebook(out)  # whatever was committed before the kill
-    assert 1 <= len(first) < 6, "the grader finished before it was killed: nothing left to resume"
+    assert 1 <= len(first) < 10, "the grader finished before it was killed: nothing left to resume"
     stamps = {s: (Path(r["results"]) / "report.json").stat().st_mtime_ns for s, r in first.items()}
 
     said: list[str] = []
     rows = grade_all(subs, "rpc", out, sim_seeds=1, ray_runs=False, pattern="racing", show_progress=False,
                      echo=said.append)
-    assert said[0].startswith(f"{len(first)} of 6 submissions already graded")
+    assert said[0].startswith(f"{len(first)} of 10 submissions already graded")
     final = gradebook(out)
     assert sorted(final) == sorted(r.student for r in rows) == sorted(p.name for p in subs.iterdir())
     assert all(r["gradings"] == 1 and r["status"] == "graded" for r in final.values()), final
     for student, row in first.items():  # not graded again: the same row, the same results files
         assert final[student] == row
         assert (Path(row["results"]) / "report.json").stat().st_mtime_ns == stamps[student]
-    assert final["ref"]["score"] == 15 and final["non_atomic_put"]["score"] == 0
+    assert all(final[s]["score"] == 15 for s in final if s.startswith("ref"))
+    assert final["non_atomic_put"]["score"] == 0
     assert set(grades_csv(out)) == set(final)
     assert not list((out / "results").glob(".*.partial"))
     assert all((Path(r["results"]) / "results.json").exists() for r in final.values())
