@@ -19,8 +19,9 @@ How a job runs, and why:
   on the machine), with a fresh token and an environment scrubbed of the cluster's variables,
   and calls ``grade`` there. Calling ``grade`` directly inside the task does work (a task may
   create the actors of the submission's Ray runs in the instructor's cluster; checked while
-  building this), and saves a Ray start (seconds) per submission; it was not chosen because it
-  puts student actors in the instructor's cluster. The child is also where the separate,
+  building this), and saves a Ray start per submission (about 14 s on a busy 2-core machine,
+  by ``benchmarks/classroom.py``, against minutes for a whole grading); it was not chosen
+  because it puts student actors in the instructor's cluster. The child is also where the separate,
   unprivileged OS user of DESIGN belongs once it exists: it is one process to start as another
   user.
 * **Jobs exchange plain data with the driver.** The driver sends a submission's files as bytes

@@ -137,6 +137,12 @@ def test_a_class_is_graded_in_parallel_and_every_result_is_recorded(tmp_path: Pa
     after = gradebook(out)
     assert (after["no_dedup"]["score"], after["no_dedup"]["gradings"]) == (15, 2)
     assert after["ref"]["finished_at"] == book["ref"]["finished_at"]
+    said.clear()
+    grade_all(subs, "rpc", out, sim_seeds=2, ray_runs=False, pattern="appends", show_progress=False,
+              echo=said.append, regrade_errors=True)  # only the error is graded again
+    assert said[0].startswith("3 of 4 submissions already graded")
+    assert {s: r["gradings"] for s, r in gradebook(out).items()} == {
+        "ref": 1, "no_dedup": 2, "forgets_early": 1, "kills_its_grader": 2}
 
 
 def test_a_grading_past_its_time_limit_scores_zero_with_the_reason() -> None:
