@@ -19,7 +19,7 @@ def ray_session() -> Iterator[None]:
     from labs.runtime.ray_runtime import keep_warm
 
     if not ray.is_initialized():
-        ray.init(include_dashboard=False, configure_logging=False)
+        ray.init(address="local", include_dashboard=False, configure_logging=False)  # never another's
     keep_warm(8)  # the next run's processes boot while the tests between runs go on
     yield
     ray.shutdown()

@@ -100,7 +100,9 @@ def ensure_ray(address: str | None = None) -> None:
         return
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
-    ray.init(address=address, include_dashboard=False, configure_logging=False)
+    # "local": a Ray of our own. With no address Ray would join whatever cluster another
+    # process of this user last started on the machine (it leaves its address in /tmp/ray).
+    ray.init(address=address or "local", include_dashboard=False, configure_logging=False)
 
 
 class RayRun:
