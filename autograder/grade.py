@@ -36,7 +36,7 @@ from typing import Any
 from labs.runtime.lab import Finding, RunResult
 from labs.runtime.schedule import ScheduleError, parse
 
-from .runner import Outcome, replay_command, report, run_test, write_pictures
+from .runner import Outcome, apply_checks, replay_command, report, run_test, write_pictures
 from .suite import Suite, Test, load_graded_suite
 
 SIM_TIME_LIMIT = 120.0
@@ -99,19 +99,23 @@ def run_sim_isolated(test: Test, seed: int, impl: Path) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         trace_path = Path(tmp) / "trace.jsonl"
         spec = {"lab": test.lab.name, "test": test.raw, "seed": seed, "impl": str(impl), "trace": str(trace_path)}
+        child = subprocess.Popen([sys.executable, "-m", "autograder", "run-one"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp,
+                                 preexec_fn=_limits, start_new_session=True)
         try:
-            done = subprocess.run([sys.executable, "-m", "autograder", "run-one"], input=json.dumps(spec),
-                                  capture_output=True, text=True, timeout=SIM_TIME_LIMIT, cwd=tmp,
-                                  preexec_fn=_limits, start_new_session=True, check=False)
-        except subprocess.TimeoutExpired as exc:
-            _kill_group(exc)
+            _, stderr = child.communicate(json.dumps(spec), timeout=SIM_TIME_LIMIT)
+        except subprocess.TimeoutExpired:
+            # The child runs in a session of its own: end it and anything it started.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
             outcome.findings.append(Finding(f"the run did not finish within {SIM_TIME_LIMIT:.0f} s of real "
                                             "time: a handler that never returns (an endless loop?)"))
             outcome.seconds = time.monotonic() - started
             return outcome
-        if done.returncode != 0 or not trace_path.exists():
-            tail = "\n".join((done.stderr or "").strip().splitlines()[-8:])
-            why = "it ran out of memory" if "MemoryError" in tail else f"it exited with code {done.returncode}"
+        if child.returncode != 0 or not trace_path.exists():
+            tail = "\n".join((stderr or "").strip().splitlines()[-8:])
+            why = "it ran out of memory" if "MemoryError" in tail else f"it exited with code {child.returncode}"
             outcome.findings.append(Finding(f"the run crashed: {why}", tail))
         else:
             try:
@@ -119,12 +123,7 @@ def run_sim_isolated(test: Test, seed: int, impl: Path) -> Outcome:
             except ValueError as exc:
                 outcome.findings.append(Finding(f"the run's trace is not a trace: {exc}"))
             else:
-                for name, check in test.checks:
-                    try:
-                        outcome.findings.extend(check(outcome.result))
-                    except Exception as exc:
-                        outcome.findings.append(Finding(f"the check {name!r} crashed on this run (a bug in "
-                                                        f"the grader, please report it): {exc}"))
+                apply_checks(outcome)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -133,15 +132,6 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     cpu = int(SIM_TIME_LIMIT) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-
-
-def _kill_group(exc: subprocess.TimeoutExpired) -> None:
-    """The child and anything it started: it runs in a session of its own."""
-    proc = getattr(exc, "process", None)
-    pid = getattr(proc, "pid", None)
-    if pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
 
 
 def _result_from_trace(test: Test, seed: int, path: Path) -> RunResult:

@@ -56,17 +56,23 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
         outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}",
                                         traceback.format_exc()))
     else:
-        for name, check in test.checks:
-            try:
-                found = check(outcome.result)
-                outcome.findings.extend(found)
-                if found:
-                    outcome.failed_checks.append(name)
-            except Exception as exc:  # a bug in the check itself: say so, do not blame the student
-                outcome.findings.append(Finding(f"the check {name!r} crashed (a bug in the grader, "
-                                                f"please report it): {exc}", traceback.format_exc()))
+        apply_checks(outcome)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def apply_checks(outcome: Outcome) -> None:
+    """Run the test's checks on ``outcome.result``, recording what each found."""
+    assert outcome.result is not None
+    for name, check in outcome.test.checks:
+        try:
+            found = check(outcome.result)
+            outcome.findings.extend(found)
+            if found:
+                outcome.failed_checks.append(name)
+        except Exception as exc:  # a bug in the check itself: say so, do not blame the student
+            outcome.findings.append(Finding(f"the check {name!r} crashed (a bug in the grader, "
+                                            f"please report it): {exc}", traceback.format_exc()))
 
 
 def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
