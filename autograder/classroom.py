@@ -53,7 +53,6 @@ import shutil
 import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +64,7 @@ from typing import Any
 
 import click
 
+from .child import run_child
 from .nbgrader_course import GradingSettings, grading_budget
 from .suite import SuiteError, Test, load_graded_suite
 
@@ -278,16 +278,9 @@ def _run_child(submission: Path, lab: str, out: Path, settings: dict[str, Any], 
     """Run ``grade`` in a child process; the reason it failed, or None."""
     spec = {"lab": lab, "submission": str(submission), "out": str(out), **settings}
     code = "from autograder.classroom import child_main; child_main()"
-    try:
-        done = subprocess.run([sys.executable, "-c", code], input=json.dumps(spec), capture_output=True,
-                              text=True, timeout=timeout, cwd=cwd, env=child_env(),
-                              preexec_fn=_die_with_parent, start_new_session=True, check=False)
-    except subprocess.TimeoutExpired as exc:
-        proc = getattr(exc, "process", None)
-        pid = getattr(proc, "pid", None)
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+    done = run_child([sys.executable, "-c", code], json.dumps(spec), timeout, cwd, env=child_env(),
+                     preexec_fn=_die_with_parent)
+    if done is None:
         return (f"the grading did not finish within {timeout:g} s (the grader's limit per submission; "
                 "regrade with --regrade-errors and a longer --timeout if the machine was busy)")
     if done.returncode != 0:

@@ -17,14 +17,10 @@ A test earns its points when every run of it passes, in both runtimes.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import math
-import os
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +32,7 @@ from typing import Any
 from labs.runtime.lab import Finding, RunResult
 from labs.runtime.schedule import ScheduleError, parse
 
+from .child import run_child
 from .runner import Outcome, apply_checks, replay_command, report, run_test, write_pictures
 from .suite import Suite, Test, load_graded_suite
 
@@ -99,23 +96,16 @@ def run_sim_isolated(test: Test, seed: int, impl: Path) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         trace_path = Path(tmp) / "trace.jsonl"
         spec = {"lab": test.lab.name, "test": test.raw, "seed": seed, "impl": str(impl), "trace": str(trace_path)}
-        child = subprocess.Popen([sys.executable, "-m", "autograder", "run-one"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp,
-                                 preexec_fn=_limits, start_new_session=True)
-        try:
-            _, stderr = child.communicate(json.dumps(spec), timeout=SIM_TIME_LIMIT)
-        except subprocess.TimeoutExpired:
-            # The child runs in a session of its own: end it and anything it started.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
+        done = run_child([sys.executable, "-m", "autograder", "run-one"], json.dumps(spec), SIM_TIME_LIMIT,
+                         Path(tmp), preexec_fn=_limits)
+        if done is None:
             outcome.findings.append(Finding(f"the run did not finish within {SIM_TIME_LIMIT:.0f} s of real "
                                             "time: a handler that never returns (an endless loop?)"))
             outcome.seconds = time.monotonic() - started
             return outcome
-        if child.returncode != 0 or not trace_path.exists():
-            tail = "\n".join((stderr or "").strip().splitlines()[-8:])
-            why = "it ran out of memory" if "MemoryError" in tail else f"it exited with code {child.returncode}"
+        if done.returncode != 0 or not trace_path.exists():
+            tail = "\n".join((done.stderr or "").strip().splitlines()[-8:])
+            why = "it ran out of memory" if "MemoryError" in tail else f"it exited with code {done.returncode}"
             outcome.findings.append(Finding(f"the run crashed: {why}", tail))
         else:
             try:
