@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -140,7 +141,7 @@ def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int,
         for rt in runtimes:
             chosen = seeds.get(rt) or list(t.seeds if rt == "sim" else t.ray_seeds)
             failed: list[Outcome] = []
-            started = _now()
+            started = time.monotonic()
             label = f"{t.name} [{rt}]"
             with click.progressbar(outcomes([t], {rt: chosen}, [rt], impl), length=len(chosen),
                                    label=f"{label:<34}", file=sys.stderr,
@@ -148,7 +149,7 @@ def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int,
                 for outcome in bar:
                     if not outcome.passed:
                         failed.append(outcome)
-            took = _now() - started
+            took = time.monotonic() - started
             if failed:
                 click.echo(f"FAIL {label}: {len(failed)} of {len(chosen)} seed(s) failed ({took:.1f} s)")
                 for outcome in failed if all_failures else failed[:1]:
@@ -164,12 +165,6 @@ def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int,
     total, worth = sum(r[1] for r in rows), sum(r[2] for r in rows)
     click.echo(f"{'total':<36}{total:>4} / {worth:<3}")
     sys.exit(0 if total == worth else 1)
-
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()
 
 
 @main.command("release")

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from labs.runtime.lab import Lab, RunResult, Workload, get_lab
-from labs.runtime.schedule import Schedule, ScheduleError, library, load, parse
+from labs.runtime.schedule import Schedule, ScheduleError, did_you_mean, library, load, parse
 
 CheckFn = Callable[[RunResult], list[str]]
 
@@ -250,10 +250,7 @@ def _count(raw: Any, where: str, problems: list[str]) -> int:
 
 
 def _keys(raw: dict[str, Any], allowed: set[str] | Sequence[str], where: str, problems: list[str]) -> None:
-    import difflib
-
     for key in raw:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(allowed))})"
+            hint = did_you_mean(str(key), allowed) or f" (known: {', '.join(sorted(allowed))})"
             problems.append(f"{where}: unknown field {key!r}{hint}")

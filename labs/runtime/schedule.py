@@ -344,11 +344,12 @@ class _Checker:
     def keys(self, d: Mapping[str, Any], allowed: set[str], where: str) -> None:
         for k in d:
             if k not in allowed:
-                hint = _closest(str(k), allowed)
+                hint = did_you_mean(str(k), allowed)
                 self.fail(f"{where}.{k}" if where else str(k), f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
 
 
-def _closest(word: str, options: set[str] | Sequence[str]) -> str:
+def did_you_mean(word: str, options: set[str] | Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``options``, or nothing."""
     import difflib
 
     m = difflib.get_close_matches(word, list(options), n=1)
@@ -433,7 +434,7 @@ def _delay(c: _Checker, raw: Any, where: str) -> Delay:
         return Delay()
     ((kind, arg),) = raw.items()
     if kind not in DELAY_KINDS:
-        c.fail(f"{where}.{kind}", f"unknown delay distribution{_closest(str(kind), DELAY_KINDS)}; use one of {', '.join(sorted(DELAY_KINDS))}")
+        c.fail(f"{where}.{kind}", f"unknown delay distribution{did_you_mean(str(kind), DELAY_KINDS)}; use one of {', '.join(sorted(DELAY_KINDS))}")
         return Delay()
     if kind in ("constant", "exponential"):
         return Delay(kind, c.number(arg, f"{where}.{kind}", 0.0))
@@ -576,7 +577,7 @@ def _check_names(s: Schedule, nodes: list[str], clients: list[str]) -> list[str]
         if name in clients:
             problems.append(f"{where}: {name!r} is a client; only server nodes ({listing}) can crash, pause or skew")
         elif name not in everyone:
-            problems.append(f"{where}: unknown node {name!r}{_closest(name, nodes)}; this cluster has {listing}")
+            problems.append(f"{where}: unknown node {name!r}{did_you_mean(name, nodes)}; this cluster has {listing}")
 
     for i, e in enumerate(s.events):
         w = f"events[{i}]"
@@ -584,7 +585,7 @@ def _check_names(s: Schedule, nodes: list[str], clients: list[str]) -> list[str]
             for g in e.groups:
                 for m in g:
                     if m not in (LEADER, REST) and m not in everyone:
-                        problems.append(f"{w}.partition: unknown node {m!r}{_closest(m, sorted(everyone))}; this cluster has {listing}")
+                        problems.append(f"{w}.partition: unknown node {m!r}{did_you_mean(m, sorted(everyone))}; this cluster has {listing}")
         elif isinstance(e, Crash):
             known(e.node, f"{w}.crash", (LEADER, RANDOM))
         elif isinstance(e, Pause):
@@ -642,7 +643,7 @@ def load(name_or_path: str | Path) -> Schedule:
         names = library()
         if str(name_or_path) not in names:
             raise ScheduleError(
-                [f"no schedule named {str(name_or_path)!r}{_closest(str(name_or_path), names)}; "
+                [f"no schedule named {str(name_or_path)!r}{did_you_mean(str(name_or_path), names)}; "
                  f"the library has: {', '.join(names)}; or give a path to a .yaml/.json file"],
                 str(name_or_path),
             )
