@@ -29,8 +29,12 @@ def no_node_errors(run: RunResult) -> list[str]:
 
 def _ops(run: RunResult) -> Iterator[dict[str, Any]]:
     """Completed operations: f, key, value (the input), out, start, end, index, client."""
+    return _completed(run.history)
+
+
+def _completed(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     calls: dict[int, dict[str, Any]] = {}
-    for h in run.history:
+    for h in history:
         if h["type"] == "invoke":
             calls[h["index"]] = h
         elif h["index"] in calls:
@@ -151,30 +155,20 @@ def serves_again_after_disk_loss(run: RunResult) -> list[str]:
     if not restarts:
         return [Finding("the schedule never restarted the server")]
     at = restarts[-1]
-    after = [o for o in _ops(run) if o["start"] > at]
-    if not any(o["type"] == "ok" for o in after):
+    history = run.history
+    ops = {o["index"]: o for o in _completed(history)}
+    if not any(o["type"] == "ok" and o["start"] > at for o in ops.values()):
         return [Finding(f"no operation completed after the server restarted at {at:.3f}")]
-    keep = {o["index"] for o in _ops(run) if o["end"] > at}  # running at the restart, or later
-    entries = []
-    for h in run.history:
-        if h["index"] not in keep:
-            continue
-        if h["type"] == "invoke" or h["time"] > at:
-            entries.append(h)
-    calls = {h["index"] for h in entries if h["type"] == "invoke"}
+    keep = {i for i, o in ops.items() if o["end"] > at}  # running at the restart, or later
     # Operations invoked before the restart and finished after it: their outcome is unknown
     # from the fresh store's point of view (their effect may have been lost with the disk).
-    entries = [h if h["type"] == "invoke" or _started_after(run, h["index"], at) else {**h, "type": "info"}
-               for h in entries if h["index"] in calls]
+    entries = [h if h["type"] == "invoke" or ops[h["index"]]["start"] > at else {**h, "type": "info"}
+               for h in history if h["index"] in keep and (h["type"] == "invoke" or h["time"] > at)]
     result = check_linearizability(entries, VERSIONED_KV, timeout=20.0)
     if result.verdict == "illegal":
         return [Finding(f"after the restart at {at:.3f} the server does not behave as an empty store: "
                         f"{result.explain().splitlines()[-1]}", result.explain(), result.to_html())]
     return []
-
-
-def _started_after(run: RunResult, index: int, at: float) -> bool:
-    return any(h["index"] == index and h["type"] == "invoke" and h["time"] > at for h in run.history)
 
 
 CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
