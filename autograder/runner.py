@@ -50,7 +50,11 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
     try:
         # On Ray the node processes import the student's files themselves: no student code runs
         # here, in the process that records the history and runs the checks.
-        lab = test.lab if not impl else test.lab.with_impl_source(impl) if runtime == "ray" else test.lab.with_impl(impl)
+        lab = test.lab
+        if impl and runtime == "ray":
+            lab = lab.with_impl_source(impl)
+        elif impl:
+            lab = lab.with_impl(impl)
         outcome.result = run(lab, runtime, test.schedule, seed=seed)
     except Exception as exc:  # the student's file does not import, a class is malformed...
         outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}",
