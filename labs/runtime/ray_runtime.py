@@ -21,20 +21,19 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import random
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import ray_hosts
 from .common import cluster_codec, resolve_partition
 from .lab import Lab, RunResult
 from .network import CLEAN, Links, Network, links_to_data
+from .ray_hosts import START_TIMEOUT, Host, HostError, Hosts, LocalHosts, ensure_ray, keep_warm
 from .schedule import (
     ALL,
     LEADER,
@@ -58,10 +57,6 @@ NODE_EVENTS = frozenset(
 )
 """The trace events an actor may report; everything else is the driver's to write."""
 
-START_TIMEOUT = 120.0
-"""Seconds to wait for an actor's process to start and call back (slow on a busy 2-core box)."""
-
-
 class RayRunError(RuntimeError):
     """A Ray run could not be carried out (an actor never started, Ray is unreachable...)."""
 
@@ -73,7 +68,7 @@ class _Proc:
     name: str
     is_client: bool
     storage: Path
-    handle: Any = None
+    handle: Host | None = None
     incarnation: int = 0
     up: bool = False
     paused_until: float = -1.0
@@ -82,7 +77,6 @@ class _Proc:
     host: str | None = None
     address: list[Any] | None = None
     hello: asyncio.Event = field(default_factory=asyncio.Event)
-    configured: Any = None  # the ObjectRef of its configure call: an error there stops the run
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     # clerks only
     process: int = 0
@@ -92,25 +86,14 @@ class _Proc:
     pending: tuple[int, asyncio.Future[tuple[str, Any]]] | None = None
 
 
-def ensure_ray(address: str | None = None) -> None:
-    """Join ``address``, or start a local Ray on loopback unless one is already connected."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
-    # "local": a Ray of our own. With no address Ray would join whatever cluster another
-    # process of this user last started on the machine (it leaves its address in /tmp/ray).
-    ray.init(address=address or "local", include_dashboard=False, configure_logging=False)
-
-
 class RayRun:
     """One run of a lab on Ray. Use :func:`run_ray`."""
 
     def __init__(self, lab: Lab, schedule: Schedule, seed: int = 0,
-                 storage_dir: str | Path | None = None, keep_storage: bool = False) -> None:
+                 storage_dir: str | Path | None = None, keep_storage: bool = False,
+                 hosts: Hosts | None = None) -> None:
         self.lab = lab
+        self.hosts = hosts or LocalHosts()
         self.seed = seed
         self.servers = lab.node_names()
         self.clients = lab.client_names()
@@ -119,7 +102,7 @@ class RayRun:
         self.stop_at = self.end_of_faults + lab.settle
         self.own_storage = storage_dir is None
         self.keep_storage = keep_storage
-        self.root = Path(storage_dir) if storage_dir else Path(tempfile.mkdtemp(prefix=f"labs-{lab.name}-"))
+        self.root = Path(storage_dir) if storage_dir else self.hosts.storage_root(lab.name)
         self.procs = {n: _Proc(n, n in self.clients, self.root / n) for n in [*self.servers, *self.clients]}
         for i, c in enumerate(self.clients):
             self.procs[c].process = i  # client i is process i, then i + clients after a restart
@@ -153,8 +136,9 @@ class RayRun:
         self.events.append({"t": self.t(), "type": kind, **fields})
 
     def run(self) -> RunResult:
-        ensure_ray()
-        self._register_student_modules()
+        self.hosts.ensure()
+        if self.lab.impl_source is None:
+            self._register_student_modules()
         box: dict[str, BaseException] = {}
 
         def target() -> None:
@@ -169,7 +153,7 @@ class RayRun:
         thread.start()
         thread.join()
         if self.own_storage and not self.keep_storage:
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.hosts.wipe(self.root)
         if "error" in box:
             raise box["error"]
         header: TraceEvent = {
@@ -192,8 +176,6 @@ class RayRun:
 
         import ray.cloudpickle as cloudpickle
 
-        if self.lab.impl_source is not None:
-            return
         for cls in (self.lab.node, self.lab.clerk):
             if cls is None or cls.__module__.split(".")[0] in ("labs", "__main__"):
                 continue
@@ -202,7 +184,7 @@ class RayRun:
                 cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
 
     async def _main(self) -> None:
-        bind = _driver_host()
+        bind = self.hosts.driver_host()
         server = await asyncio.start_server(self._on_connection, bind, 0)
         self.port = server.sockets[0].getsockname()[1]
         self.bind = bind
@@ -210,12 +192,12 @@ class RayRun:
             for proc in self.procs.values():
                 self._spawn(proc)
             restarts = sum(isinstance(e, Crash) for e in self.schedule.events)
-            _top_up(min(2, restarts))  # spares, booting while the nodes start, for fast restarts
+            self.hosts.top_up(min(2, restarts))  # spares, booting while the nodes start, for fast restarts
             await self._await_hellos(list(self.procs.values()))
-            await _spares_booted()
+            await self.hosts.spares_booted()
             addresses = json.dumps({p.name: p.address for p in self.procs.values()})
             for proc in self.procs.values():
-                proc.handle.set_peers.remote(addresses)
+                self._host(proc).set_peers(addresses)
             self.t0 = time.time()
             self.started = True
             for proc in self.procs.values():
@@ -238,7 +220,7 @@ class RayRun:
         finally:
             await self._stop_all()
             server.close()
-            _top_up(WARM)
+            self.hosts.top_up(ray_hosts.WARM)
 
     async def _settle(self) -> None:
         """The lab's settle time, counted from when the final heal's restarts are done.
@@ -252,17 +234,17 @@ class RayRun:
         self.stop_at = max(self.stop_at, self.t() + self.lab.settle)
         await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
 
+    def _host(self, proc: _Proc) -> Host:
+        assert proc.handle is not None, f"{proc.name} has no process"
+        return proc.handle
+
     async def _configure_error(self, proc: _Proc) -> None:
         """Wait for ``proc``'s configure call; if it raised (a submission that does not import),
         give up on the run at once with the reason, instead of waiting for a hello."""
-        if proc.configured is None:
-            return
         try:
-            await proc.configured
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.start_error = f"{proc.name} could not start: {_cause(exc)}"
+            await self._host(proc).configured()
+        except HostError as exc:
+            self.start_error = f"{proc.name} could not start: {exc}"
             for p in self.procs.values():
                 p.hello.set()
 
@@ -281,11 +263,9 @@ class RayRun:
             "t0": self.t0,
             "bind": self.bind if self.bind.startswith("127.") else "",  # "": the machine's address
         }
-        proc.handle = _take_host(self.serial, self.lost_machines)
-        if self.lab.impl_source is not None:
-            proc.configured = proc.handle.configure.remote(json.dumps(config), None, None, [], self.lab.impl_source)
-        else:
-            proc.configured = proc.handle.configure.remote(json.dumps(config), self.lab.node, self.lab.clerk, self.types)
+        classes = None if self.lab.impl_source is not None else (self.lab.node, self.lab.clerk, self.types)
+        proc.handle = self.hosts.spawn(self.serial, self.lost_machines, json.dumps(config), classes,
+                                       self.lab.impl_source)
 
     async def _await_hellos(self, procs: list[_Proc]) -> None:
         waits = [asyncio.ensure_future(p.hello.wait()) for p in procs]
@@ -311,15 +291,13 @@ class RayRun:
         self._control(proc, {"cmd": "start", "t0": self.t0})
 
     def _control(self, proc: _Proc, command: dict[str, Any]) -> None:
-        proc.handle.control.remote(json.dumps(command))
+        self._host(proc).control(json.dumps(command))
 
     async def _stop_all(self) -> None:
-        import ray
-
         for proc in self.procs.values():
             if proc.handle is not None and not proc.closed.is_set():
                 proc.killing = True
-                ray.kill(proc.handle, no_restart=True)
+                proc.handle.kill()
         waits = [asyncio.ensure_future(p.closed.wait()) for p in self.procs.values() if p.hello.is_set()]
         if waits:
             await asyncio.wait(waits, timeout=10.0)
@@ -556,8 +534,6 @@ class RayRun:
             self.emit("network", network=e.network.to_data())
 
     async def _crash(self, proc: _Proc, disk: str, reason: str, error: str | None = None) -> None:
-        import ray
-
         if not proc.up:
             return
         proc.up = False
@@ -566,7 +542,7 @@ class RayRun:
         if error is not None:
             fields["error"] = error
         self.emit("crash", **fields)
-        ray.kill(proc.handle, no_restart=True)
+        self._host(proc).kill()
         # The process dies in the background, so that the events after this one happen on time;
         # a restart waits for it (and for its disk to be wiped) before it spawns a new one.
         proc.reaped = asyncio.get_running_loop().create_task(self._reap(proc, disk))
@@ -577,7 +553,7 @@ class RayRun:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.closed.wait(), 30.0)
         if disk == "lose":
-            shutil.rmtree(proc.storage, ignore_errors=True)
+            self.hosts.wipe(proc.storage)
 
     def _restart_soon(self, proc: _Proc) -> None:
         """Start a restart without holding up the schedule: a new process takes a moment to boot,
@@ -599,10 +575,10 @@ class RayRun:
             await self._await_hellos([proc])
         finally:
             proc.restarting = False
-        proc.handle.set_peers.remote(json.dumps({p.name: p.address for p in self.procs.values() if p.address}))
+        self._host(proc).set_peers(json.dumps({p.name: p.address for p in self.procs.values() if p.address}))
         for other in self.procs.values():
             if other is not proc and other.up:
-                other.handle.set_peers.remote(json.dumps({proc.name: proc.address}))
+                self._host(other).set_peers(json.dumps({proc.name: proc.address}))
         self._start(proc, first=False)
         skew = next((e for e in reversed(self.schedule.events)
                      if isinstance(e, Skew) and e.node == proc.name and e.at <= self.t()), None)
@@ -623,124 +599,11 @@ def _plain(value: Any) -> Any:
         return repr(value)
 
 
-_HOST: Any = None
-_IDLE: dict[str, list[tuple[Any, str | None]]] = {}
-"""Booted, never-used host processes of each Ray job, with the machine each was placed on."""
-WARM = 0
-"""How many idle host processes to leave booting after each run (see :func:`keep_warm`)."""
-
-
-def keep_warm(processes: int) -> None:
-    """After each run, boot this many empty host processes for the next run to use.
-
-    A process takes a second or two to start; a notebook or a test session that runs many short
-    Ray runs saves that much per node and run. An empty host has never run node code, so a node
-    started in one is as fresh as in a new process.
-    """
-    global WARM
-    WARM = processes
-
-
-def _cause(exc: BaseException) -> str:
-    """The student's error inside Ray's wrapping of it: its last line."""
-    cause = getattr(exc, "cause", None) or exc
-    text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[-1]}" if text else type(cause).__name__
-
-
-def _host_actor() -> Any:
-    global _HOST
-    if _HOST is None:
-        import ray
-
-        from .ray_host import NodeHost
-
-        _HOST = ray.remote(NodeHost)
-    return _HOST
-
-
-def _idle() -> list[tuple[Any, str | None]]:
-    import ray
-
-    return _IDLE.setdefault(ray.get_runtime_context().get_job_id(), [])
-
-
-def _boot_host(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
-    strategy, machine = _placement(serial, avoid)
-    handle = _host_actor().options(
-        num_cpus=0, max_restarts=0, max_task_retries=0, scheduling_strategy=strategy
-    ).remote()
-    return handle, machine
-
-
-def _take_host(serial: int, avoid: set[str]) -> Any:
-    """An idle host on a live machine if one is booted, else a new one."""
-
-    alive = {n["NodeID"] for n in _machines() if n.get("Alive")} - avoid
-    idle = _idle()
-    for i, (handle, machine) in enumerate(idle):
-        if (machine is None and not avoid) or machine in alive:
-            del idle[i]
-            return handle
-    return _boot_host(serial, avoid)[0]
-
-
-async def _spares_booted() -> None:
-    """Wait until the idle processes have booted, so that none boots (and takes the CPU) during a run.
-
-    A booting Python process takes a core for a second or more; on a small machine that would
-    delay the schedule's faults and the nodes' timers of the run that has just begun.
-    """
-    ready = [handle.__ray_ready__.remote() for handle, _ in _idle()]
-    if ready:
-        await asyncio.wait([asyncio.ensure_future(ref) for ref in ready], timeout=START_TIMEOUT)
-
-
-def _top_up(count: int) -> None:
-    idle = _idle()
-    while len(idle) < count:
-        idle.append(_boot_host(len(idle), set()))
-
-
-def _placement(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
-    """Spread nodes over the cluster's machines, round robin, avoiding machines that failed.
-
-    The affinity is hard: Ray's soft affinity was seen to fall back to another machine while the
-    chosen one was still starting its workers. A machine that just failed may still be listed as
-    alive for a while, which is why the driver also avoids machines where processes died.
-    """
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    alive = sorted(n["NodeID"] for n in _machines() if n.get("Alive") and n["NodeID"] not in avoid)
-    if len(alive) <= 1 and not avoid:
-        return "DEFAULT", None
-    if not alive:
-        raise RayRunError("no machine of the Ray cluster is left alive to start a node on")
-    machine = alive[serial % len(alive)]
-    return NodeAffinitySchedulingStrategy(machine, soft=False), machine
-
-
-def _machines() -> list[dict[str, Any]]:
-    """Ray's list of the cluster's machines (``ray.nodes()``)."""
-    import ray
-
-    return ray.nodes()  # type: ignore[no-any-return,no-untyped-call]
-
-
-def _driver_host() -> str:
-    """Loopback, unless some Ray node lives on another machine and must call back to us."""
-    import ray
-
-    addresses = {n.get("NodeManagerAddress") for n in _machines() if n.get("Alive")}
-    if all(a is None or a.startswith("127.") or a == "localhost" for a in addresses):
-        return "127.0.0.1"
-    return str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
-
-
 def run_ray(lab: Lab, schedule: Schedule, seed: int = 0, storage_dir: str | Path | None = None,
-            keep_storage: bool = False) -> RunResult:
-    """Run ``lab`` under ``schedule`` on Ray (joining the connected cluster, or a local one)."""
-    return RayRun(lab, schedule, seed, storage_dir, keep_storage).run()
+            keep_storage: bool = False, hosts: Hosts | None = None) -> RunResult:
+    """Run ``lab`` under ``schedule`` on Ray (joining the connected cluster, or a local one; or
+    with the processes ``hosts`` starts, for example in the grader's sandbox)."""
+    return RayRun(lab, schedule, seed, storage_dir, keep_storage, hosts).run()
 
 
 __all__ = ["RayRun", "RayRunError", "ensure_ray", "keep_warm", "run_ray"]
