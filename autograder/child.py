@@ -12,12 +12,14 @@ from pathlib import Path
 
 def run_child(args: Sequence[str], stdin: str, timeout: float, cwd: Path,
               env: dict[str, str] | None = None,
-              preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str] | None:
+              preexec_fn: Callable[[], None] | None = None,
+              pass_fds: Sequence[int] = ()) -> subprocess.CompletedProcess[str] | None:
     """Run ``args`` in a session of its own; None when it ran out of time, in which case the
     child and everything it started are killed (a timeout of ``subprocess.run`` kills only the
     child itself)."""
     child = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=cwd, env=env, preexec_fn=preexec_fn, start_new_session=True)
+                             text=True, cwd=cwd, env=env, preexec_fn=preexec_fn, start_new_session=True,
+                             pass_fds=tuple(pass_fds))
     try:
         stdout, stderr = child.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -9,22 +9,28 @@ Where student code runs, and what the grader trusts:
 * **Simulator runs** (many seeds, fast) run in a child process per run, with a wall-clock limit
   and a memory limit, so that an endless loop or a memory blow-up costs that run only. The
   child is given the test as data (it never reads the suite files, hidden ones included) and
-  hands back the run's trace as JSON lines, which the grader checks field by field before its
-  own checks read them.
+  hands back the run's trace as JSON lines, written to a file the grader opened and passed it,
+  which the grader checks field by field before its own checks read them.
+* **In the sandbox** (:mod:`.sandbox`, used whenever this machine has it): both kinds of runs
+  execute as an unprivileged user that cannot read the instructor's files, against the
+  *released* packages, under limits on processes, memory and file sizes; whatever it did
+  wrong (a limit crossed, files left outside its folder) fails the run it happened in.
 
 A test earns its points when every run of it passes, in both runtimes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
+import os
 import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +40,15 @@ from labs.runtime.schedule import ScheduleError, parse
 
 from .child import run_child
 from .runner import Outcome, apply_checks, replay_command, report, run_test, write_pictures
+from .sandbox import Sandbox, SandboxError, open_sandbox, unavailable
 from .suite import Suite, Test, load_graded_suite
 
 SIM_TIME_LIMIT = 120.0
 """Seconds of wall-clock time one simulator run may take before it counts as hung."""
 MEMORY_LIMIT = 4 << 30
 """Bytes of address space one simulator run may use."""
+TRACE_LIMIT = 256 << 20
+"""Bytes of trace one simulator run may hand back."""
 
 
 @dataclass
@@ -61,59 +70,107 @@ class TestGrade:
 
 
 def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, ray: bool = True,
-          progress: Callable[[str], None] | None = None, pattern: str | None = None) -> list[TestGrade]:
+          progress: Callable[[str], None] | None = None, pattern: str | None = None,
+          sandbox: bool | None = None, private: Sequence[Path] = ()) -> list[TestGrade]:
     """Grade ``submission`` (a folder holding the lab's file, or the file) into ``out``; with
-    ``pattern``, only the tests whose name contains it."""
+    ``pattern``, only the tests whose name contains it.
+
+    ``sandbox``: True to require the sandbox, False to run student code as this user (a
+    student's own machine), None to use it when this machine has it. ``private``: more paths
+    the student code must not be able to read (the class's submissions, the gradebook).
+    """
     suite = load_graded_suite(lab)
     impl = submission.resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     grades: list[TestGrade] = []
-    for test in suite.select(pattern):
-        g = TestGrade(test)
-        seeds = list(test.seeds if sim_seeds is None else test.seeds[:sim_seeds])
-        for seed in seeds:
-            g.outcomes.append(run_sim_isolated(test, seed, impl))
-            if progress:
-                progress(f"{test.name} sim seed {seed}")
-        if ray:
-            for seed in test.ray_seeds:
-                g.outcomes.append(run_test(test, seed, "ray", impl))
+    with _sandbox_for(impl, sandbox) as sb:
+        if sb is not None:
+            out.chmod(0o700)  # the results are the instructor's until handed back
+            sb.make_private([suite.source.resolve().parent, out.resolve(), *[Path(p).resolve() for p in private]],
+                            project=_project_root())
+        for test in suite.select(pattern):
+            g = TestGrade(test)
+            seeds = list(test.seeds if sim_seeds is None else test.seeds[:sim_seeds])
+            for seed in seeds:
+                g.outcomes.append(run_sim_isolated(test, seed, impl, sb))
                 if progress:
-                    progress(f"{test.name} ray seed {seed}")
-        grades.append(g)
-    write_results(suite, grades, impl, out, time.monotonic() - started)
+                    progress(f"{test.name} sim seed {seed}")
+            if ray:
+                for seed in test.ray_seeds:
+                    outcome = run_test(test, seed, "ray", impl, hosts=sb.hosts if sb else None)
+                    _sandbox_findings(outcome, sb)
+                    g.outcomes.append(outcome)
+                    if progress:
+                        progress(f"{test.name} ray seed {seed}")
+            grades.append(g)
+        where = f"sandboxed as {sb.user}" if sb else f"not sandboxed ({unavailable() or 'asked not to'})"
+    write_results(suite, grades, impl, out, time.monotonic() - started, where)
     return grades
+
+
+@contextlib.contextmanager
+def _sandbox_for(impl: Path, wanted: bool | None) -> Iterator[Sandbox | None]:
+    if wanted is False or (wanted is None and unavailable() is not None):
+        yield None
+        return
+    if unavailable() is not None:
+        raise SandboxError(f"the sandbox was asked for, but {unavailable()}")
+    with open_sandbox(impl) as sb:
+        yield sb
+
+
+def _project_root() -> Path:
+    """The folder the instructor's packages are installed from (a checkout, for an editable install)."""
+    import labs
+
+    return Path(labs.__file__).resolve().parents[1]
+
+
+def _sandbox_findings(outcome: Outcome, sb: Sandbox | None) -> None:
+    if sb is not None:
+        outcome.findings.extend(Finding(text) for text in sb.take_incidents())
 
 
 # -- a simulator run in a child process -------------------------------------------------------
 
 
-def run_sim_isolated(test: Test, seed: int, impl: Path) -> Outcome:
-    """Run ``test`` on ``seed`` in a child process and check its trace here."""
+def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None = None) -> Outcome:
+    """Run ``test`` on ``seed`` in a child process (as the sandbox user, given a sandbox) and
+    check its trace here."""
     started = time.monotonic()
     outcome = Outcome(test, seed, "sim")
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        trace_path = Path(tmp) / "trace.jsonl"
-        spec = {"lab": test.lab.name, "test": test.raw, "seed": seed, "impl": str(impl), "trace": str(trace_path)}
-        done = run_child([sys.executable, "-m", "autograder", "run-one"], json.dumps(spec), SIM_TIME_LIMIT,
-                         Path(tmp), preexec_fn=_limits)
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp, tempfile.TemporaryFile() as trace:
+        # The child writes into a file the grader opened: no path it could swap for a link.
+        fd = trace.fileno()
+        where = sandbox.impl if sandbox is not None else impl
+        spec = {"lab": test.lab.name, "test": test.raw, "seed": seed, "impl": str(where), "trace_fd": fd}
+        if sandbox is not None:
+            done = sandbox.run([str(sandbox.python), "-m", "autograder", "run-one"], json.dumps(spec),
+                               SIM_TIME_LIMIT, pass_fds=[fd], extra_limits=_limits)
+        else:
+            done = run_child([sys.executable, "-m", "autograder", "run-one"], json.dumps(spec), SIM_TIME_LIMIT,
+                             Path(tmp), preexec_fn=_limits, pass_fds=[fd])
+        size = os.fstat(fd).st_size
         if done is None:
             outcome.findings.append(Finding(f"the run did not finish within {SIM_TIME_LIMIT:.0f} s of real "
                                             "time: a handler that never returns (an endless loop?)"))
-            outcome.seconds = time.monotonic() - started
-            return outcome
-        if done.returncode != 0 or not trace_path.exists():
+        elif done.returncode != 0 or size == 0:
             tail = "\n".join((done.stderr or "").strip().splitlines()[-8:])
             why = "it ran out of memory" if "MemoryError" in tail else f"it exited with code {done.returncode}"
             outcome.findings.append(Finding(f"the run crashed: {why}", tail))
+        elif size > TRACE_LIMIT:
+            outcome.findings.append(Finding(f"the run's trace is {size / 2**20:.0f} MiB, more than the "
+                                            f"{TRACE_LIMIT >> 20} MiB a run may write"))
         else:
+            trace.seek(0)
             try:
-                outcome.result = _result_from_trace(test, seed, trace_path)
+                outcome.result = _result_from_trace(test, seed, trace)
             except ValueError as exc:
                 outcome.findings.append(Finding(f"the run's trace is not a trace: {exc}"))
             else:
                 apply_checks(outcome)
+    _sandbox_findings(outcome, sandbox)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -124,20 +181,19 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
 
-def _result_from_trace(test: Test, seed: int, path: Path) -> RunResult:
-    """A run rebuilt from its trace, every line checked as plain data first."""
+def _result_from_trace(test: Test, seed: int, f: Any) -> RunResult:
+    """A run rebuilt from its trace (a binary file object), every line checked as plain data first."""
     events: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            try:
-                e = json.loads(line)
-            except json.JSONDecodeError:
-                raise ValueError(f"line {number} is not JSON") from None
-            if type(e) is not dict or type(e.get("type")) is not str:
-                raise ValueError(f"line {number} is not an event")
-            if number > 1 and not (type(e.get("t")) in (int, float) and math.isfinite(e["t"])):
-                raise ValueError(f"line {number} has no time")
-            events.append(e)
+    for number, line in enumerate(f, 1):
+        try:
+            e = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError(f"line {number} is not JSON") from None
+        if type(e) is not dict or type(e.get("type")) is not str:
+            raise ValueError(f"line {number} is not an event")
+        if number > 1 and not (type(e.get("t")) in (int, float) and math.isfinite(e["t"])):
+            raise ValueError(f"line {number} has no time")
+        events.append(e)
     if not events or events[0]["type"] != "run" or events[0].get("seed") != seed:
         raise ValueError("its first line is not this run's header")
     try:
@@ -151,7 +207,8 @@ def _result_from_trace(test: Test, seed: int, path: Path) -> RunResult:
 # -- what the grader writes -------------------------------------------------------------------
 
 
-def write_results(suite: Suite, grades: list[TestGrade], impl: Path, out: Path, seconds: float) -> None:
+def write_results(suite: Suite, grades: list[TestGrade], impl: Path, out: Path, seconds: float,
+                  where: str = "") -> None:
     pictures = out / "pictures"
     tests_json: list[dict[str, Any]] = []
     report_json: list[dict[str, Any]] = []
@@ -181,7 +238,8 @@ def write_results(suite: Suite, grades: list[TestGrade], impl: Path, out: Path, 
                "output": f"{suite.lab.name}: {total} / {worth} points", "tests": tests_json}
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out / "report.json").write_text(json.dumps({"lab": suite.lab.name, "score": total, "max_score": worth,
-                                                 "submission": str(impl), "tests": report_json}, indent=2),
+                                                 "submission": str(impl), "student_code": where,
+                                                 "tests": report_json}, indent=2),
                                      encoding="utf-8")
     page = _FEEDBACK.format(title=html.escape(f"{suite.lab.name}: {total} / {worth} points"), body="\n".join(sections))
     (out / "feedback.html").write_text(page, encoding="utf-8")
@@ -217,16 +275,19 @@ def run_one_from_stdin() -> None:
     """The child's side of :func:`run_sim_isolated`: run one test on one seed, write its trace."""
     from labs.runtime.lab import get_lab
     from labs.runtime.run import run
-    from labs.runtime.trace import write_trace
+    from labs.runtime.trace import dumps_event
 
     from .suite import parse_suite
 
     spec = json.loads(sys.stdin.read())
+    out = os.fdopen(int(spec["trace_fd"]), "w", encoding="utf-8")
     lab = get_lab(spec["lab"])
     suite = parse_suite({"lab": lab.name, "seeds": 1, "ray_seeds": 0, "tests": [spec["test"]]}, lab, Path("<grader>"))
     test = suite.tests[0]
     result = run(test.lab.with_impl(spec["impl"]), "sim", test.schedule, seed=int(spec["seed"]))
-    write_trace(result.trace, spec["trace"])
+    with out:
+        for e in result.trace:
+            out.write(dumps_event(e) + "\n")
 
 
 __all__ = ["TestGrade", "grade", "replay_command", "run_sim_isolated", "write_pictures"]

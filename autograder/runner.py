@@ -17,8 +17,10 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
+from labs.runtime.ray_hosts import Hosts
 from labs.runtime.run import run
 
 from .suite import Suite, Test
@@ -42,9 +44,11 @@ class Outcome:
         return not self.findings
 
 
-def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | None = None) -> Outcome:
+def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | None = None,
+             hosts: Hosts | None = None) -> Outcome:
     """Run ``test`` once and apply its checks. A run that cannot start is a failure with the
-    reason, never an exception: the suite goes on."""
+    reason, never an exception: the suite goes on. ``hosts``: where a Ray run's node processes
+    come from (the grader's sandbox), by default actors of the connected Ray."""
     started = time.monotonic()
     outcome = Outcome(test, seed, runtime)
     try:
@@ -55,7 +59,8 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
             lab = lab.with_impl_source(impl)
         elif impl:
             lab = lab.with_impl(impl)
-        outcome.result = run(lab, runtime, test.schedule, seed=seed)
+        options: dict[str, Any] = {"hosts": hosts} if hosts is not None else {}
+        outcome.result = run(lab, runtime, test.schedule, seed=seed, **options)
     except Exception as exc:  # the student's file does not import, a class is malformed...
         outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}",
                                         traceback.format_exc()))

@@ -47,4 +47,6 @@ else
     echo "    the browser tests of labs.pictures will fail; install Debian's 'chromium' package"
 fi
 
+bash scripts/setup_sandbox.sh
+
 echo "Activate with:  source $VENV/bin/activate"

@@ -1,6 +1,11 @@
 """Grading one submission: full marks for the reference, pointed zeros for buggy and hostile
 submissions, Gradescope's results.json, a feedback page, hidden tests that never leave the
-instructor's checkout."""
+instructor's checkout.
+
+Submissions are graded as the grader grades them on this machine: in the sandbox (another OS
+user, the released packages) when it has one, which CI's does (``scripts/setup.sh`` as root).
+Hostile submissions are the reference plus one hostile change (:mod:`submissions`), so that what
+they attack is the only thing wrong with them."""
 
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from submissions import standalone
 
 from autograder.grade import grade, run_sim_isolated
 from autograder.release import release
+from autograder.sandbox import open_sandbox
 from autograder.suite import load_graded_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +65,7 @@ FORGES_THE_TRACE = '''
 the grader's spec in its caller's frame and, on exit, writes the trace of a reference run there."""
 import atexit
 import inspect
+import os
 
 from labs.rpc import node as reference
 from labs.rpc.node import AppendRequest, PutRequest
@@ -71,21 +79,28 @@ class KVServer(reference.KVServer):
 KVClerk = reference.KVClerk
 
 _spec = next((f.frame.f_locals["spec"] for f in inspect.stack()
-              if isinstance(f.frame.f_locals.get("spec"), dict) and "trace" in f.frame.f_locals["spec"]), None)
+              if isinstance(f.frame.f_locals.get("spec"), dict) and "trace_fd" in f.frame.f_locals["spec"]), None)
 
 
 def _forge() -> None:
+    import dataclasses
+
     from autograder.suite import parse_suite
     from labs.runtime.lab import get_lab
     from labs.runtime.run import run
-    from labs.runtime.trace import write_trace
+    from labs.runtime.trace import dumps_event
 
-    lab = get_lab("rpc")
+    lab = dataclasses.replace(get_lab("rpc"), node=reference.KVServer, clerk=reference.KVClerk)
     test = parse_suite({"lab": "rpc", "tests": [_spec["test"]]}, lab, None).tests[0]
-    write_trace(run(test.lab, "sim", test.schedule, seed=int(_spec["seed"])).trace, _spec["trace"])
+    trace = run(test.lab, "sim", test.schedule, seed=int(_spec["seed"])).trace
+    with os.fdopen(_fd, "w") as out:
+        out.seek(0)
+        out.truncate(0)
+        out.writelines(dumps_event(e) + "\\n" for e in trace)
 
 
 if _spec is not None:
+    _fd = os.dup(_spec["trace_fd"])  # the grader's copy is closed once the real trace is written
     atexit.register(_forge)
 '''
 
@@ -161,7 +176,8 @@ def test_the_reference_gets_full_marks_and_a_buggy_submission_is_told_why(tmp_pa
     hidden = [t for t in results["tests"] if t["name"].startswith("hidden-")]
     assert hidden and all(t["visibility"] == "after_published" for t in hidden)
 
-    bad = grade(VARIANTS / "never_forgets.py", "rpc", tmp_path / "bad", sim_seeds=2, ray=False)
+    bad = grade(standalone(VARIANTS / "never_forgets.py", tmp_path / "never_forgets.py"), "rpc", tmp_path / "bad",
+                sim_seeds=2, ray=False)
     scores = {g.test.name: g.score for g in bad}
     assert scores["memory-bounded"] == 0 and scores["basic"] == 5
     results = json.loads((tmp_path / "bad" / "results.json").read_text())
@@ -173,11 +189,13 @@ def test_the_reference_gets_full_marks_and_a_buggy_submission_is_told_why(tmp_pa
     assert "memory-bounded: 0 / 10" in page and "pictures/rpc-memory-bounded-sim-1.html" in page
     report = json.loads((tmp_path / "bad" / "report.json").read_text())
     assert report["score"] == results["score"] < report["max_score"]
+    assert report["student_code"].startswith("sandboxed as ds-sandbox-")
 
 
 def test_grading_twice_gives_the_same_score(tmp_path: Path) -> None:
-    first = grade(VARIANTS / "non_atomic_put.py", "rpc", tmp_path / "a", sim_seeds=4, ray=False, pattern="racing")
-    second = grade(VARIANTS / "non_atomic_put.py", "rpc", tmp_path / "b", sim_seeds=4, ray=False, pattern="racing")
+    impl = standalone(VARIANTS / "non_atomic_put.py", tmp_path / "non_atomic_put.py")
+    first = grade(impl, "rpc", tmp_path / "a", sim_seeds=4, ray=False, pattern="racing")
+    second = grade(impl, "rpc", tmp_path / "b", sim_seeds=4, ray=False, pattern="racing")
     assert first[0].score == 0
     assert [g.score for g in first] == [g.score for g in second]
     assert [str(o.findings[:1]) for g in first for o in g.outcomes] == \
@@ -193,23 +211,23 @@ def test_a_hostile_run_costs_only_itself(tmp_path: Path, source: str, says: str,
 
     monkeypatch.setattr(grading, "SIM_TIME_LIMIT", 8.0)
     monkeypatch.setattr(grading, "MEMORY_LIMIT", 1 << 30)
-    impl = tmp_path / "node.py"
-    impl.write_text(source)
+    impl = standalone(source, tmp_path / "node.py")
     (appends,) = SUITE.select("appends-under-loss")
-    outcome = run_sim_isolated(appends, 1, impl)
-    assert not outcome.passed and says in outcome.findings[0], outcome.findings
     (basic,) = SUITE.select("basic")
-    assert not run_sim_isolated(basic, 1, impl).passed  # appends happen here too: still caught
+    with open_sandbox(impl) as sb:
+        outcome = run_sim_isolated(appends, 1, impl, sb)
+        assert not outcome.passed and says in outcome.findings[0], outcome.findings
+        assert not run_sim_isolated(basic, 1, impl, sb).passed  # appends happen here too: still caught
     # The grader itself is fine and goes on: the reference still passes next.
-    assert run_sim_isolated(basic, 1, ROOT / "labs" / "rpc").passed
+    with open_sandbox(ROOT / "labs" / "rpc") as sb:
+        assert run_sim_isolated(basic, 1, ROOT / "labs" / "rpc", sb).passed
 
 
 @pytest.mark.ray
 def test_a_forged_simulator_trace_cannot_earn_points(tmp_path: Path, ray_session: None) -> None:
     """The simulator child runs student code, so what it hands back can be forged; the Ray run,
     whose history the grader records itself, is what the points depend on."""
-    impl = tmp_path / "node.py"
-    impl.write_text(FORGES_THE_TRACE)
+    impl = standalone(FORGES_THE_TRACE, tmp_path / "node.py")
     (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=2, ray=True, pattern="appends-under-loss")
     sim = [o for o in g.outcomes if o.runtime == "sim"]
     ray = [o for o in g.outcomes if o.runtime == "ray"]
@@ -226,7 +244,8 @@ def test_hidden_tests_stay_with_the_instructor(tmp_path: Path) -> None:
 
 
 def test_grade_cli_writes_its_files(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(VARIANTS / "no_retry.py"), "--lab", "rpc",
+    impl = standalone(VARIANTS / "no_retry.py", tmp_path / "no_retry.py")
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(impl), "--lab", "rpc",
                            "--out", str(tmp_path / "out"), "--sim-seeds", "1", "--no-ray"],
                           capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -240,10 +259,10 @@ def test_grade_cli_writes_its_files(tmp_path: Path) -> None:
     (EXITS, "the run crashed"),
 ])
 def test_tampering_from_the_simulator_child_gets_nowhere(tmp_path: Path, source: str, says: str) -> None:
-    impl = tmp_path / "node.py"
-    impl.write_text(source)
+    impl = standalone(source, tmp_path / "node.py")
     (test,) = SUITE.select("appends-under-loss")
-    outcomes = [run_sim_isolated(test, seed, impl) for seed in (1, 2)]
+    with open_sandbox(impl) as sb:
+        outcomes = [run_sim_isolated(test, seed, impl, sb) for seed in (1, 2)]
     assert not any(o.passed for o in outcomes)
     assert any(says in f for o in outcomes for f in o.findings), [o.findings[:1] for o in outcomes]
 
@@ -288,10 +307,10 @@ KVClerk = reference.KVClerk
 def test_tampering_from_ray_actors_gets_nowhere(tmp_path: Path, ray_session: None) -> None:
     """The submission's files are imported by the node processes only, never by the grader: the
     patches land there, and the checks run here."""
-    impl = tmp_path / "node.py"
-    impl.write_text(STALE_READS_AND_PATCHES)
+    impl = standalone(STALE_READS_AND_PATCHES, tmp_path / "node.py")
     (test,) = SUITE.select("basic")
-    assert not run_sim_isolated(test, 1, impl).passed  # the bug is real, the sim child shows it
+    with open_sandbox(impl) as sb:
+        assert not run_sim_isolated(test, 1, impl, sb).passed  # the bug is real, the sim child shows it
     (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=0, ray=True, pattern="basic")
     assert g.outcomes and g.score == 0
 
@@ -315,11 +334,9 @@ from labs.rpc.node import KVClerk, KVServer  # the instructor's reference, if it
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: student code runs against the instructor's installed "
-                   "labs package, where labs.rpc.node is the reference (fix: run it against the release "
-                   "tree, as a separate OS user)")
 def test_a_submission_that_imports_the_reference_gets_nothing(tmp_path: Path) -> None:
+    """In the sandbox ``labs`` is the release: ``labs.rpc.node`` holds the students' skeleton."""
     impl = tmp_path / "node.py"
     impl.write_text(IMPORTS_THE_REFERENCE)
-    (test,) = SUITE.select("basic")
-    assert not run_sim_isolated(test, 1, impl).passed
+    (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=1, ray=False, pattern="basic")
+    assert g.score == 0 and "not implemented yet" in str(g.outcomes[0].findings), g.outcomes[0].findings

@@ -1,0 +1,392 @@
+"""The sandbox: student code runs as another, unprivileged OS user, and only data comes back.
+
+Why another user, and not just another process: a process of the grader's own user can read
+whatever the grader can (the hidden schedules, the reference solution, the gradebook, other
+students' work) and no resource limit binds it (``RLIMIT_NPROC`` counts per user, and root is
+exempt). So every process that runs student code (a simulator run's child, every node of a Ray
+run) runs as one of the users ``ds-sandbox-0`` ... ``ds-sandbox-3`` that ``scripts/setup.sh``
+creates, with:
+
+* a Python of its own (``/opt/ds-course-sandbox/venv``, Debian's python3 with Ray; the grader's
+  own Python may live where that user cannot reach);
+* the *released* ``labs`` and ``autograder`` packages (reference solutions stripped, hidden
+  suites left out), so that ``from labs.rpc.node import KVServer`` gets the student skeleton;
+* a work folder of its own, and a Ray instance of its own on loopback, started by a helper
+  process of that user (see :mod:`.sandbox_hosts`). A Ray cluster is one trust domain (any
+  worker may start tasks on any node), so the sandbox never joins the grader's;
+* limits: processes at once, memory of all its processes together, file size, no core files;
+  a watchdog kills every process of the user when one is crossed, and the run is failed with
+  the reason. Files it leaves outside its work folder (in ``/tmp``, ``/dev/shm``...) are found,
+  removed and reported.
+
+Before any student code runs, the sandbox checks, as that user, that it cannot read the
+instructor's files (the lab's source, its hidden suite, the output and submission folders). When
+it can, the grader makes the project's folder private (mode 700) and checks again; if the files
+are still readable, grading stops with what to fix.
+
+One grading holds one sandbox user (a lock file under ``/opt/ds-course-sandbox/locks``), so two
+submissions graded at once on one machine never share a user, and each other's files are out of
+reach.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import pwd
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(os.environ.get("DS_SANDBOX_ROOT", "/opt/ds-course-sandbox"))
+"""Where ``scripts/setup.sh`` installs the sandbox's Python and lock files."""
+USERS = tuple(f"ds-sandbox-{i}" for i in range(4))
+"""The sandbox users; one grading at a time holds each."""
+MAX_PROCESSES = 120
+"""Processes of the sandbox user at once (a Ray run of 7 nodes needs about 20)."""
+MAX_THREADS = 8192
+"""``RLIMIT_NPROC`` (Linux counts threads): the kernel's own stop for a fork bomb."""
+MAX_MEMORY = 6 << 30
+"""Bytes of resident memory of all the sandbox's processes together."""
+MAX_FILE = 1 << 30
+"""Bytes one file written in the sandbox may grow to (``RLIMIT_FSIZE``)."""
+OUTSIDE = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
+"""World-writable places searched for files the sandbox left outside its work folder."""
+WATCH_EVERY = 0.25
+"""Seconds between two looks of the watchdog."""
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot be used here; the message says why and what to do."""
+
+
+def unavailable() -> str | None:
+    """Why grading cannot use the sandbox on this machine, or None when it can."""
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        return "running student code as another user needs root (run the grader as root)"
+    if not python().exists():
+        return f"{python()} is missing: run `bash scripts/setup.sh` as root (it installs the sandbox)"
+    missing = [u for u in USERS if not _user_exists(u)]
+    if missing:
+        return f"the sandbox users {', '.join(missing)} do not exist: run `bash scripts/setup.sh` as root"
+    return None
+
+
+def python() -> Path:
+    return ROOT / "venv" / "bin" / "python"
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+class Sandbox:
+    """One sandbox user and work folder, held from :func:`open_sandbox` until it closes."""
+
+    def __init__(self, user: str, lock: IO[str], base: Path) -> None:
+        entry = pwd.getpwnam(user)
+        self.user, self.uid, self.gid = user, entry.pw_uid, entry.pw_gid
+        self.lock = lock
+        self.base = base  # root's, mode 711: the user can pass through, not list or change it
+        self.home = base / "home"  # the user's, mode 700
+        self.code = base / "code"  # the released packages, root's, read-only to the user
+        self.submission = base / "submission"  # a copy of the student's files, read-only
+        self.impl = self.submission  # what to run: that folder, or the file in it
+        self.python = python()
+        self.incidents: list[str] = []
+        self._incident_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name=f"sandbox-{user}", daemon=True)
+        self._hosts: Any = None
+
+    # -- running things as the user --------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """A clean environment: nothing of the grader's (no tokens, no Ray address)."""
+        return {
+            "PATH": f"{python().parent}:/usr/bin:/bin", "HOME": str(self.home), "USER": self.user,
+            "LANG": "C.UTF-8", "PYTHONPATH": str(self.code), "PYTHONDONTWRITEBYTECODE": "1",
+            "TMPDIR": str(self.home / "tmp"), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            "RAY_IGNORE_UNHANDLED_ERRORS": "1", "RAY_USAGE_STATS_ENABLED": "0",
+        }
+
+    def popen(self, args: Sequence[str], extra_limits: Callable[[], None] | None = None,
+              **options: Any) -> subprocess.Popen[Any]:
+        """Start ``args`` as the sandbox user, in its home, with its limits, in a session of its own."""
+
+        def limits() -> None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (MAX_THREADS, MAX_THREADS))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE, MAX_FILE))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if extra_limits is not None:
+                extra_limits()
+
+        return subprocess.Popen(list(args), cwd=self.home, env=self.env(), user=self.uid, group=self.gid,
+                                extra_groups=[], preexec_fn=limits, start_new_session=True, **options)
+
+    def run(self, args: Sequence[str], stdin: str, timeout: float, pass_fds: Sequence[int] = (),
+            extra_limits: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str] | None:
+        """Like :func:`autograder.child.run_child`, as the sandbox user: None when out of time."""
+        child = self.popen(args, extra_limits, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, pass_fds=tuple(pass_fds))
+        try:
+            stdout, stderr = child.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            return None
+        return subprocess.CompletedProcess(list(args), child.returncode, stdout, stderr)
+
+    @property
+    def hosts(self) -> Any:
+        """The :class:`~autograder.sandbox_hosts.SandboxHosts` of this sandbox (its Ray instance
+        starts on first use and lives until the sandbox closes)."""
+        if self._hosts is None:
+            from .sandbox_hosts import SandboxHosts
+
+            self._hosts = SandboxHosts(self)
+        return self._hosts
+
+    # -- what went wrong -------------------------------------------------------------------
+
+    def incident(self, text: str) -> None:
+        with self._incident_lock:
+            self.incidents.append(text)
+
+    def take_incidents(self) -> list[str]:
+        """What the sandbox saw since the last call: limits crossed, files left outside."""
+        for path in self._strays():
+            self.incident(f"the submission wrote {path}, outside its work folder (it was removed)")
+            _remove(path)
+        with self._incident_lock:
+            found, self.incidents = self.incidents, []
+        return found
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_EVERY):
+            pids = self.processes()
+            if len(pids) > MAX_PROCESSES:
+                self.kill_all()
+                self.incident(f"the submission ran more than {MAX_PROCESSES} processes at once (a fork "
+                              "bomb?): every one of them was killed")
+                continue
+            used = sum(_resident(p) for p in pids)
+            if used > MAX_MEMORY:
+                self.kill_all()
+                self.incident(f"the submission's processes used {used / 2**30:.1f} GiB of memory together, "
+                              f"more than the {MAX_MEMORY / 2**30:.0f} GiB allowed: every one was killed")
+
+    def processes(self) -> list[int]:
+        """The process ids of the sandbox user."""
+        return _processes_of(self.uid)
+
+    def kill_all(self) -> None:
+        """Kill every process of the sandbox user, until none is left."""
+        for _ in range(50):
+            pids = self.processes()
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+
+    def _strays(self) -> list[Path]:
+        found: list[Path] = []
+        for top in OUTSIDE:
+            with contextlib.suppress(OSError), os.scandir(top) as entries:
+                for e in entries:
+                    with contextlib.suppress(OSError):
+                        if e.stat(follow_symlinks=False).st_uid == self.uid:
+                            found.append(Path(e.path))
+        return found
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    def readable(self, paths: Sequence[Path]) -> list[Path]:
+        """Which of ``paths`` the sandbox user can read (asked as that user, so that modes, owners
+        and ACLs all count)."""
+        probe = ("import json, os, sys\n"
+                 "out = []\n"
+                 "for p in json.load(sys.stdin):\n"
+                 "    try:\n"
+                 "        os.listdir(p) if os.path.isdir(p) else open(p, 'rb').close()\n"
+                 "        out.append(p)\n"
+                 "    except OSError:\n"
+                 "        pass\n"
+                 "print(json.dumps(out))\n")
+        done = self.run([str(python()), "-I", "-c", probe], json.dumps([str(p) for p in paths]), 60.0)
+        if done is None or done.returncode != 0:
+            raise SandboxError(f"could not ask the sandbox user what it can read: {done and done.stderr}")
+        return [Path(p) for p in json.loads(done.stdout)]
+
+    def make_private(self, secrets: Sequence[Path], project: Path) -> list[Path]:
+        """Make sure the user cannot read ``secrets``: if it can, make ``project`` private to its
+        owner (mode 700) and check again. Returns the folders made private."""
+        secrets = [p for p in secrets if p.exists()]
+        seen = self.readable(secrets)
+        changed: list[Path] = []
+        if seen and project.exists():
+            mode = stat.S_IMODE(project.stat().st_mode)
+            if mode & 0o077:
+                project.chmod(mode & 0o700)
+                changed.append(project)
+            seen = self.readable(secrets)
+        if seen:
+            raise SandboxError("the sandbox user can read " + ", ".join(map(str, seen)) + ": make them "
+                               "private (for example `chmod 700` on the folder that holds them) and grade again")
+        return changed
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._hosts is not None:
+            self._hosts.close()
+        self.kill_all()
+        for path in self._strays():
+            _remove(path)
+        shutil.rmtree(self.base, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+        self.lock.close()
+
+
+@contextlib.contextmanager
+def open_sandbox(submission: Path, wait: float = 3600.0) -> Iterator[Sandbox]:
+    """A sandbox holding a copy of ``submission`` (a file or a folder of ``.py`` files) and the
+    released packages; every process of its user is killed and its folder removed on exit."""
+    reason = unavailable()
+    if reason is not None:
+        raise SandboxError(reason)
+    user, lock = _acquire(wait)
+    box: Sandbox | None = None
+    try:
+        base = Path(tempfile.mkdtemp(prefix="dss-"))
+        box = Sandbox(user, lock, base)
+        box.kill_all()  # left by a grader that was killed before it could clean up
+        for path in box._strays():
+            _remove(path)
+        base.chmod(0o711)
+        box.home.mkdir(mode=0o700)
+        (box.home / "tmp").mkdir(mode=0o700)
+        for p in (box.home, box.home / "tmp"):
+            os.chown(p, box.uid, box.gid)
+        release_packages(box.code)
+        box.impl = _copy_submission(submission, box.submission)
+        box._watchdog.start()
+        yield box
+    finally:
+        if box is not None:
+            box.close()
+        else:
+            lock.close()
+
+
+def _acquire(wait: float) -> tuple[str, IO[str]]:
+    """Lock a free sandbox user, waiting up to ``wait`` seconds for one."""
+    locks = ROOT / "locks"
+    locks.mkdir(mode=0o700, exist_ok=True)
+    deadline = time.monotonic() + wait
+    while True:
+        for user in USERS:
+            f = open(locks / f"{user}.lock", "a")  # noqa: SIM115 (held until the sandbox closes)
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            return user, f
+        if time.monotonic() > deadline:
+            raise SandboxError(f"every sandbox user was busy for {wait:g} s")
+        time.sleep(0.5)
+
+
+def release_packages(target: Path) -> None:
+    """The ``labs`` and ``autograder`` packages as a student gets them: solutions stripped, hidden
+    suites left out. Read-only to the sandbox user."""
+    import autograder
+    import labs
+
+    from .release import HIDDEN, _marker_lines, strip_solutions
+
+    for package in (Path(labs.__file__).parent, Path(autograder.__file__).parent):
+        for src in sorted(package.rglob("*")):
+            rel = src.relative_to(package.parent)
+            if (src.is_dir() or "__pycache__" in rel.parts or any(p in HIDDEN for p in rel.parts)
+                    or src.suffix in (".pyc", ".pyo")):
+                continue
+            dst = target / rel
+            dst.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            if src.suffix == ".py":
+                text = src.read_text(encoding="utf-8")
+                dst.write_text(strip_solutions(text, str(rel)) if _marker_lines(text, str(rel)) else text,
+                               encoding="utf-8")
+            else:
+                shutil.copyfile(src, dst)
+            dst.chmod(0o644)
+    for folder in [target, *[p for p in target.rglob("*") if p.is_dir()]]:
+        folder.chmod(0o755)
+
+
+def _copy_submission(submission: Path, target: Path) -> Path:
+    """Copy the submission's ``.py`` files; returns the copy of what was given (file or folder)."""
+    target.mkdir(mode=0o755)
+    files = [submission] if submission.is_file() else sorted(submission.glob("*.py"))
+    for f in files:
+        shutil.copyfile(f, target / f.name)
+        (target / f.name).chmod(0o644)
+    return target / submission.name if submission.is_file() else target
+
+
+def _processes_of(uid: int) -> list[int]:
+    pids: list[int] = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+    return pids
+
+
+def _resident(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+
+
+def describe() -> str:
+    """One line for a report: where student code runs."""
+    reason = unavailable()
+    return f"not sandboxed ({reason})" if reason else f"sandboxed as {', '.join(USERS)} ({python()})"
+
+
+if __name__ == "__main__":  # pragma: no cover - a diagnostic: `python -m autograder.sandbox`
+    print(describe())
+    sys.exit(0 if unavailable() is None else 1)
