@@ -36,8 +36,10 @@ from dataclasses import dataclass, is_dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from .codec import JSON, unsendable_annotations
+from .files import Files, Work
 
-__all__ = ["Clerk", "Node", "NodeDefinitionError", "Op", "Storage", "TimerId", "on", "on_timer"]
+__all__ = ["Clerk", "Files", "Node", "NodeDefinitionError", "Op", "Storage", "TimerId", "Work", "on",
+           "on_timer"]
 
 M = TypeVar("M")
 T = TypeVar("T")
@@ -93,8 +95,11 @@ class Context(Protocol):
     def storage(self) -> Storage: ...
     @property
     def random(self) -> random.Random: ...
+    @property
+    def files(self) -> Files: ...
 
     def send(self, dst: str, msg: object) -> None: ...
+    def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int: ...
     def set_timer(self, delay: float, timer: object) -> TimerId: ...
     def cancel_timer(self, timer_id: TimerId) -> None: ...
     def now(self) -> float: ...
@@ -223,6 +228,26 @@ class Node:
     def random(self) -> random.Random:
         """This node's random numbers (seeded, so simulator runs replay exactly)."""
         return self._context().random
+
+    @property
+    def files(self) -> Files:
+        """The run's shared file system, the same for every node (see :mod:`labs.runtime.files`).
+        From a handler, each operation is immediate; long reading and writing belong in a work
+        (:meth:`start_work`)."""
+        return self._context().files
+
+    def start_work(self, fn: Callable[..., object], *args: Any) -> int:
+        """Run ``fn(work, *args)`` in the background and return the work's number.
+
+        For what takes time (reading, computing, writing files): the node keeps handling messages
+        and timers meanwhile. ``work`` (a :class:`~labs.runtime.files.Work`) offers ``files``,
+        ``spend(seconds)``, ``random`` and ``node``. When ``fn`` returns a message (a dataclass),
+        the node's ``@on`` handler for its type receives it, with this node as the sender. If
+        ``fn`` raises, the node crashes, as when a handler raises. A crash of the node ends the
+        work where it was. ``fn`` must use only its arguments, never the node's fields: on Ray it
+        runs in another thread.
+        """
+        return self._context().start_work(fn, args)
 
     def send(self, dst: str, msg: object) -> None:
         """Send ``msg`` (a dataclass instance) to node ``dst``. It may be lost, late or doubled."""

@@ -21,8 +21,10 @@ import asyncio
 import json
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from .common import (
     format_error,
     state_size,
 )
+from .files import DirFiles, Files, ThreadWork
 from .network import Links, Network, fate, links_from_data, network_from_data
 from .node import Clerk, Node, Op, TimerId
 from .storage import FileDisk
@@ -53,9 +56,13 @@ class _HostContext:
         self.storage = host.disk
         # A new node object (a restart, a replaced clerk) draws new numbers, as a new process would.
         self.random = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{host.generation}")
+        self.files: Files = host.files
 
     def send(self, dst: str, msg: object) -> None:
         self._host.send(dst, msg)
+
+    def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
+        return self._host.start_work(fn, args)
 
     def set_timer(self, delay: float, timer: object) -> TimerId:
         return self._host.set_timer(delay, timer)
@@ -110,6 +117,12 @@ class NodeHost:
             self.classes.update({n: clerk_cls for n in self.clients})
         self.codec = Codec(types)
         self.disk = FileDisk(self.codec, c["storage"])
+        # The run's shared files: one directory beside the nodes' storage, the same for all.
+        self.files_root = Path(c["storage"]).parent / "files"
+        self.files = DirFiles(self.files_root, self.emit)
+        self.running = threading.Event()  # cleared while paused: works wait at their next step
+        self.running.set()
+        self.pool: ThreadPoolExecutor | None = None
         self.network: Network = network_from_data(c["network"])
         self.blocked: Links = links_from_data(c["blocked"])
         self.clock = Clock()
@@ -178,7 +191,8 @@ class NodeHost:
             if "blocked" in c:
                 self.blocked = links_from_data(c["blocked"])
         elif cmd == "pause":
-            self.paused = True  # until the run time the driver set, however late this command came
+            self.paused = True
+            self.running.clear()  # until the run time the driver set, however late this command came
             asyncio.get_running_loop().call_later(max(0.0, c["until"] - self.t()), self.resume)
         elif cmd == "resume":
             self.resume()
@@ -206,6 +220,7 @@ class NodeHost:
         self.timers.clear()
         self.held.clear()
         self.paused = False
+        self.running.set()
 
         def boot() -> None:
             self.obj = self.cls()
@@ -218,6 +233,7 @@ class NodeHost:
         if not self.paused:
             return
         self.paused = False
+        self.running.set()
         self.emit("resume")
         held, self.held = self.held, []
         for action in held:
@@ -287,6 +303,67 @@ class NodeHost:
         handler = self.obj._handler_for_message(msg)
         if handler is not None:
             self.call(f"{describe(msg)} from {src}", handler, msg, src)
+
+    # -- works (see files.py) -------------------------------------------------------------
+
+    def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
+        if not callable(fn):
+            raise NodeError(f"{self.name}: start_work({fn!r}, ...): give the function to run")
+        self.ids += 1
+        wid = self.ids
+        name = getattr(fn, "__name__", type(fn).__name__)
+        generation = self.generation
+        loop = asyncio.get_running_loop()
+        self.emit("work", id=wid, op="start", name=name)
+
+        def emit(kind: str, **fields: Any) -> None:  # from the work's thread
+            loop.call_soon_threadsafe(lambda: self.emit(kind, **fields))
+
+        work = ThreadWork(self.name, DirFiles(self.files_root, emit, self.running.wait),
+                          random.Random(f"{self.seed}:{self.name}:{self.incarnation}:work{wid}"),
+                          self.running.wait)
+
+        def run() -> None:
+            try:
+                result = fn(work, *args)
+            except Exception as exc:
+                loop.call_soon_threadsafe(self.end_work, generation, wid, name, None, exc)
+            else:
+                loop.call_soon_threadsafe(self.end_work, generation, wid, name, result, None)
+
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"work-{self.name}")
+        self.pool.submit(run)
+        return wid
+
+    def end_work(self, generation: int, wid: int, name: str, result: object,
+                 failure: Exception | None) -> None:
+        if self.dead or generation != self.generation:
+            return  # the node object this work belonged to is gone
+        if failure is not None:
+            self.emit("work", id=wid, op="error", name=name)
+
+            def fail() -> None:
+                raise failure
+
+            self.call(f"work {name}", fail)
+            return
+        self.emit("work", id=wid, op="end", name=name)
+        if result is None or self.obj is None:
+            return
+
+        def deliver() -> None:
+            check_send(self.name, self.name, result, self.classes)
+            try:
+                msg = self.codec.loads(self.codec.dumps(result, f"the result of work {name}"))
+            except SerializationError as exc:
+                raise NodeError(f"{self.name}: the work {name} returned {type(result).__name__}: {exc}") from None
+            assert self.obj is not None
+            handler = self.obj._handler_for_message(msg)
+            assert handler is not None
+            handler(msg, self.name)
+
+        self.call(f"the result of work {name}", deliver)
 
     # -- timers ---------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from .common import (
     resolve_partition,
     state_size,
 )
+from .files import Files, MemoryFiles
 from .lab import Lab, RunResult
 from .network import CLEAN, Delay, Links, Network, fate, links_to_data
 from .node import Clerk, Node, Op, TimerId
@@ -49,6 +50,7 @@ from .schedule import (
     SetNetwork,
     Skew,
 )
+from .simwork import SimWork
 from .storage import MemoryDisk
 from .trace import TRACE_VERSION
 from .trace import Event as TraceEvent
@@ -72,7 +74,11 @@ class _Slot:
     up: bool = False
     incarnation: int = 0
     paused: bool = False
+    paused_at: float = 0.0
     held: list[Callable[[], None]] = field(default_factory=list)
+    works: set[SimWork] = field(default_factory=set)
+    writing: dict[int, tuple[str, str, float, float]] = field(default_factory=dict)
+    """Writes of this node's works in progress: (name, text, began, ends), by number."""
     clock: Clock = field(default_factory=Clock)
     timers: set[TimerId] = field(default_factory=set)
     # clerks only
@@ -91,9 +97,13 @@ class _Context:
         self.nodes = tuple(sim.servers)
         self.storage = slot.disk
         self.random = random.Random(f"{sim.seed}:{slot.name}:{slot.incarnation}")
+        self.files: Files = MemoryFiles(sim.files, lambda kind, **f: sim._emit(kind, node=slot.name, **f))
 
     def send(self, dst: str, msg: object) -> None:
         self._sim._send(self._slot, dst, msg)
+
+    def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
+        return self._sim._start_work(self._slot, fn, args)
 
     def set_timer(self, delay: float, timer: object) -> TimerId:
         return self._sim._set_timer(self._slot, delay, timer)
@@ -111,6 +121,39 @@ class _Context:
 
     def complete(self, outcome: str, value: Any) -> None:
         self._sim._complete(self._slot, outcome, value)
+
+
+class _WorkHost:
+    """The shared files as a node's works change them, each change at the moment it happens."""
+
+    def __init__(self, sim: Simulation, slot: _Slot) -> None:
+        self._sim = sim
+        self._slot = slot
+        self.files = sim.files
+
+    def _emit(self, **fields: Any) -> None:
+        self._sim._emit("file", node=self._slot.name, **fields)
+
+    def write_begins(self, name: str, text: str, duration: float) -> int:
+        self.files[name] = ""  # truncated: it fills as the write goes on
+        self._emit(op="write", name=name, bytes=len(text.encode("utf-8")))
+        self._sim._ids += 1
+        self._slot.writing[self._sim._ids] = (name, text, self._sim.now, self._sim.now + duration)
+        return self._sim._ids
+
+    def write_ends(self, key: int) -> None:
+        name, text, _, _ = self._slot.writing.pop(key)
+        self.files[name] = text
+        self._emit(op="written", name=name, bytes=len(text.encode("utf-8")))
+
+    def renamed(self, src: str, dst: str) -> None:
+        text = self.files.pop(src)
+        self.files[dst] = text
+        self._emit(op="rename", name=src, to=dst, bytes=len(text.encode("utf-8")))
+
+    def removed(self, name: str) -> None:
+        del self.files[name]
+        self._emit(op="remove", name=name)
 
 
 class Simulation:
@@ -135,6 +178,8 @@ class Simulation:
         self.now = 0.0
         self.trace: list[TraceEvent] = []
         self.errors: list[str] = []
+        self.files: dict[str, str] = {}
+        """The run's shared files (see :mod:`.files`): name -> text."""
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
         self._net = random.Random(f"{seed}:network")
@@ -183,6 +228,10 @@ class Simulation:
             self.now = t
             action()
         self.now = self.stop_at
+        for slot in self.slots.values():  # works still running stop with the run
+            for work in list(slot.works):
+                work.cancel()
+            slot.works.clear()
         for i, name in enumerate(self.clients):
             slot = self.slots[name]
             if slot.pending is not None:
@@ -215,6 +264,7 @@ class Simulation:
         slot.paused = False
         slot.held.clear()
         slot.timers.clear()
+        self._tear_writes(slot)
         if disk == "lose":
             slot.disk.wipe()
         fields: dict[str, Any] = {"node": slot.name, "reason": reason, "disk": disk}
@@ -311,6 +361,86 @@ class Simulation:
         assert handler is not None
         self._call(slot, f"timer {describe(timer)}", handler, timer)
 
+    # -- works (see simwork.py) -----------------------------------------------------------
+
+    def _start_work(self, slot: _Slot, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
+        if not callable(fn):
+            raise NodeError(f"{slot.name}: start_work({fn!r}, ...): give the function to run")
+        self._ids += 1
+        wid = self._ids
+        name = getattr(fn, "__name__", type(fn).__name__)
+        rng = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}:work{wid}")
+        work = SimWork(slot.name, _WorkHost(self, slot), rng, fn, args)
+        slot.works.add(work)
+        self._emit("work", node=slot.name, id=wid, op="start", name=name)
+        # It starts once the handler that started it has returned, as a thread would.
+        self._work_at(slot, slot.incarnation, self.now, lambda: self._step_work(slot, work, wid, name))
+        return wid
+
+    def _step_work(self, slot: _Slot, work: SimWork, wid: int, name: str) -> None:
+        self._current = slot
+        try:
+            wait = work.step()
+        finally:
+            self._current = None
+        if wait is not None:
+            self._work_at(slot, slot.incarnation, self.now + wait, lambda: self._step_work(slot, work, wid, name))
+            return
+        slot.works.discard(work)
+        self._end_work(slot, wid, name, work.result, work.failure)
+
+    def _work_at(self, slot: _Slot, incarnation: int, due: float, action: Callable[[], None]) -> None:
+        """Do ``action`` at ``due`` unless the node crashed meanwhile; a pause delays it by as
+        long as the node was paused."""
+
+        def fire() -> None:
+            if slot.incarnation != incarnation:
+                return
+            if slot.paused:
+                remaining = max(0.0, due - slot.paused_at)
+                slot.held.append(lambda: self._work_at(slot, incarnation, self.now + remaining, action))
+                return
+            action()
+
+        self._at(due, fire)
+
+    def _tear_writes(self, slot: _Slot) -> None:
+        """A crash stops the node's works; a write it interrupts leaves the part written so far."""
+        for work in list(slot.works):
+            work.cancel()
+        slot.works.clear()
+        for name, text, began, ends in slot.writing.values():
+            data = text.encode("utf-8")
+            done = 1.0 if ends <= began else min(1.0, max(0.0, (self.now - began) / (ends - began)))
+            part = data[: int(len(data) * done)].decode("utf-8", errors="ignore")
+            self.files[name] = part
+            self._emit("file", node=slot.name, op="torn", name=name, bytes=len(part.encode("utf-8")))
+        slot.writing.clear()
+
+    def _end_work(self, slot: _Slot, wid: int, name: str, result: object, failure: Exception | None) -> None:
+        if failure is not None:
+            self._emit("work", node=slot.name, id=wid, op="error", name=name)
+            report = format_error(slot.name, f"work {name}", failure)
+            self.errors.append(report)
+            self._crash(slot, "error", "keep", report)
+            return
+        self._emit("work", node=slot.name, id=wid, op="end", name=name)
+        if result is None:
+            return
+
+        def deliver() -> None:
+            check_send(slot.name, slot.name, result, self.classes)
+            try:
+                msg = self.codec.decode(self.codec.encode(result))
+            except SerializationError as exc:
+                raise NodeError(f"{slot.name}: the work {name} returned {type(result).__name__}: {exc}") from None
+            assert slot.obj is not None
+            handler = slot.obj._handler_for_message(msg)
+            assert handler is not None
+            handler(msg, slot.name)
+
+        self._call(slot, f"the result of work {name}", deliver)
+
     # -- the schedule ---------------------------------------------------------------------
 
     def _leader(self) -> str | None:
@@ -371,6 +501,7 @@ class Simulation:
             if who is not None and self.slots[who].up and not self.slots[who].paused:
                 slot = self.slots[who]
                 slot.paused = True
+                slot.paused_at = self.now
                 self._emit("pause", node=who, duration=e.duration)
                 incarnation = slot.incarnation
                 self._at(self.now + e.duration,

@@ -1,0 +1,248 @@
+"""What the MapReduce lab's tests check, each reading a finished run (its trace and history) only.
+
+The job's output comes from the job client's completed operation (the text of every ``mr-out-*``
+file when the coordinator said the job was done); the expected output is a sequential run of the
+same application over the same corpus, computed here. Everything else is read from the protocol's
+messages and the runtime's ``file`` events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from labs.runtime.lab import Finding, RunResult
+
+from .attempts import COORDINATOR, attempts, job_times, messages, task_sends
+from .corpus import read_books
+from .mr import load_app, sequential
+
+FINAL = re.compile(r"mr-(out-\d+|\d+-\d+)")
+"""Names readers trust: intermediate files (``mr-3-1``) and outputs (``mr-out-1``)."""
+QUIET = 1.0
+"""Seconds an idle worker may go without asking for a task before it counts as gone."""
+
+
+def no_node_errors(run: RunResult) -> list[str]:
+    """No handler or work raised, apart from the crashes the crash application makes on purpose."""
+    from labs.rpc.checks import no_node_errors as any_errors
+
+    real = [e for e in run.errors if "AppCrash" not in e]
+    return any_errors(dataclasses.replace(run, errors=real))
+
+
+def _job(run: RunResult) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The job's invocation and its completion (``None`` when it never completed)."""
+    history = run.history
+    invoke = next((h for h in history if h["type"] == "invoke"), None)
+    done = next((h for h in history if invoke is not None and h["index"] == invoke["index"]
+                 and h["type"] != "invoke"), None)
+    return invoke, done
+
+
+def job_completes(run: RunResult) -> list[str]:
+    """The job finishes (the client hears it is done) within the workload's time limit."""
+    invoke, done = _job(run)
+    if invoke is None:
+        return [Finding("no job was submitted")]
+    if done is not None and done["type"] == "ok":
+        return []
+    limit = run.lab.workload.timeout if run.lab.workload else 0.0
+    tasks = attempts(run.trace)
+    finished = {(a.kind, a.number) for a in tasks if a.outcome == "done"}
+    sends = messages(run.trace)
+    spec = [e for e in sends.values() if e.get("msg") == "SubmitJob"][:1]
+    body = spec[0].get("body", {}) if spec else {}
+    maps = len(body.get("inputs", [])) if isinstance(body, dict) else 0
+    reduces = int(body.get("reduces", 0)) if isinstance(body, dict) else 0
+    m = sum(1 for k, _ in finished if k == "map")
+    r = sum(1 for k, _ in finished if k == "reduce")
+    return [Finding(f"the job did not finish within {limit:g} s ({m} of {maps} map tasks and {r} of "
+                    f"{reduces} reduce tasks reported done): does the coordinator give a task to "
+                    "another worker when its first worker goes silent for TIMEOUT?",
+                    "\n".join(f"{a.worker}: {a.label} {a.start:.3f}..{a.end:.3f}" for a in tasks))]
+
+
+@lru_cache(maxsize=16)
+def expected(app: str, corpus: str) -> tuple[str, ...]:
+    """The sorted output lines of a sequential run (of the application the app says to match)."""
+    module: Any = __import__(f"labs.mapreduce.apps.{load_app(app).name}", fromlist=["x"])
+    inputs = {f"input/{name}": text for name, text in read_books(corpus).items()}  # as the client names them
+    return tuple(sequential(getattr(module, "SEQUENTIAL", app), inputs))
+
+
+def output_lines(run: RunResult) -> list[str] | None:
+    _, done = _job(run)
+    if done is None or done["type"] != "ok" or not isinstance(done.get("value"), dict):
+        return None
+    outputs = done["value"].get("outputs", {})
+    return sorted(line for text in outputs.values() for line in str(text).splitlines() if line.strip())
+
+
+def output_correct(run: RunResult) -> list[str]:
+    """The output, read when the coordinator says the job is done, equals a sequential run's."""
+    invoke, done = _job(run)
+    lines = output_lines(run)
+    if invoke is None or lines is None:
+        return [Finding("the job did not finish, so there is no output to compare")]
+    spec = invoke.get("value") or {}
+    want = list(expected(str(invoke["key"]), str(spec.get("corpus", "small"))))
+    if lines == want:
+        return []
+    got_by_key = _by_key(lines)
+    want_by_key = _by_key(want)
+    wrong = [k for k in sorted(set(got_by_key) | set(want_by_key)) if got_by_key.get(k) != want_by_key.get(k)]
+    details = [f"{k!r}: output {got_by_key.get(k, '(missing)')!r}, sequential run {want_by_key.get(k, '(none)')!r}"
+               for k in wrong[:20]]
+    missing = sum(1 for k in wrong if k not in got_by_key)
+    files = sorted((done or {}).get("value", {}).get("outputs", {})) if done else []
+    summary = (f"the output differs from a sequential run for {len(wrong)} of {len(want_by_key)} keys "
+               f"({missing} missing); first: {details[0]}")
+    if missing == len(wrong) and missing:
+        summary += " (output read when the coordinator said the job was done: was it really done?)"
+    return [Finding(summary, f"output files: {', '.join(files) or '(none)'}\n" + "\n".join(details))]
+
+
+def _by_key(lines: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in lines:
+        key, _, value = line.partition(" ")
+        out[key] = value if key not in out else f"{out[key]} | {value}"  # a key twice shows as such
+    return out
+
+
+def _output_values(run: RunResult, prefix: str) -> dict[str, str]:
+    return {k: v for k, v in _by_key(output_lines(run) or []).items() if k.startswith(prefix)}
+
+
+def parallel_maps(run: RunResult) -> list[str]:
+    """Map tasks run on several workers at once (the parallel app counts who is inside a map)."""
+    if output_lines(run) is None:
+        return [Finding("the job did not finish, so nothing shows whether maps ran in parallel")]
+    seen = int(_output_values(run, "parallel-maps").get("parallel-maps", "0") or 0)
+    ran = sorted(k.removeprefix("ran-map-") for k in _output_values(run, "ran-map-"))
+    if seen >= 2 and len(ran) >= 2:
+        return []
+    return [Finding(f"map tasks did not run in parallel: at most {seen} worker(s) were inside a map "
+                    f"task at once, and maps ran on {', '.join(ran) or 'no worker'}; does the "
+                    "coordinator hand out a map task to every worker that asks?")]
+
+
+def parallel_reduces(run: RunResult) -> list[str]:
+    """Reduce tasks run on several workers at once."""
+    if output_lines(run) is None:
+        return [Finding("the job did not finish, so nothing shows whether reduces ran in parallel")]
+    values = _output_values(run, "phase-")
+    seen = max((int(v) for v in values.values() if v.isdigit()), default=0)
+    if seen >= 2:
+        return []
+    return [Finding(f"reduce tasks did not run in parallel: at most {seen} worker(s) were inside a "
+                    "reduce task at once; does the coordinator hand out a reduce task to every "
+                    "worker that asks?")]
+
+
+def workers_stay(run: RunResult) -> list[str]:
+    """No worker leaves before the job is done: the coordinator says ``exit`` only after every
+    reduce task is done, and an idle worker keeps asking (at least every ``QUIET`` seconds)."""
+    _, job_done = job_times(run.trace)
+    stop = job_done if job_done is not None else run.trace[-1]["t"]
+    sends = messages(run.trace)
+    submit = next((e for e in sends.values() if e.get("msg") == "SubmitJob"), None)
+    reduces = int((submit or {}).get("body", {}).get("reduces", 0)) if submit else 0
+    done_at: dict[int, float] = {}
+    for e in run.trace:
+        if e["type"] == "deliver" and e["node"] == COORDINATOR:
+            s = sends.get(e["id"])
+            if s is not None and s.get("msg") == "TaskDone" and (s.get("body") or {}).get("kind") == "reduce":
+                done_at.setdefault(int(s["body"]["number"]), e["t"])
+    for e, _ in task_sends(run.trace, "exit"):
+        undone = [r for r in range(reduces) if done_at.get(r, float("inf")) > e["t"]]
+        if undone:
+            return [Finding(f"{COORDINATOR} told {e['dst']} to exit at {e['t']:.3f}, when reduce "
+                            f"task(s) {', '.join(map(str, undone))} were not done yet: a worker must "
+                            "stay while any task may still need running again")]
+    workers = [n for n in _workers(run) if n != COORDINATOR]
+    for w in workers:
+        gap = _longest_silence(run, w, stop)
+        if gap is not None:
+            start, length = gap
+            return [Finding(f"{w} stopped asking for tasks at {start:.3f} and was silent for "
+                            f"{length:.2f} s before the job was done (at {stop:.3f}): an idle worker "
+                            "must keep asking until the coordinator says the job is over")]
+    return []
+
+
+def _workers(run: RunResult) -> list[str]:
+    header = run.trace[0] if run.trace and run.trace[0]["type"] == "run" else {}
+    return [str(n) for n in header.get("nodes", [])]
+
+
+def _longest_silence(run: RunResult, worker: str, stop: float) -> tuple[float, float] | None:
+    """The first stretch longer than ``QUIET`` in which ``worker`` was up, idle and silent."""
+    sends = messages(run.trace)
+    busy, up, told_exit = False, False, False
+    quiet_since = 0.0
+    for e in run.trace:
+        if e["type"] == "run" or (e.get("node") != worker and e["type"] != "end"):
+            continue
+        t = e["t"]
+        if up and not busy and not told_exit and min(t, stop) - quiet_since > QUIET:
+            return quiet_since, min(t, stop) - quiet_since
+        if t > stop:
+            return None
+        kind = e["type"]
+        if kind in ("start", "restart"):
+            up, busy, told_exit, quiet_since = True, False, False, t
+        elif kind == "crash":
+            up = False
+        elif kind == "send" and e.get("msg") == "GetTask":
+            quiet_since = t
+        elif kind == "send" and e.get("msg") == "TaskDone":
+            busy, quiet_since = False, t
+        elif kind == "deliver":
+            s = sends.get(e["id"])
+            task = (s or {}).get("body") or {}
+            if s is not None and s.get("msg") == "Task":
+                if task.get("kind") in ("map", "reduce"):
+                    busy = True
+                elif task.get("kind") == "exit":
+                    told_exit = True
+    if up and not busy and not told_exit and stop - quiet_since > QUIET:
+        return quiet_since, stop - quiet_since
+    return None
+
+
+def no_torn_files(run: RunResult) -> list[str]:
+    """No crash leaves a half-written file under a name readers trust (``mr-*``): outputs are
+    written under a temporary name and renamed, so a crash only ever tears a temporary file."""
+    writing: dict[str, dict[str, tuple[float, int]]] = {}
+    for e in run.trace:
+        kind, node = e["type"], e.get("node")
+        if kind == "file" and FINAL.fullmatch(str(e.get("name", ""))):
+            if e.get("op") == "write":
+                writing.setdefault(str(node), {})[e["name"]] = (e["t"], int(e.get("bytes", 0)))
+            elif e.get("op") == "written":
+                writing.get(str(node), {}).pop(e["name"], None)
+        elif kind == "crash" and writing.get(str(node)):
+            name, (began, size) = next(iter(writing[str(node)].items()))
+            torn = next((int(x.get("bytes", 0)) for x in run.trace if x["type"] == "file" and x.get("op") == "torn"
+                         and x.get("node") == node and x.get("name") == name and x["t"] == e["t"]), None)
+            left = f"{torn:,} of its {size:,} bytes" if torn is not None else f"part of its {size:,} bytes"
+            return [Finding(f"{node} crashed at {e['t']:.3f} while writing {name} in place (since "
+                            f"{began:.3f}): {left} were left under a name that readers take for a "
+                            "whole file; write to a temporary name, then rename")]
+    return []
+
+
+CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+    "no-node-errors": no_node_errors,
+    "job-completes": job_completes,
+    "output-correct": output_correct,
+    "parallel-maps": parallel_maps,
+    "parallel-reduces": parallel_reduces,
+    "workers-stay": workers_stay,
+    "no-torn-files": no_torn_files,
+}
