@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -47,16 +48,47 @@ HANDOUTS = sorted((ROOT / "site" / "labs").glob("*.md"))
 BUILD_LIMIT = 240  # seconds; a build takes about 15 s on the 2-core CI machine
 
 
-def build(config: Path, site: Path, cache: Path) -> float:
+def run_build(config: Path, site: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     """``mkdocs build --strict`` of ``config`` into ``site``, executing chapters into ``cache``."""
     env = {k: v for k, v in os.environ.items() if k not in ("DS_PICTURES_DISPLAY", "JPY_SESSION_NAME")}
     env.update(SITE_CHAPTERS_CACHE=str(cache), NO_MKDOCS_2_WARNING="1")
-    start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
                            "--site-dir", str(site)], cwd=config.parent, env=env, capture_output=True,
                           text=True, timeout=BUILD_LIMIT, check=False)
+
+
+def build(config: Path, site: Path, cache: Path) -> float:
+    """:func:`run_build`, which must succeed; the seconds it took."""
+    start = time.monotonic()
+    done = run_build(config, site, cache)
     assert done.returncode == 0, done.stderr[-4000:]
     return time.monotonic() - start
+
+
+def small_site(folder: Path, index: str, *notebooks: nbformat.NotebookNode, assets: bool = True) -> Path:
+    """A site in ``folder`` with the course's configuration (mkdocs.yml inherited, the same
+    hooks and browser code unless ``assets`` is false), the page ``index`` and ``notebooks`` as
+    its chapters; its config file."""
+    docs = folder / "docs"
+    docs.mkdir(parents=True)
+    for shared in ("assets", "javascripts") if assets else ("javascripts",):
+        (docs / shared).symlink_to(ROOT / "site" / shared)
+    (docs / "index.md").write_text(index)
+    (folder / "course").mkdir()
+    for i, nb in enumerate(notebooks, start=1):
+        nbformat.write(nb, folder / "course" / f"{i:02d}-chapter.ipynb")
+    hooks = [str(ROOT / "site" / "hooks" / h) for h in ("chapters.py", "offline.py")]
+    config = folder / "mkdocs.yml"
+    config.write_text(f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: docs\nwatch: []\n"
+                      f"hooks: {json.dumps(hooks)}\nnav:\n  - Home: index.md\n  - Chapters: []\n")
+    return config
+
+
+def notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = list(cells)
+    return nb
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +228,7 @@ def test_the_site_holds_every_chapter_handout_and_reference_page(built: Path) ->
         assert html.count("<iframe") >= 1, f"{chapter.name} shows no trace picture"
         # the site is public: exercises show the nbgrader stub, never the solution
         solutions = solution_lines(chapter)
-        text = re.sub(r"<[^>]+>", "", html).replace("&quot;", '"').replace("&#39;", "'")
+        text = unescape(re.sub(r"<[^>]+>", "", html))
         leaked = [line for line in solutions if line in text]
         assert not leaked, f"{chapter.name} shows its solutions: {leaked[:3]}"
         assert ("YOUR CODE HERE" in html) == bool(solutions)
@@ -377,33 +409,22 @@ def test_dark_mode_and_the_copy_buttons(served: str, browser: Browser, shots: Pa
 
 def test_widgets_and_math_render_from_the_site_itself(
         tmp_path: Path, browser: Browser, shots: Path) -> None:
-    """No chapter shows a Jupyter widget (the pictures are pages) or math yet: a tiny site with
-    the course's configuration and one chapter that does both shows they work offline."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for shared in ("assets", "javascripts"):
-        (docs / shared).symlink_to(ROOT / "site" / shared)
-    (docs / "index.md").write_text("# Home\n\nLittle's law: \\(L = \\lambda W\\).\n\n"
-                                   "$$\n1 - (1 - p)^n\n$$\n")
-    (tmp_path / "course").mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell("# Chapter 9: widgets\n\nA share of $p = 0.01$ is slow:"
-                                              "\n\n$$1 - (1 - p)^{100} \\approx 0.63$$"),
-                nbformat.v4.new_code_cell("import ipywidgets as w\nw.IntSlider(value=7, max=9, description='servers')")]
-    nbformat.write(nb, tmp_path / "course" / "09-widgets.ipynb")
-    hooks = [str(ROOT / "site" / "hooks" / h) for h in ("chapters.py", "offline.py")]
-    (tmp_path / "mkdocs.yml").write_text(
-        f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: docs\nwatch: []\nhooks: {json.dumps(hooks)}\n"
-        "nav:\n  - Home: index.md\n  - Chapters: []\n")
-    build(tmp_path / "mkdocs.yml", tmp_path / "site", tmp_path / "cache")
-    html = (tmp_path / "site" / "chapters" / "09-widgets" / "index.html").read_text(encoding="utf-8")
+    """No chapter shows a Jupyter widget (the pictures are pages) or math yet: a small site with
+    the course's configuration and a chapter that does both shows that they work offline."""
+    config = small_site(
+        tmp_path, "# Home\n\nLittle's law: \\(L = \\lambda W\\).\n\n$$\n1 - (1 - p)^n\n$$\n",
+        notebook(nbformat.v4.new_markdown_cell("# Chapter 9: widgets\n\nA share of $p = 0.01$ is "
+                                               "slow:\n\n$$1 - (1 - p)^{100} \\approx 0.63$$"),
+                 nbformat.v4.new_code_cell("import ipywidgets as w\n"
+                                           "w.IntSlider(value=7, max=9, description='servers')")))
+    build(config, tmp_path / "site", tmp_path / "cache")
+    html = (tmp_path / "site" / "chapters" / "01-chapter" / "index.html").read_text(encoding="utf-8")
     assert "unpkg.com" not in html and "assets/vendor/requirejs/require.js" in html
 
     server = Server(tmp_path / "site")
     reader = Reader(browser, server.url)
     try:
-        page = reader.open("chapters/09-widgets/")
+        page = reader.open("chapters/01-chapter/")
         slider = page.locator(".widget-slider")
         slider.wait_for(timeout=30_000)
         assert "servers" in slider.inner_text() and "7" in page.locator(".widget-readout").inner_text()
@@ -415,3 +436,20 @@ def test_widgets_and_math_render_from_the_site_itself(
     finally:
         reader.close()
         server.close()
+
+
+def test_the_build_refuses_missing_browser_code_outside_requests_and_failing_chapters(tmp_path: Path) -> None:
+    bare = small_site(tmp_path / "bare", "# Home\n", assets=False)
+    done = run_build(bare, tmp_path / "bare" / "site", tmp_path / "cache")
+    assert done.returncode != 0 and "run `bash scripts/site_assets.sh`" in done.stderr, done.stderr[-2000:]
+
+    outside = small_site(tmp_path / "outside", '# Home\n\n<script src="https://cdn.example.org/x.js"></script>\n')
+    done = run_build(outside, tmp_path / "outside" / "site", tmp_path / "cache")
+    assert done.returncode != 0 and "index.md would need the network" in done.stderr, done.stderr[-2000:]
+
+    raises = small_site(tmp_path / "raises", "# Home\n", notebook(
+        nbformat.v4.new_markdown_cell("# Chapter 1: errors"), nbformat.v4.new_code_cell("1 / 0")))
+    done = run_build(raises, tmp_path / "raises" / "site", tmp_path / "cache")
+    assert done.returncode != 0 and "01-chapter.ipynb failed to execute" in done.stderr, done.stderr[-2000:]
+    assert "ZeroDivisionError" in done.stderr
+    assert not list((tmp_path / "cache").glob("01-chapter-*.ipynb")), "a failed chapter was cached"
