@@ -79,7 +79,9 @@ def small_site(folder: Path, index: str, *notebooks: nbformat.NotebookNode, asse
         nbformat.write(nb, folder / "course" / f"{i:02d}-chapter.ipynb")
     hooks = [str(ROOT / "site" / "hooks" / h) for h in ("chapters.py", "offline.py")]
     config = folder / "mkdocs.yml"
+    # site_url as `mkdocs serve` sets it: pages then name themselves by a full address
     config.write_text(f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: docs\nwatch: []\n"
+                      "site_url: http://127.0.0.1:8000/\n"
                       f"hooks: {json.dumps(hooks)}\nnav:\n  - Home: index.md\n  - Chapters: []\n")
     return config
 

@@ -32,6 +32,8 @@ MERMAID_LOADER = re.compile(r'<script type="module">(?:(?!</script>).)*?jp-Merma
 diagram, and a diagram fails the build (below), so it goes."""
 OUTSIDE = re.compile(r"<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc=[\"']?(?:https?:)?//"
                      r"|<link\b[^>]*?\bhref=[\"']?(?:https?:)?//[^>]*>", re.IGNORECASE)
+NAMING_ONLY = re.compile(r"\brel=[\"']?(?:canonical|alternate|prev|next|author|license|me)\b", re.IGNORECASE)
+"""Links that name a page (mkdocs-material's canonical link, for one) rather than load it."""
 CDNS = ("unpkg.com", "cdnjs.cloudflare.com", "cdn.jsdelivr.net", "fonts.googleapis.com")
 
 
@@ -56,7 +58,7 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
         output = (f'{output[:start]}<script src="{local}/requirejs/require.js"></script>\n'
                   f"{output[start:]}")
     output = MERMAID_LOADER.sub("", output)
-    problems = [m.group(0)[:120] for m in OUTSIDE.finditer(output)]
+    problems = [m.group(0)[:120] for m in OUTSIDE.finditer(output) if not NAMING_ONLY.search(m.group(0))]
     problems += [f"a script naming {cdn}" for cdn in CDNS
                  if any(cdn in s for s in re.findall(r"<script\b[^>]*>(.*?)</script>", output, re.S))]
     if re.search(r'class="[^"]*\bjp-Mermaid\b', output):
