@@ -56,7 +56,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -244,7 +244,7 @@ def unpack(files: Mapping[str, bytes], folder: Path) -> None:
 
 
 def grade_job(student: str, lab: str, files: dict[str, bytes], settings: dict[str, Any],
-              timeout: float) -> dict[str, Any]:
+              timeout: float, private: Sequence[str] = ()) -> dict[str, Any]:
     """Grade one submission in a child process with a Ray instance of its own; plain data back.
 
     Returns ``{"tests": {name: score}, "files": {path: bytes}, "node", "started_at",
@@ -260,7 +260,7 @@ def grade_job(student: str, lab: str, files: dict[str, bytes], settings: dict[st
             tests = load_graded_suite(lab).select(settings.get("pattern"))
         except (ValueError, OSError, SuiteError) as exc:
             return {**answer, "error": f"could not set up the grading: {exc}", "seconds": 0.0}
-        error = _run_child(submission, lab, out, settings, timeout, Path(tmp))
+        error = _run_child(submission, lab, out, {**settings, "private": list(private)}, timeout, Path(tmp))
         if error is None:
             try:
                 answer["tests"] = read_scores(out / "report.json", tests)
@@ -314,13 +314,16 @@ def _die_with_parent() -> None:
 def child_main() -> None:
     """The child's side of :func:`grade_job`: a local Ray instance of its own, then ``grade``."""
     spec = json.loads(sys.stdin.read())
-    if spec["ray"]:
-        start_ray(address="local", num_cpus=1, object_store_memory=RAY_OBJECT_STORE)
     from .grade import grade
+    from .sandbox import unavailable
 
+    # In the sandbox the student's Ray is the sandbox's own; otherwise this child starts one.
+    own_ray = spec["ray"] and unavailable() is not None
+    if own_ray:
+        start_ray(address="local", num_cpus=1, object_store_memory=RAY_OBJECT_STORE)
     grade(Path(spec["submission"]), spec["lab"], Path(spec["out"]), sim_seeds=spec["sim_seeds"],
-          ray=spec["ray"], pattern=spec["pattern"])
-    if spec["ray"]:
+          ray=spec["ray"], pattern=spec["pattern"], private=[Path(p) for p in spec.get("private", [])])
+    if own_ray:
         import ray
 
         ray.shutdown()
@@ -452,8 +455,9 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
             echo(f"{skipped} of {len(submissions)} submissions already graded (in {book.path}); "
                  f"grading the other {len(todo)}")
         if todo:
+            private = [str(submissions_dir.resolve()), str(out_dir.resolve())]
             _fan_out(todo, lab, out_dir, book, settings, settings_key, max_score, address, timeout, cpus,
-                     show_progress)
+                     show_progress, private)
         rows = book.rows(lab)
     finally:
         book.close()
@@ -466,15 +470,16 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
 
 def _fan_out(todo: list[tuple[Submission, dict[str, bytes], str]], lab: str, out_dir: Path, book: Gradebook,
              settings: dict[str, Any], settings_key: str, max_score: int, address: str | None,
-             timeout: float, cpus: float, show_progress: bool) -> None:
-    """One Ray task per submission; each result recorded the moment it reaches the driver."""
+             timeout: float, cpus: float, show_progress: bool, private: list[str]) -> None:
+    """One Ray task per submission; each result recorded the moment it reaches the driver.
+    ``private``: the class's folders, which student code must not be able to read."""
     import ray
 
     with _connected(address):
         job = ray.remote(grade_job).options(num_cpus=cpus, max_retries=0, name=f"grade-{lab}")
         pending: dict[Any, tuple[Submission, str]] = {}
         for sub, files, key in todo:
-            pending[job.remote(sub.student, lab, files, settings, timeout)] = (sub, key)
+            pending[job.remote(sub.student, lab, files, settings, timeout, private)] = (sub, key)
         with _progress(len(pending), lab, show_progress) as bar:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)

@@ -67,6 +67,7 @@ class SandboxHosts(Hosts):
         self.futures: dict[str, concurrent.futures.Future[str | None]] = {}
         self.keys = 0
         self.runs = 0
+        self.stopped = False  # the helper is gone (killed by the watchdog?): nothing it owed will come
         self.log = sandbox.base / "sandbox-ray.log"
 
     # -- the helper ------------------------------------------------------------------------
@@ -76,6 +77,7 @@ class SandboxHosts(Hosts):
             return
         self.close()
         self.sandbox.kill_all()  # a helper that died (killed by the watchdog?) leaves its Ray behind
+        self.stopped = False
         log = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             self.helper = self.sandbox.popen(
@@ -114,7 +116,10 @@ class SandboxHosts(Hosts):
 
     def pending(self, key: int | str) -> concurrent.futures.Future[str | None]:
         with self.lock:
-            return self.futures.setdefault(str(key), concurrent.futures.Future())
+            f = self.futures.setdefault(str(key), concurrent.futures.Future())
+            if self.stopped and not f.done():
+                f.set_exception(HostError("the sandbox's Ray helper stopped"))
+            return f
 
     def _read(self, helper: subprocess.Popen[bytes]) -> None:
         assert helper.stdout is not None
@@ -140,6 +145,8 @@ class SandboxHosts(Hosts):
                 f.set_result(error[:2000] if type(error) is str else None)
         with self.lock:
             futures = list(self.futures.values()) if self.helper is helper else []
+            if self.helper is helper:
+                self.stopped = True
         for f in futures:
             if not f.done():
                 f.set_exception(HostError("the sandbox's Ray helper stopped"))

@@ -192,6 +192,14 @@ def test_the_reference_gets_full_marks_and_a_buggy_submission_is_told_why(tmp_pa
     assert report["student_code"].startswith("sandboxed as ds-sandbox-")
 
 
+def test_a_server_that_answers_nothing_earns_nothing(tmp_path: Path) -> None:
+    """No operation completes, so no history is wrong: every test (hidden ones too) must still
+    ask for progress, or doing nothing would earn points."""
+    impl = standalone(VARIANTS / "silent.py", tmp_path / "silent.py")
+    grades = grade(impl, "rpc", tmp_path / "out", sim_seeds=1, ray=False)
+    assert {g.test.name: g.score for g in grades} == {t.name: 0 for t in SUITE.tests}
+
+
 def test_grading_twice_gives_the_same_score(tmp_path: Path) -> None:
     impl = standalone(VARIANTS / "non_atomic_put.py", tmp_path / "non_atomic_put.py")
     first = grade(impl, "rpc", tmp_path / "a", sim_seeds=4, ray=False, pattern="racing")

@@ -16,6 +16,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from submissions import standalone_source
 from test_rpc_lab import _solution_lines
 
 from autograder.grade import SIM_TIME_LIMIT
@@ -41,7 +42,8 @@ from autograder.suite import load_graded_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "labs" / "rpc" / "node.py"
-BUGGY = ROOT / "tests" / "rpc_variants" / "no_dedup.py"
+BUGGY = standalone_source((ROOT / "tests" / "rpc_variants" / "no_dedup.py").read_text()).encode()
+"""A student's node.py without duplicate detection (self-contained, as a student hands it in)."""
 SETTINGS = GradingSettings(sim_seeds=1, ray=False)
 SUITE = load_graded_suite("rpc")
 HIDDEN_POINTS = sum(t.points for t in SUITE.tests if t.hidden)
@@ -118,9 +120,9 @@ def graded(course: Path, tmp_path_factory: pytest.TempPathFactory) -> Graded:
     for student in ("ref", "buggy", "hostile", "missing"):
         shutil.copytree(release, incoming / student)
     shutil.copyfile(REFERENCE, incoming / "ref" / "node.py")
-    shutil.copyfile(BUGGY, incoming / "buggy" / "node.py")
+    (incoming / "buggy" / "node.py").write_bytes(BUGGY)
     hostile = incoming / "hostile"
-    shutil.copyfile(BUGGY, hostile / "node.py")
+    (hostile / "node.py").write_bytes(BUGGY)
     nbformat.write(hostile_notebook(release / "rpc.ipynb"), str(hostile / "rpc.ipynb"))
     (hostile / "ipykernel_launcher.py").write_text(LAUNCHER.format(marker=str(marker)))
     (hostile / "autograder").mkdir()
@@ -211,7 +213,7 @@ def test_pitfall_autograde_replaces_student_files(graded: Graded) -> None:
     """exclude_overwriting: the buggy node.py is graded as submitted (not replaced by the
     source's copy), and a submission without node.py gets none."""
     autograded = graded.course / "autograded"
-    assert (autograded / "buggy" / "rpc" / "node.py").read_bytes() == BUGGY.read_bytes()
+    assert (autograded / "buggy" / "rpc" / "node.py").read_bytes() == BUGGY
     assert not (autograded / "missing" / "rpc" / "node.py").exists()
     assert graded.scores["missing"]["total"] == 0
     assert "there is no node.py next to this notebook" in text_of(cell(graded_notebook(graded, "missing"), RUN_CELL))
