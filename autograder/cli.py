@@ -189,10 +189,19 @@ def release_command(out: Path) -> None:
               help="Where results.json, report.json, feedback.html and pictures/ go.")
 @click.option("--sim-seeds", type=int, default=None, help="Simulator seeds per test (default: the suite's).")
 @click.option("--no-ray", is_flag=True, help="Skip the Ray runs (they are the authoritative ones).")
-def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, no_ray: bool) -> None:
+@click.option("--sandbox", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Run student code as an unprivileged sandbox user (needs root and scripts/setup.sh); "
+                   "auto: when this machine has the sandbox.")
+def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, no_ray: bool, sandbox: str) -> None:
     """Grade one submission under every test, hidden ones included: Gradescope's results.json,
     a machine-readable report.json and a feedback page for the student."""
     from .grade import grade
+    from .sandbox import SandboxError, unavailable
+
+    if sandbox == "on" and unavailable():
+        raise click.ClickException(f"--sandbox on, but {unavailable()}")
+    if sandbox == "auto" and unavailable():
+        click.echo(f"note: student code runs as you, not sandboxed ({unavailable()})", err=True)
 
     try:
         suite_tests = load_graded_suite(lab).tests
@@ -201,7 +210,11 @@ def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, 
     steps = sum(len(t.seeds if sim_seeds is None else t.seeds[:sim_seeds]) + (0 if no_ray else len(t.ray_seeds))
                 for t in suite_tests)
     with click.progressbar(length=steps, label=f"grading {submission}", file=sys.stderr) as bar:
-        grades = grade(submission, lab, out, sim_seeds, not no_ray, progress=lambda _: bar.update(1))
+        try:
+            grades = grade(submission, lab, out, sim_seeds, not no_ray, progress=lambda _: bar.update(1),
+                           sandbox={"auto": None, "on": True, "off": False}[sandbox])
+        except SandboxError as exc:
+            raise click.ClickException(str(exc)) from None
     for g in grades:
         click.echo(f"{'PASS' if g.passed else 'FAIL'} {g.test.name:<24} {g.score:>3} / {g.test.points}")
     total, worth = sum(g.score for g in grades), sum(g.test.points for g in grades)
