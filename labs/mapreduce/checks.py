@@ -22,6 +22,8 @@ from .mr import load_app, sequential
 
 FINAL = re.compile(r"mr-(out-\d+|\d+-\d+)")
 """Names readers trust: intermediate files (``mr-3-1``) and outputs (``mr-out-1``)."""
+TIMEOUT = 2.0
+"""The coordinator's timeout in the handout; an attempt twice as long is surely stuck."""
 QUIET = 1.0
 """Seconds an idle worker may go without asking for a task before it counts as gone."""
 
@@ -60,10 +62,41 @@ def job_completes(run: RunResult) -> list[str]:
     reduces = int(body.get("reduces", 0)) if isinstance(body, dict) else 0
     m = sum(1 for k, _ in finished if k == "map")
     r = sum(1 for k, _ in finished if k == "reduce")
+    last = {(a.kind, a.number): a for a in tasks}
+    stuck = [a for key, a in last.items() if key not in finished
+             and (a.outcome == "crashed" or a.end - a.start > 2 * TIMEOUT)]
+    if stuck:
+        a = stuck[0]
+        hint = (f"{a.kind} task {a.number} was last given to {a.worker} at {a.start:.3f}, which "
+                f"{'crashed' if a.outcome == 'crashed' else 'never reported it done'}, and to no one "
+                "after that: does the coordinator give a task to another worker after TIMEOUT?")
+    else:
+        hint = "are the workers still asking for tasks, and does the coordinator tell the client?"
     return [Finding(f"the job did not finish within {limit:g} s ({m} of {maps} map tasks and {r} of "
-                    f"{reduces} reduce tasks reported done): does the coordinator give a task to "
-                    "another worker when its first worker goes silent for TIMEOUT?",
+                    f"{reduces} reduce tasks reported done): {hint}",
                     "\n".join(f"{a.worker}: {a.label} {a.start:.3f}..{a.end:.3f}" for a in tasks))]
+
+
+def reduces_after_maps(run: RunResult) -> list[str]:
+    """No reduce task is handed out before every map task is done: a reduce reads the output of
+    every map task."""
+    sends = messages(run.trace)
+    maps_done: dict[int, float] = {}
+    maps = 0
+    for e in run.trace:
+        if e["type"] == "send" and e.get("msg") == "SubmitJob":
+            maps = len((e.get("body") or {}).get("inputs", []))
+        elif e["type"] == "deliver" and e["node"] == COORDINATOR:
+            s = sends.get(e["id"])
+            if s is not None and s.get("msg") == "TaskDone" and (s.get("body") or {}).get("kind") == "map":
+                maps_done.setdefault(int(s["body"]["number"]), e["t"])
+    for e, task in task_sends(run.trace, "reduce"):
+        undone = [m for m in range(maps) if maps_done.get(m, float("inf")) > e["t"]]
+        if undone:
+            return [Finding(f"{COORDINATOR} gave reduce task {task.get('number')} to {e['dst']} at "
+                            f"{e['t']:.3f}, before map task(s) {', '.join(map(str, undone[:5]))} were "
+                            "done: a reduce task reads the output of every map task")]
+    return []
 
 
 @lru_cache(maxsize=16)
@@ -74,22 +107,34 @@ def expected(app: str, corpus: str) -> tuple[str, ...]:
     return tuple(sequential(getattr(module, "SEQUENTIAL", app), inputs))
 
 
-def output_lines(run: RunResult) -> list[str] | None:
+def _value(run: RunResult) -> dict[str, Any] | None:
     _, done = _job(run)
     if done is None or done["type"] != "ok" or not isinstance(done.get("value"), dict):
         return None
-    outputs = done["value"].get("outputs", {})
-    return sorted(line for text in outputs.values() for line in str(text).splitlines() if line.strip())
+    value: dict[str, Any] = done["value"]
+    return value
+
+
+def output_lines(run: RunResult) -> list[str] | None:
+    """The output's lines, sorted (``None`` when the job did not finish or the client reported
+    only digests, for a big output)."""
+    value = _value(run)
+    if value is None or not isinstance(value.get("outputs"), dict):
+        return None
+    return sorted(line for text in value["outputs"].values() for line in str(text).splitlines() if line.strip())
 
 
 def output_correct(run: RunResult) -> list[str]:
     """The output, read when the coordinator says the job is done, equals a sequential run's."""
-    invoke, done = _job(run)
-    lines = output_lines(run)
-    if invoke is None or lines is None:
+    invoke, _ = _job(run)
+    value = _value(run)
+    if invoke is None or value is None:
         return [Finding("the job did not finish, so there is no output to compare")]
     spec = invoke.get("value") or {}
     want = list(expected(str(invoke["key"]), str(spec.get("corpus", "small"))))
+    lines = output_lines(run)
+    if lines is None:
+        return _compare_digests(value.get("files") or {}, want, int(spec.get("reduces", 1)))
     if lines == want:
         return []
     got_by_key = _by_key(lines)
@@ -98,12 +143,29 @@ def output_correct(run: RunResult) -> list[str]:
     details = [f"{k!r}: output {got_by_key.get(k, '(missing)')!r}, sequential run {want_by_key.get(k, '(none)')!r}"
                for k in wrong[:20]]
     missing = sum(1 for k in wrong if k not in got_by_key)
-    files = sorted((done or {}).get("value", {}).get("outputs", {})) if done else []
     summary = (f"the output differs from a sequential run for {len(wrong)} of {len(want_by_key)} keys "
                f"({missing} missing); first: {details[0]}")
     if missing == len(wrong) and missing:
         summary += " (output read when the coordinator said the job was done: was it really done?)"
-    return [Finding(summary, f"output files: {', '.join(files) or '(none)'}\n" + "\n".join(details))]
+    return [Finding(summary, f"output files: {', '.join(sorted(value.get('outputs', {}))) or '(none)'}\n"
+                    + "\n".join(details))]
+
+
+def _compare_digests(files: dict[str, Any], want: list[str], reduces: int) -> list[str]:
+    """A big output, reported as digests: each ``mr-out-r`` must hold partition r's lines."""
+    from .client import digest
+    from .mr import ihash, output_name
+
+    parts: dict[str, list[str]] = {output_name(r): [] for r in range(reduces)}
+    for line in want:
+        parts[output_name(ihash(line.partition(" ")[0]) % reduces)].append(line)
+    for name, lines in parts.items():
+        got = files.get(name)
+        if not isinstance(got, dict) or got.get("digest") != digest(lines):
+            have = "is missing" if not isinstance(got, dict) else f"has {got.get('lines')} lines"
+            return [Finding(f"the output differs from a sequential run: {name} {have}, and a sequential "
+                            f"run gives {len(lines)} different ones for that partition")]
+    return []
 
 
 def _by_key(lines: list[str]) -> dict[str, str]:
@@ -241,6 +303,7 @@ CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
     "no-node-errors": no_node_errors,
     "job-completes": job_completes,
     "output-correct": output_correct,
+    "reduces-after-maps": reduces_after_maps,
     "parallel-maps": parallel_maps,
     "parallel-reduces": parallel_reduces,
     "workers-stay": workers_stay,

@@ -4,14 +4,21 @@ The workload driver asks the client for one operation, ``Op("job", app, {"corpus
 "reduces": ...})``. The client copies the corpus's books into the shared files (``input/...``, as
 one copies input into GFS before a job), sends :class:`SubmitJob` to the coordinator, resends it
 until a :class:`JobDone` comes back, then reads every ``mr-out-*`` file and completes the operation
-with their text. The checks compare that text with a sequential run: reading the output at the
-moment the coordinator says "done" is what catches a coordinator that says it too early.
+with what it read. The checks compare it with a sequential run: reading the output at the moment
+the coordinator says "done" is what catches a coordinator that says it too early.
+
+What it reports: for each output file its line count and a digest of its sorted lines, and the
+files' text too when it is small (under ``TEXT_LIMIT`` bytes in all), so that a failure can name
+the keys that differ. A big job's text stays out: a result travels to the driver as one line of at
+most 64 KB, and the trace would carry megabytes for nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from labs.runtime.node import Clerk, Op, on, on_timer
 
@@ -21,6 +28,25 @@ COORDINATOR = "n1"
 """The coordinator's node name; every other server node is a worker."""
 RESEND = 0.5
 """Seconds between copies of a job submission that got no answer."""
+TEXT_LIMIT = 40_000
+"""Bytes of output up to which the client reports the output's text, not only its digests."""
+
+
+def digest(lines: list[str]) -> str:
+    """A digest of some output lines, whatever their order."""
+    return hashlib.sha256("\n".join(sorted(lines)).encode("utf-8")).hexdigest()[:16]
+
+
+def report(outputs: dict[str, str]) -> dict[str, Any]:
+    """What the client completes a job with (see the module docstring)."""
+    files = {}
+    for name, text in outputs.items():
+        lines = [line for line in text.splitlines() if line.strip()]
+        files[name] = {"lines": len(lines), "digest": digest(lines)}
+    out: dict[str, Any] = {"files": files}
+    if sum(len(t.encode("utf-8")) for t in outputs.values()) <= TEXT_LIMIT:
+        out["outputs"] = outputs
+    return out
 
 
 @dataclass(frozen=True)
@@ -77,4 +103,4 @@ class JobClient(Clerk):
         if self.job is None:
             return
         self.job = None
-        self.complete({"outputs": {name: self.files.read(name) for name in self.files.list("mr-out-")}})
+        self.complete(report({name: self.files.read(name) for name in self.files.list("mr-out-")}))

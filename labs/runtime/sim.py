@@ -32,7 +32,7 @@ from .common import (
     resolve_partition,
     state_size,
 )
-from .files import Files, MemoryFiles
+from .files import SIM_BYTES_PER_SECOND, Files, MemoryFiles
 from .lab import Lab, RunResult
 from .network import CLEAN, Delay, Links, Network, fate, links_to_data
 from .node import Clerk, Node, Op, TimerId
@@ -57,6 +57,9 @@ from .trace import Event as TraceEvent
 
 BASE_LATENCY = Delay("uniform", 0.0005, 0.0015)
 """The simulated network's own one-way latency; a schedule's ``delay`` comes on top of it."""
+WORK_SPEED = (0.7, 1.3)
+"""A work reads and writes at this many times ``SIM_BYTES_PER_SECOND`` (drawn from the seed for
+each work), as real machines and disks differ: equal tasks do not finish in lockstep."""
 
 
 def _t(x: float) -> float:
@@ -370,7 +373,9 @@ class Simulation:
         wid = self._ids
         name = getattr(fn, "__name__", type(fn).__name__)
         rng = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}:work{wid}")
-        work = SimWork(slot.name, _WorkHost(self, slot), rng, fn, args)
+        # Machines and disks differ: each work's speed is drawn from the seed.
+        speed = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}:speed{wid}").uniform(*WORK_SPEED)
+        work = SimWork(slot.name, _WorkHost(self, slot), rng, fn, args, SIM_BYTES_PER_SECOND * speed)
         slot.works.add(work)
         self._emit("work", node=slot.name, id=wid, op="start", name=name)
         # It starts once the handler that started it has returned, as a thread would.

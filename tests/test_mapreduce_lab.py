@@ -1,0 +1,150 @@
+"""The MapReduce lab: the reference passes its whole suite in both runtimes, each buggy variant is
+caught by the test aimed at it with a report that points at the bug, the release holds no solution
+and its skeleton fails cleanly, and the full corpus runs for real on Ray."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.release import BEGIN, END, release
+from autograder.runner import run_test
+from autograder.suite import load_suite
+from labs.mapreduce.corpus import CORPORA, generate, read_books
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = Path(__file__).resolve().parent / "mapreduce_variants"
+SUITE = load_suite("mapreduce")
+
+
+@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
+    (test,) = SUITE.select(name)
+    assert len(test.seeds) >= 50
+    failures = [o for o in (run_test(test, seed) for seed in test.seeds) if not o.passed]
+    assert not failures, f"seed {failures[0].seed}: {failures[0].findings[0]}"
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("name", ["word-count", "crash-partial-output", "straggler"])
+def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
+    (test,) = SUITE.select(name)
+    outcome = run_test(test, 1, "ray")
+    assert outcome.passed, outcome.findings[0]
+    assert outcome.result is not None and outcome.result.runtime == "ray"
+
+
+CAUGHT = [
+    ("no_reissue", "straggler", "and to no one after that: does the coordinator give a task to another worker after TIMEOUT?"),
+    ("no_reissue", "crash", "the job did not finish within 11.5 s"),
+    ("non_atomic_output", "crash-partial-output", "in place"),
+    ("early_reduce", "word-count", "before map task(s)"),
+    ("exits_on_wait", "early-exit", "stopped asking for tasks"),
+    ("one_at_a_time", "map-parallelism", "map tasks did not run in parallel"),
+    ("one_at_a_time", "reduce-parallelism", "reduce tasks did not run in parallel"),
+]
+
+
+@pytest.mark.parametrize(("variant", "name", "says"), CAUGHT)
+def test_buggy_variants_fail_with_a_report_that_points_at_the_bug(variant: str, name: str, says: str) -> None:
+    (test,) = SUITE.select(name)
+    impl = VARIANTS / f"{variant}.py"
+    findings = [f for seed in range(1, 6) for f in run_test(test, seed, impl=impl).findings]
+    assert findings, f"{variant} passed {name} on seeds 1-5"
+    assert any(says in f for f in findings), findings[:3]
+
+
+def test_a_torn_file_is_reported_with_its_size_and_the_crash() -> None:
+    (test,) = SUITE.select("crash-partial-output")
+    outcome = next(o for o in (run_test(test, s, impl=VARIANTS / "non_atomic_output.py") for s in range(1, 6))
+                   if not o.passed)
+    first = outcome.findings[0]
+    assert "crashed at" in first and "bytes were left under a name that readers take for a whole file" in first
+    assert outcome.result is not None
+    torn = [e for e in outcome.result.trace if e["type"] == "file" and e.get("op") == "torn"]
+    assert torn and all(e["bytes"] >= 0 for e in torn)
+
+
+def test_the_corpus_is_generated_the_same_every_time_and_is_several_megabytes() -> None:
+    tiny = CORPORA["tiny"]
+    assert generate(tiny) == generate(tiny)
+    full = read_books("full")
+    size = sum(len(t.encode()) for t in full.values())
+    assert 5_000_000 < size < 10_000_000, size
+    assert len(full) == CORPORA["full"].books
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_full_corpus_on_ray_gives_the_sequential_output(ray_session: None) -> None:
+    """Real processes doing real work on real files: word count over the ~7 MB corpus."""
+    import dataclasses
+
+    from labs.mapreduce.checks import output_correct
+    from labs.mapreduce.workloads import WORKLOADS
+    from labs.runtime.lab import Workload, get_lab
+    from labs.runtime.run import run
+    from labs.runtime.schedule import parse
+
+    lab = get_lab("mapreduce")
+    lab = dataclasses.replace(lab, workload=Workload(WORKLOADS["word-count-full"], clients=1, timeout=29.0),
+                              min_duration=29.0, settle=1.0)
+    result = run(lab, "ray", parse({"name": "clean", "duration": 29.0}), seed=1)
+    assert output_correct(result) == []
+    workers = {e["node"] for e in result.trace if e["type"] == "send" and e.get("msg") == "TaskDone"}
+    assert len(workers) >= 2, workers
+
+
+def test_release_holds_no_solution_and_its_skeleton_fails_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    stripped = release(ROOT, out)
+    assert Path("labs/mapreduce/node.py") in stripped
+    original = (ROOT / "labs/mapreduce/node.py").read_text()
+    released = (out / "labs/mapreduce/node.py").read_text()
+    assert BEGIN not in released and END not in released
+    solution = {line.strip() for line in _inside(original) if len(line.strip()) > 12 and not line.strip().startswith("#")}
+    assert len(solution) > 30
+    assert not [line for line in released.splitlines() if line.strip() in solution]
+    env = dict(os.environ, PYTHONPATH=str(out))
+    done = subprocess.run([sys.executable, "-m", "autograder", "test", "mapreduce", "--seeds", "1", "--no-shrink"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "property: not implemented yet: " in done.stdout, done.stdout[-2000:]
+    assert done.stdout.count("FAILED mapreduce") == len(SUITE.tests)
+    assert "total                                  0 / 100" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def _inside(text: str) -> list[str]:
+    inside, lines = False, []
+    for line in text.splitlines():
+        if BEGIN in line:
+            inside = True
+        elif END in line:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def test_the_handout_lists_every_test_with_its_points() -> None:
+    handout = (ROOT / "site" / "labs" / "mapreduce.md").read_text()
+    for test in SUITE.tests:
+        assert f"| `{test.name}` | {test.points} |" in handout, test.name
+    assert f"{len(SUITE.tests[0].seeds)} seeds" in handout
+
+
+def test_the_picture_shows_who_ran_which_task() -> None:
+    from labs.pictures import picture_of
+
+    (test,) = SUITE.select("straggler")
+    outcome = run_test(test, 1)
+    assert outcome.result is not None
+    view = next(v for v in picture_of(outcome.result).views if v.name == "mapreduce-tasks")
+    labels = [s.label for tr in view.tracks for s in tr.segments]
+    assert any("attempt 2" in label for label in labels)  # the straggler's task, run again
+    assert any(p.label == "the client hears the job is done" for tr in view.tracks for p in tr.points)
