@@ -101,7 +101,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             log.info("chapter %s: unchanged since it was last executed", notebook.name)
         else:
             for stale in cache.glob(f"{notebook.stem}-*.ipynb"):
-                stale.unlink()
+                stale.unlink(missing_ok=True)  # a build running alongside may have removed it
             nb = execute(notebook)
             for_students(nb, notebook.name)
             write_atomically(built, nbformat.writes(nb))  # only a chapter that ran to the end
