@@ -208,6 +208,9 @@ def test_grading_twice_gives_the_same_score(tmp_path: Path) -> None:
     assert [g.score for g in first] == [g.score for g in second]
     assert [str(o.findings[:1]) for g in first for o in g.outcomes] == \
         [str(o.findings[:1]) for g in second for o in g.outcomes]
+    reference = [grade(ROOT / "labs" / "rpc", "rpc", tmp_path / f"ref{i}", sim_seeds=4, ray=False,
+                       pattern="racing") for i in (1, 2)]
+    assert [g.score for g in reference[0]] == [g.score for g in reference[1]] == [15]
 
 
 @pytest.mark.parametrize(("source", "says"), [
