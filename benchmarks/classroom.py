@@ -119,7 +119,10 @@ def main() -> None:
     def full(rows: list[Row]) -> int:
         return sum(r.status == "graded" and r.score == r.max_score for r in rows)
 
+    from autograder.sandbox import unavailable
+
     figures: dict[str, Any] = {
+        "student_code": "sandboxed" if unavailable() is None else f"not sandboxed: {unavailable()}",
         "one_submission_s": round(one_s, 2),
         "one_score": f"{one.score}/{one.max_score}",
         "one_sim_runs": len(times["sim"]),
