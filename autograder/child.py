@@ -20,6 +20,12 @@ def run_child(args: Sequence[str], stdin: str, timeout: float, cwd: Path,
     child = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, cwd=cwd, env=env, preexec_fn=preexec_fn, start_new_session=True,
                              pass_fds=tuple(pass_fds))
+    return finish(child, stdin, timeout)
+
+
+def finish(child: subprocess.Popen[str], stdin: str, timeout: float) -> subprocess.CompletedProcess[str] | None:
+    """Feed ``child`` (started in a session of its own) and wait for it; None, with its whole
+    session killed, when it ran out of time."""
     try:
         stdout, stderr = child.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -27,4 +33,4 @@ def run_child(args: Sequence[str], stdin: str, timeout: float, cwd: Path,
             os.killpg(child.pid, signal.SIGKILL)
         child.communicate()
         return None
-    return subprocess.CompletedProcess(list(args), child.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)

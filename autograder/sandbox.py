@@ -49,6 +49,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from .child import finish
+
 ROOT = Path(os.environ.get("DS_SANDBOX_ROOT", "/opt/ds-course-sandbox"))
 """Where ``scripts/setup.sh`` installs the sandbox's Python and lock files."""
 USERS = tuple(f"ds-sandbox-{i}" for i in range(4))
@@ -146,14 +148,7 @@ class Sandbox:
         """Like :func:`autograder.child.run_child`, as the sandbox user: None when out of time."""
         child = self.popen(args, extra_limits, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, pass_fds=tuple(pass_fds))
-        try:
-            stdout, stderr = child.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-            return None
-        return subprocess.CompletedProcess(list(args), child.returncode, stdout, stderr)
+        return finish(child, stdin, timeout)
 
     @property
     def hosts(self) -> Any:
