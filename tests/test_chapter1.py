@@ -1,0 +1,208 @@
+"""Chapter 1 ("MapReduce") runs top to bottom in a real kernel; each demo shows what its text says
+(the tables, the pictures); the exercises are nbgrader cells that pass with the solutions in and
+fail with "not implemented" without them, also in a release without the lab's solution; and the
+chapter shows none of the MapReduce lab's solution code."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "course" / "01-mapreduce.ipynb"
+PAIRED = NOTEBOOK.with_suffix(".py")
+DEMOS = ROOT / "course" / "demos" / "mapreduce_demos.py"
+EXERCISES = {"partition_of": 2, "group": 2, "overdue": 2, "combine": 2, "publish": 2}
+
+
+def run_notebook(nb: Any, path: Path, allow_errors: bool = False) -> float:
+    began = time.perf_counter()
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=allow_errors,
+                   resources={"metadata": {"path": str(path)}}).execute()
+    return time.perf_counter() - began
+
+
+@pytest.fixture(scope="module")
+def chapter() -> dict[str, Any]:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    seconds = run_notebook(nb, NOTEBOOK.parent)
+    cells = {tag: c for c in nb.cells for tag in c.metadata.get("tags", [])}
+    return {"nb": nb, "seconds": seconds, "cells": cells}
+
+
+def outputs(cell: Any, kind: str) -> list[str]:
+    found = []
+    for o in cell.outputs:
+        if kind == "stream" and o.output_type == "stream":
+            found.append(o.text)
+        elif o.output_type in ("display_data", "execute_result") and kind in o.data:
+            found.append(o.data[kind])
+    return found
+
+
+def rows(cell: Any, title: str) -> list[dict[str, str]]:
+    """The rows of the HTML table captioned ``title`` that the cell displayed."""
+    for page in outputs(cell, "text/html"):
+        for table in re.findall(r"<table>(.*?)</table>", page, re.S):
+            caption = re.search(r"<caption[^>]*>(.*?)</caption>", table, re.S)
+            if caption is None or html.unescape(caption.group(1)) != title:
+                continue
+            lines = [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)]
+                     for tr in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+            return [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
+    raise AssertionError(f"no table titled {title!r} in the cell's output")
+
+
+def n(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_committed_clean_and_in_sync_with_its_pair() -> None:
+    import jupytext
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "commit the notebook without outputs"
+    paired = jupytext.read(PAIRED)
+    assert [(c.cell_type, c.source) for c in paired.cells] == [(c.cell_type, c.source) for c in nb.cells], \
+        "the .ipynb and its jupytext pair differ: run `jupytext --sync course/01-mapreduce.ipynb`"
+
+
+def test_runs_without_errors_and_every_demo_shows_something(chapter: dict[str, Any]) -> None:
+    errors = [o for c in chapter["nb"].cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors[:1]
+    print(f"chapter 1 executed in {chapter['seconds']:.1f} s")
+    assert chapter["seconds"] < 90, f"the chapter took {chapter['seconds']:.0f} s"
+    assert len(chapter["cells"]) >= 12
+    for tag, cell in chapter["cells"].items():
+        assert cell.outputs, f"the cell tagged {tag} shows nothing"
+
+
+def test_runs_are_pictured_with_a_static_fallback(chapter: dict[str, Any]) -> None:
+    pictures = sorted(tag for tag in chapter["cells"] if tag.startswith("picture-"))
+    assert pictures == ["picture-backups", "picture-crash", "picture-workers"]
+    for tag in pictures:
+        (page,) = outputs(chapter["cells"][tag], "text/html")
+        assert "<iframe" in page and "srcdoc=" in page, tag
+
+
+def test_map_reduce_by_hand_matches_the_sequential_reference(chapter: dict[str, Any]) -> None:
+    printed = "".join(outputs(chapter["cells"]["demo-by-hand"], "stream"))
+    assert "'the': '2'" in printed and "sequential(): ['a 1', 'cat 2', 'dog 1', 'ran 2', 'sat 1', 'the 2']" in printed
+
+
+def test_partitions_are_even_in_keys_and_skewed_in_pairs(chapter: dict[str, Any]) -> None:
+    table = rows(chapter["cells"]["demo-partitions"], "The small corpus's word-count pairs in 4 partitions")
+    keys = [n(r["distinct keys"]) for r in table]
+    pairs = [n(r["pairs"]) for r in table]
+    assert max(keys) < 1.2 * min(keys) and max(pairs) > 1.5 * min(pairs)
+    assert any(r["its most common key"] == "the" for r in table)
+
+
+def test_three_workers_beat_one_but_not_threefold(chapter: dict[str, Any]) -> None:
+    table = {r["workers"]: r for r in rows(chapter["cells"]["demo-workers"], "Word count over the small corpus, simulated")}
+    assert 1.5 < n(table["3"]["speed-up"]) < 3.0
+    assert table["1"]["output right"] == table["3"]["output right"] == "True"
+
+
+def test_crashed_tasks_are_run_again_and_the_output_is_right(chapter: dict[str, Any]) -> None:
+    cell = chapter["cells"]["demo-crash"]
+    printed = "".join(outputs(cell, "stream"))
+    lost = int(re.search(r"(\d+) attempts lost in crashes", printed).group(1))
+    assert lost >= 2 and "output right: True" in printed
+    table = rows(cell, "Attempts that crashed, and the attempts that redid them")
+    crashed = {r["task"] for r in table if r["ended"] == "crashed"}
+    redone = {r["task"] for r in table if r["ended"] == "done" and n(r["attempt"]) > 1}
+    assert crashed and crashed <= redone
+
+
+def test_timeouts_and_backup_tasks_save_time(chapter: dict[str, Any]) -> None:
+    table = {r["coordinator"]: r for r in rows(chapter["cells"]["demo-stragglers"], "Word count with two stragglers (8 s each), seed 1")}
+    waited, timed, backed = (n(table[k]["job time (s)"]) for k in ("no timeout", "timeout after 2 s", "timeout and backup tasks"))
+    assert waited > 16 > 8 > timed > backed
+    assert n(table["timeout and backup tasks"]["task attempts"]) > n(table["no timeout"]["task attempts"])
+    assert all(r["output right"] == "True" for r in table.values())
+
+
+def test_only_in_place_writes_leave_torn_files(chapter: dict[str, Any]) -> None:
+    cell = chapter["cells"]["demo-atomic"]
+    table = {r["worker writes"]: r for r in rows(cell, "Five crashing runs each")}
+    assert n(table["in place"]["runs with a torn file"]) >= 3
+    assert n(table["then renames"]["runs with a torn file"]) == 0
+    assert "while writing mr-" in "".join(outputs(cell, "stream"))
+
+
+def test_a_combiner_shrinks_the_shuffle(chapter: dict[str, Any]) -> None:
+    table = {r["application"]: r for r in rows(chapter["cells"]["demo-combiner"], "Word count with and without a combiner, small corpus")}
+    assert n(table["wc"]["shuffle bytes"]) > 2 * n(table["wc_combined"]["shuffle bytes"])
+    assert table["wc_combined"]["output right"] == "True"
+    printed = "".join(outputs(chapter["cells"]["demo-one-machine"], "stream"))
+    assert re.search(r"7\.0 MB, 21,763 distinct words, counted in \d+\.\d\d s by one process", printed)
+
+
+def graded(nb: Any) -> list[Any]:
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def test_exercises_are_locked_nbgrader_tests_that_pass(chapter: dict[str, Any]) -> None:
+    nb = chapter["nb"]
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    tests = {c.metadata["nbgrader"]["grade_id"]: c for c in graded(nb)}
+    assert list(solutions) == list(EXERCISES)
+    assert list(tests) == [f"test_{name}" for name in EXERCISES]
+    for name, points in EXERCISES.items():
+        meta = tests[f"test_{name}"].metadata["nbgrader"]
+        assert meta["locked"] and not meta["solution"] and meta["points"] == points and meta["schema_version"] == 3
+        assert tests[f"test_{name}"].execution_count is not None
+        assert "### BEGIN SOLUTION" in solutions[name].source and "### END SOLUTION" in solutions[name].source
+    assert "with your overdue(): job time" in "".join(outputs(tests["test_overdue"], "stream"))
+
+
+def test_the_student_release_runs_without_the_labs_solution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The released tree (lab solutions stripped, notebook cleared by nbgrader) runs the chapter:
+    every demo works without the lab's reference, and each exercise fails as not implemented."""
+    from autograder.release import release
+
+    out = tmp_path / "release"
+    release(ROOT, out)
+    assert "raise NotImplementedError" in (out / "labs" / "mapreduce" / "node.py").read_text()
+    path = out / "course" / NOTEBOOK.name
+    released = nbformat.read(path, as_version=4)
+    assert "BEGIN SOLUTION" not in "".join(c.source for c in released.cells)
+    monkeypatch.setenv("PYTHONPATH", str(out))
+    released.cells.append(nbformat.v4.new_code_cell("import labs.mapreduce.node as lab, course.demos.mapreduce_demos as d\n"
+                                                    "print(lab.__file__, d.__file__)"))
+    run_notebook(released, path.parent, allow_errors=True)
+    tests = graded(released)
+    assert len(tests) == len(EXERCISES)
+    for c in released.cells:
+        names = [o.ename for o in c.get("outputs", []) if o.output_type == "error"]
+        if c in tests:
+            assert names == ["NotImplementedError"], (c.metadata["nbgrader"]["grade_id"], names)
+        else:
+            assert not names, (c.source[:80], names)
+    assert released.cells[-1].outputs[0].text.split() == [str(out / "labs/mapreduce/node.py"),
+                                                          str(out / "course/demos/mapreduce_demos.py")]
+
+
+def test_the_chapter_shows_none_of_the_labs_solution() -> None:
+    lab = (ROOT / "labs" / "mapreduce" / "node.py").read_text()
+    solution, inside = set(), False
+    for line in lab.splitlines():
+        inside = (inside or "### BEGIN SOLUTION" in line) and "### END SOLUTION" not in line
+        if inside and len(line.strip()) > 20 and not line.strip().startswith(("#", "###")):
+            solution.add(line.strip())
+    assert len(solution) > 30
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for where, text in [("the notebook", "\n".join(c.source for c in nb.cells)), ("mapreduce_demos.py", DEMOS.read_text())]:
+        shown = [line for line in text.splitlines() if line.strip() in solution]
+        assert not shown, f"{where} repeats the lab's solution: {shown[:3]}"
