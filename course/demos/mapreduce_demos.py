@@ -62,7 +62,7 @@ class DemoCoordinator(Node):
             self.spec, self.owner = msg, sender
             self.todo = [f"map-{i}" for i in range(len(msg.inputs))]
         if self.spec is not None and len(self.finished) == len(msg.inputs) + msg.reduces:
-            self.send(sender, JobDone())
+            self.send(sender, JobDone())  # asked again after the end: say so again
 
     def phase_over(self, phase: str) -> bool:
         assert self.spec is not None
@@ -112,9 +112,9 @@ class DemoCoordinator(Node):
 
 
 def map_task(work: Work, task: Task, atomic: bool) -> Finished:
-    app = load_app(task.app)
+    the_app = load_app(task.app)
     parts: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for k, v in app.map(work, task.input, work.files.read(task.input)):
+    for k, v in the_app.map(work, task.input, work.files.read(task.input)):
         parts[ihash(k) % task.reduces].append((k, v))
     for r in range(task.reduces):
         save(work, f"mr-{task.number}-{r}", encode_pairs(parts[r]), atomic)
@@ -122,12 +122,12 @@ def map_task(work: Work, task: Task, atomic: bool) -> Finished:
 
 
 def reduce_task(work: Work, task: Task, atomic: bool) -> Finished:
-    app = load_app(task.app)
+    the_app = load_app(task.app)
     values: dict[str, list[str]] = defaultdict(list)
-    for m in range(task.maps):
-        for k, v in decode_pairs(work.files.read(f"mr-{m}-{task.number}")):
+    for mapper in range(task.maps):
+        for k, v in decode_pairs(work.files.read(f"mr-{mapper}-{task.number}")):
             values[k].append(v)
-    text = format_output((k, app.reduce(work, k, vs)) for k, vs in sorted(values.items()))
+    text = format_output((k, the_app.reduce(work, k, vs)) for k, vs in sorted(values.items()))
     save(work, f"mr-out-{task.number}", text, atomic)
     return Finished("reduce", task.number)
 
@@ -146,10 +146,10 @@ class DemoWorker(Node):
 
     def on_start(self) -> None:
         self.working = False
-        self.ask()
+        self.request()
 
-    def ask(self) -> None:
-        self.send(COORDINATOR, GetTask())
+    def request(self) -> None:
+        self.send(COORDINATOR, GetTask())  # "anything for me?"
 
     @on(Task)
     def handle_task(self, msg: Task, sender: str) -> None:
@@ -162,13 +162,13 @@ class DemoWorker(Node):
     @on_timer(AskAgain)
     def handle_again(self, timer: AskAgain) -> None:
         if not self.working:
-            self.ask()
+            self.request()
 
     @on(Finished)
     def handle_finished(self, msg: Finished, sender: str) -> None:
         self.working = False
-        self.send(COORDINATOR, TaskDone(msg.kind, msg.number))
-        self.ask()
+        self.send(COORDINATOR, TaskDone(msg.kind, msg.number))  # then the next one
+        self.request()
 
 
 def lab(workers: int = 3, app: str = "wc", corpus: str = "small", reduces: int = 4,
