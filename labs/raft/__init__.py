@@ -1,0 +1,30 @@
+"""The ``raft`` lab: leader election (A), log replication (B) and persistence (C), see
+:mod:`labs.raft.node` and the handout.
+
+``python -m labs run raft --schedule leader-isolated`` runs the reference; ``python -m
+autograder test raft -k A-`` runs part A of the lab's test suite (``suite.yaml``).
+"""
+
+from __future__ import annotations
+
+from labs.runtime.lab import Lab, Workload
+
+from .checks import DEFAULT_CHECKS
+from .harness import RaftClerk
+from .node import RaftNode
+from .workloads import one_at_a_time
+
+LAB = Lab(
+    name="raft",
+    description="Raft: leader election, log replication and persistence",
+    node=RaftNode,
+    clerk=RaftClerk,
+    workload=Workload(generate=one_at_a_time, clients=3, timeout=3.0, think=0.02),
+    nodes=5,
+    min_duration=4.0,
+    settle=3.0,
+    checks=DEFAULT_CHECKS,
+    default_schedule="none",
+)
+
+__all__ = ["LAB", "RaftClerk", "RaftNode"]

@@ -1,0 +1,336 @@
+"""What the Raft lab's tests check, reading a finished run's trace only (see :mod:`.view`).
+
+Safety (every test): at most one leader per term, the same entry at the same index on every
+node (state machine safety, which with the entry's term is log matching on committed entries),
+and leader completeness (a leader elected after an entry was committed holds a log at least as
+up to date as that entry). Liveness, with explicit bounds: a leader within ``LEADER_BOUND``
+seconds whenever a majority can talk, every node caught up by the end, client commands
+committed. Each finding is one line naming the property, with the trace lines behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from autograder.checkers.invariants import (
+    Event,
+    Invariant,
+    Violation,
+    all_agree,
+    as_check,
+    at_most_one_per,
+    describe_event,
+    log_matches,
+)
+from labs.runtime.lab import Check, Finding, RunResult
+
+from .view import APPLY, RaftView, view
+
+LEADER_BOUND = 2.5
+"""Seconds within which a majority that can talk must have a leader (about five election
+timeouts: enough for a few split votes, far too few for timeouts that are not random)."""
+CATCH_UP_MESSAGES = 30
+"""After the final heal, at most this many messages may reach a node before it holds every
+entry committed by then: a follower far behind is brought up to date in a few round trips,
+not one per entry."""
+ELECTION_MESSAGES = 15
+"""Messages between servers per server (beyond the first) that electing the first leader may
+take: 30 for three servers, as in the classic lab."""
+IDLE_MESSAGES_PER_SECOND = 30
+"""Messages between servers per second, per follower, that a leader with nothing to send may
+cause (heartbeats and their replies; the reference needs 20)."""
+MESSAGES_PER_ENTRY = 3
+"""Messages between servers per follower per committed entry, beyond the heartbeats' share."""
+
+
+def no_node_errors(run: RunResult) -> list[str]:
+    """No handler raised (a method still to be written raises NotImplementedError)."""
+    found: list[str] = []
+    for error in run.errors:
+        lines = error.strip().splitlines()
+        todo = next((line.split("NotImplementedError:", 1)[1].strip() for line in lines
+                     if "NotImplementedError:" in line), None)
+        if todo is not None or any(line.strip() == "NotImplementedError" for line in lines):
+            found.append(Finding(todo or "not implemented yet: a method raised NotImplementedError", error))
+        else:
+            found.append(Finding(f"a node raised: {lines[-1] if lines else error}", error))
+    return list(dict.fromkeys(found))[:3]
+
+
+# -- safety ---------------------------------------------------------------------------------
+
+ELECTION_SAFETY = at_most_one_per(
+    "election safety", "at most one leader per term",
+    log_matches(r"^raft leader term=(?P<term>\d+)", term=int), per="term")
+
+
+def _applied(event: Event) -> dict[str, object] | None:
+    if event.get("type") != "log":
+        return None
+    m = APPLY.match(str(event.get("text", "")))
+    if m is None:
+        return None
+    return {"node": event.get("node"), "index": int(m[1]), "entry": f"{m[3]} (term {m[2]})"}
+
+
+STATE_MACHINE_SAFETY = all_agree(
+    "state machine safety", "every node applies the same entry (command and term) at each index",
+    _applied, at="index", value="entry")
+
+
+_ELECTED = log_matches(r"^raft leader term=(?P<term>\d+) last_index=(?P<i>-?\d+) last_term=(?P<lt>-?\d+)",
+                       term=int, i=int, lt=int)
+
+
+def _leader_completeness(trace: Sequence[Event]) -> Iterator[Violation]:
+    """A leader of term T holds every entry committed before it was elected with a term < T,
+    so its last entry is at least as up to date as each of them."""
+    applied = [(i, m) for i, e in enumerate(trace) if (m := _applied(e)) is not None]
+    first: dict[int, tuple[int, int, Event]] = {}  # index -> (position, term, event)
+    for pos, m in applied:
+        index = int(str(m["index"]))
+        if index not in first:
+            term = int(str(m["entry"]).rsplit("(term ", 1)[1].rstrip(")"))
+            first[index] = (pos, term, trace[pos])
+    for pos, e in enumerate(trace):
+        fields = _ELECTED(e)
+        if fields is None:
+            continue
+        term, last = int(fields["term"]), (int(fields["lt"]), int(fields["i"]))
+        missing = [(index, t, ev) for index, (p, t, ev) in first.items()
+                   if p < pos and t < term and (t, index) > last]
+        if missing:
+            index, t, ev = max(missing)
+            yield Violation(f"{e['node']} was elected for term {term} with last entry (index {last[1]}, "
+                            f"term {last[0]}), but index {index} (term {t}) had been committed before: "
+                            "it cannot hold it (is the candidate's log checked to be up to date?)", (ev, e))
+
+
+LEADER_COMPLETENESS = Invariant(
+    "leader completeness", "a new leader holds every entry committed before its election",
+    _leader_completeness)
+
+SAFETY = (ELECTION_SAFETY, STATE_MACHINE_SAFETY, LEADER_COMPLETENESS)
+
+
+def _safety_check(invariant: Invariant) -> Check:
+    inner = as_check(invariant)
+
+    def check(run: RunResult) -> list[str]:
+        return [Finding(v.splitlines()[0], "\n".join(v.splitlines()[1:])) for v in inner(run)[:3]]
+
+    check.__doc__ = inner.__doc__
+    return check
+
+
+# -- elections ------------------------------------------------------------------------------
+
+
+def leader_when_majority_connected(run: RunResult) -> list[str]:
+    """Whenever a majority of servers is up and can all talk to each other for LEADER_BOUND
+    seconds, one of them is, at some moment of that time, a leader of the highest term among
+    them."""
+    v = view(run)
+    times = sorted({t for changes in v.states.values() for t, _, _ in changes})
+    for i, net in enumerate(v.networks):
+        until = v.networks[i + 1].t if i + 1 < len(v.networks) else v.end
+        if until - net.t < LEADER_BOUND:
+            continue
+        deadline = net.t + LEADER_BOUND
+        moments = [net.t] + [t for t in times if net.t < t <= deadline]
+        for group in v.connected_majorities(net):
+            if not any(_leads(v, group, t) for t in moments):
+                return [Finding(f"no leader among {', '.join(sorted(group))} within {LEADER_BOUND} s, "
+                                f"though they were up and connected from t={net.t:.3f} "
+                                f"to t={until:.3f} (are election timeouts random? does a candidate "
+                                "that loses try again?)", _states_text(v, group, net.t, deadline))]
+    return []
+
+
+def _leads(v: RaftView, group: frozenset[str], t: float) -> bool:
+    states = {n: v.state_at(n, t) for n in group}
+    top = max(term for term, _ in states.values())
+    return any(role == "leader" and term == top for term, role in states.values())
+
+
+def _states_text(v: RaftView, group: frozenset[str], a: float, b: float) -> str:
+    rows = [f"t={t:.3f}  {n}  term {term}  {role}" for n in sorted(group)
+            for t, term, role in v.states.get(n, []) if a - 1.0 <= t <= b]
+    return "\n".join(sorted(rows)[:40])
+
+
+def one_election_when_nothing_fails(run: RunResult) -> list[str]:
+    """On a network that loses nothing and with no faults, once a leader is elected nobody
+    stands for election again: heartbeats keep every follower quiet."""
+    v = view(run)
+    if not v.elected:
+        return [Finding("no leader was ever elected")]
+    first = v.elected[0]
+    later = [(t, n, term, role) for n, changes in v.states.items() for t, term, role in changes
+             if t > first.t and role == "candidate"]
+    if later:
+        t, n, term, _ = min(later)
+        return [Finding(f"{n} stood for election in term {term} at t={t:.3f}, though {first.node} "
+                        f"had been leader since t={first.t:.3f} and nothing failed (are heartbeats "
+                        "sent often enough, and do they reset the election timer?)")]
+    return []
+
+
+def no_leader_without_majority(run: RunResult) -> list[str]:
+    """A node becomes leader only if it could reach a majority while it was a candidate."""
+    v = view(run)
+    for e in v.elected:
+        since = max((t for t, term, role in v.states.get(e.node, [])
+                     if t <= e.t and role == "candidate" and term == e.term), default=e.t)
+        if not v.reached_majority(e.node, since, e.t):
+            return [Finding(f"{e.node} became leader of term {e.term} at t={e.t:.3f}, but since it "
+                            f"stood at t={since:.3f} it could reach no majority of the "
+                            f"{len(v.servers)} servers (does it count votes of the right term only, "
+                            "and need a majority of all servers?)", describe_event(e.event, e.pos + 1))]
+    return []
+
+
+# -- agreement ------------------------------------------------------------------------------
+
+
+def no_commit_without_majority(run: RunResult) -> list[str]:
+    """An entry is first applied (committed) only by a node that could reach a majority since
+    its command was submitted."""
+    v = view(run)
+    seen: set[int] = set()
+    for a in v.applies:
+        if a.index in seen:
+            continue
+        seen.add(a.index)
+        since = v.invoked.get(a.command, 0.0)
+        if not v.reached_majority(a.node, since, a.t):
+            return [Finding(f"{a.node} committed index {a.index} ({a.command}) at t={a.t:.3f}, but "
+                            f"since it was submitted at t={since:.3f} it could reach no majority "
+                            "(does the leader count only followers that stored the entry?)",
+                            describe_event(a.event, a.pos + 1))]
+    return []
+
+
+def every_node_catches_up(run: RunResult) -> list[str]:
+    """By the end, every server has applied every entry committed a second before the end."""
+    v = view(run)
+    committed = max((a.index for a in v.applies if a.t <= v.end - 1.0), default=0)
+    if committed == 0:
+        return []
+    lives = {n: max((a.life for a in v.applies if a.node == n), default=-1) for n in v.servers}
+    for n in v.servers:
+        top = max((a.index for a in v.applies if a.node == n and a.life == lives[n]), default=0)
+        if top < committed:
+            return [Finding(f"{n} applied only up to index {top} by the end, though index {committed} "
+                            f"was committed by t={v.end - 1.0:.3f} (does the leader send a lagging "
+                            "follower what it misses, and the commit index?)")]
+    return []
+
+
+def commands_committed_where_acknowledged(run: RunResult) -> list[str]:
+    """Each command whose client was told "applied at index i" is the entry applied at i."""
+    v = view(run)
+    at: dict[int, str] = {}
+    for a in v.applies:
+        at.setdefault(a.index, a.command)
+    for call, done in v.completed:
+        if done.get("outcome") != "ok":
+            continue
+        for command, index in zip(call["value"], done["value"], strict=False):
+            if at.get(int(index)) != command:
+                return [Finding(f"operation #{call['index']}: {command} was reported applied at index "
+                                f"{index}, where the log has {at.get(int(index))!r}")]
+    return []
+
+
+def client_operations_complete(share: float) -> Check:
+    """At least ``share`` of the client operations are committed in time."""
+
+    def check(run: RunResult) -> list[str]:
+        v = view(run)
+        if not v.completed:
+            return [Finding("no client operation ended at all")]
+        ok = sum(1 for _, done in v.completed if done.get("outcome") == "ok")
+        if ok >= share * len(v.completed):
+            return []
+        late = next(call for call, done in v.completed if done.get("outcome") != "ok")
+        return [Finding(f"only {ok} of {len(v.completed)} client operations were committed in time "
+                        f"({ok / len(v.completed):.0%}, expected at least {share:.0%}); the first that "
+                        f"was not started at t={late['t']:.3f} (does the leader replicate and commit "
+                        "new entries?)")]
+
+    check.__doc__ = f"At least {share:.0%} of the client operations are committed in time."
+    return check
+
+
+def far_behind_follower_catches_up_quickly(run: RunResult) -> list[str]:
+    """After the final heal, each server holds every entry committed by then after at most
+    CATCH_UP_MESSAGES messages have reached it (fast backup, not one entry per round trip)."""
+    v = view(run)
+    heal = run.schedule.end()
+    committed = max((a.index for a in v.applies if a.t <= heal), default=0)
+    if committed == 0:
+        return [Finding("nothing was committed before the final heal: the test shows nothing")]
+    for n in v.servers:
+        done = min((a.t for a in v.applies if a.node == n and a.index == committed and a.t >= heal),
+                   default=None)
+        if done is None:
+            if any(a.node == n and a.index >= committed and a.t < heal for a in v.applies):
+                continue  # it held everything already
+            return [Finding(f"{n} never applied index {committed}, committed before the final heal at "
+                            f"t={heal:.3f}")]
+        received = sum(1 for t, _, dst in v.server_sends if dst == n and heal <= t <= done)
+        if received > CATCH_UP_MESSAGES:
+            return [Finding(f"{n} needed {received} messages after the final heal (t={heal:.3f} to "
+                            f"{done:.3f}) to catch up to index {committed}; at most {CATCH_UP_MESSAGES} "
+                            "may be needed (does the leader skip a whole conflicting term at once?)")]
+    return []
+
+
+def messages_bounded(run: RunResult) -> list[str]:
+    """Elections and replication do not flood the network: the first election takes at most
+    ELECTION_MESSAGES per follower, and after it the servers send at most
+    IDLE_MESSAGES_PER_SECOND per follower per second plus MESSAGES_PER_ENTRY per follower per
+    committed entry."""
+    v = view(run)
+    if not v.elected:
+        return [Finding("no leader was ever elected")]
+    followers = len(v.servers) - 1
+    first = v.elected[0].t
+    before = sum(1 for t, _, _ in v.server_sends if t <= first)
+    if before > ELECTION_MESSAGES * followers:
+        return [Finding(f"electing the first leader took {before} messages between servers; at most "
+                        f"{ELECTION_MESSAGES * followers} may be needed (does a node stand again before "
+                        "its timeout, or send its RequestVote more than once?)")]
+    after = len(v.server_sends) - before
+    entries = len({a.index for a in v.applies})
+    allowed = int(IDLE_MESSAGES_PER_SECOND * followers * (v.end - first) + MESSAGES_PER_ENTRY * followers * entries)
+    if after > allowed:
+        return [Finding(f"{after} messages between servers after the first election for {entries} committed "
+                        f"entries in {v.end - first:.1f} s; at most {allowed} may be needed (heartbeats "
+                        f"at most every 0.1 s; new entries sent together, not one message each)")]
+    return []
+
+
+CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+    "no-node-errors": no_node_errors,
+    "election-safety": _safety_check(ELECTION_SAFETY),
+    "state-machine-safety": _safety_check(STATE_MACHINE_SAFETY),
+    "leader-completeness": _safety_check(LEADER_COMPLETENESS),
+    "leader-when-majority-connected": leader_when_majority_connected,
+    "one-election-when-nothing-fails": one_election_when_nothing_fails,
+    "no-leader-without-majority": no_leader_without_majority,
+    "no-commit-without-majority": no_commit_without_majority,
+    "every-node-catches-up": every_node_catches_up,
+    "commands-committed-where-acknowledged": commands_committed_where_acknowledged,
+    "every-operation-completes": client_operations_complete(1.0),
+    "most-operations-complete": client_operations_complete(0.8),
+    "far-behind-follower-catches-up-quickly": far_behind_follower_catches_up_quickly,
+    "messages-bounded": messages_bounded,
+}
+
+DEFAULT_CHECKS: tuple[Check, ...] = (
+    no_node_errors, CHECKS["election-safety"], CHECKS["state-machine-safety"],
+    CHECKS["leader-completeness"], leader_when_majority_connected, every_node_catches_up,
+)
+"""What ``python -m labs run raft`` checks."""

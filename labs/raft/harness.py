@@ -1,0 +1,198 @@
+"""The Raft lab's test harness: what sits between a student's Raft node and the tests.
+
+Not student code, and not stripped from the release. A student's ``RaftNode`` subclasses
+:class:`RaftBase` and implements three things the tests drive it through, as in the classic
+Raft labs:
+
+* ``get_state() -> (term, role)``: its current term and ``"follower"``, ``"candidate"`` or
+  ``"leader"``;
+* ``last_log() -> (index, term)``: the index and term of the last entry of its log (``(0, 0)``
+  for an empty log);
+* ``start(command) -> (index, term, is_leader)``: append ``command`` to the log if this node is
+  the leader and return at once, without waiting for it to commit;
+
+and it calls ``self.apply(index, term, command)`` for each committed entry, in index order.
+
+Why a harness and not messages of the student's own: the tests must observe the protocol
+without trusting a particular message layout. After every handler the harness asks the node for
+its state and writes what changed into the trace (``raft state ...``, ``raft leader ...``), and
+``apply`` writes ``raft apply ...``; the checks (``labs/raft/checks.py``) and the Raft time-line
+picture read those lines only. Clients (:class:`RaftClerk`) submit commands with
+:class:`Submit`; the harness calls ``start`` and tells the client when its command is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from labs.runtime.node import Clerk, Node, Op, on, on_timer
+
+ROLES = ("follower", "candidate", "leader")
+CLIENT_RETRY = 1.0
+"""Seconds a client waits for its commands to be applied before it submits them elsewhere."""
+
+
+@dataclass(frozen=True)
+class Submit:
+    """A client asks a server to start ``command`` (the server calls ``start``)."""
+
+    command: str
+
+
+@dataclass(frozen=True)
+class SubmitReply:
+    command: str
+    index: int
+    term: int
+    is_leader: bool
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The server that started ``command`` at ``index`` applied ``applied`` there."""
+
+    index: int
+    command: str
+    applied: str
+
+
+@dataclass(frozen=True)
+class ClientRetry:
+    attempt: int
+
+
+class RaftBase(Node):
+    """The base class of a Raft node: the tests' view of it (see the module docstring)."""
+
+    # -- what the student implements ------------------------------------------------------
+
+    def get_state(self) -> tuple[int, str]:
+        """``(current term, role)``, role being ``"follower"``, ``"candidate"`` or ``"leader"``."""
+        raise NotImplementedError("not implemented yet: RaftNode.get_state (see the lab's handout)")
+
+    def last_log(self) -> tuple[int, int]:
+        """``(index, term)`` of the last log entry, ``(0, 0)`` when the log is empty."""
+        raise NotImplementedError("not implemented yet: RaftNode.last_log (see the lab's handout)")
+
+    def start(self, command: str) -> tuple[int, int, bool]:
+        """Start agreement on ``command``: ``(index it will have, current term, is leader)``."""
+        raise NotImplementedError("not implemented yet: RaftNode.start (see the lab's handout)")
+
+    # -- what the harness gives -----------------------------------------------------------
+
+    def apply(self, index: int, term: int, command: str) -> None:
+        """Hand a committed entry to the state machine. Call it once per index, in order,
+        starting at 1 (and again from 1 after a restart: the state machine is not on disk)."""
+        applied = self.__dict__.get("_raft_applied", 0)
+        if index != applied + 1:
+            raise RuntimeError(f"apply({index}) after apply({applied}): apply each index once, in "
+                               f"order, starting at 1")
+        self._raft_applied = index
+        self.log(f"raft apply index={index} term={term} cmd={command}")
+        watchers: dict[int, tuple[str, str]] = self.__dict__.setdefault("_raft_watch", {})
+        watch = watchers.pop(index, None)
+        if watch is not None:
+            self.send(watch[0], Applied(index, watch[1], command))
+
+    def role(self) -> str | None:
+        return "leader" if self.get_state()[1] == "leader" else None
+
+    @on(Submit)
+    def handle_submit(self, msg: Submit, sender: str) -> None:
+        index, term, is_leader = self.start(msg.command)
+        if is_leader:
+            self.__dict__.setdefault("_raft_watch", {})[index] = (sender, msg.command)
+        self.send(sender, SubmitReply(msg.command, index, term, is_leader))
+
+    # -- observing the node after every handler -------------------------------------------
+
+    def _observe(self) -> None:
+        term, role = self.get_state()
+        seen = self.__dict__.get("_raft_seen")
+        if seen == (term, role):
+            return
+        if role not in ROLES:
+            raise RuntimeError(f"get_state() returned role {role!r}; it must be one of {', '.join(ROLES)}")
+        self._raft_seen = (term, role)
+        self.log(f"raft state term={term} role={role}")
+        if role == "leader":
+            index, last_term = self.last_log()
+            self.log(f"raft leader term={term} last_index={index} last_term={last_term}")
+
+    def _observed(self, handler: Callable[..., None]) -> Callable[..., None]:
+        def run(*args: Any) -> None:
+            handler(*args)
+            self._observe()
+
+        return run
+
+    def _handler_for_message(self, msg: object) -> Callable[[Any, str], None] | None:
+        handler = super()._handler_for_message(msg)
+        return None if handler is None else self._observed(handler)
+
+    def _handler_for_timer(self, timer: object) -> Callable[[Any], None] | None:
+        handler = super()._handler_for_timer(timer)
+        return None if handler is None else self._observed(handler)
+
+
+class RaftClerk(Clerk):
+    """The tests' client: submits a batch of commands (``Op("start", value=[...])``) to the
+    server it believes leads, and completes with their indexes once each was applied there.
+
+    A server that is not the leader, or a command applied at its index in place of another (a
+    leader that lost its entries), sends it on to the next server. The same command may then be
+    committed twice; the lab has no duplicate detection (that is part E's).
+    """
+
+    def on_start(self) -> None:
+        self.target = self.nodes[0]
+        self.pending: list[str] = []
+        self.indexes: dict[str, int] = {}
+        self.attempt = 0
+
+    def on_invoke(self, op: Op) -> None:
+        commands = op.value if isinstance(op.value, list) else [op.value]
+        self.pending = [str(c) for c in commands]
+        self.indexes = {}
+        self.submit()
+
+    def submit(self) -> None:
+        self.attempt += 1
+        for command in self.pending:
+            if command not in self.indexes:
+                self.send(self.target, Submit(command))
+        self.set_timer(CLIENT_RETRY, ClientRetry(self.attempt))
+
+    def next_server(self) -> None:
+        i = self.nodes.index(self.target)
+        self.target = self.nodes[(i + 1) % len(self.nodes)]
+
+    @on(SubmitReply)
+    def handle_submit_reply(self, msg: SubmitReply, sender: str) -> None:
+        if sender != self.target or msg.command not in self.pending or msg.is_leader:
+            return
+        self.next_server()
+        self.submit()
+
+    @on(Applied)
+    def handle_applied(self, msg: Applied, sender: str) -> None:
+        if msg.command not in self.pending or msg.command in self.indexes:
+            return
+        if msg.applied != msg.command:  # another command took its index: try elsewhere
+            if sender == self.target:
+                self.next_server()
+            self.submit()
+            return
+        self.indexes[msg.command] = msg.index
+        if len(self.indexes) == len(self.pending):
+            done = [self.indexes[c] for c in self.pending]
+            self.pending = []
+            self.complete(done)
+
+    @on_timer(ClientRetry)
+    def handle_client_retry(self, timer: ClientRetry) -> None:
+        if self.pending and timer.attempt == self.attempt:
+            self.next_server()
+            self.submit()
