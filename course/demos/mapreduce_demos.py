@@ -180,7 +180,7 @@ def lab(workers: int = 3, app: str = "wc", corpus: str = "small", reduces: int =
     worker = type("DemoWorker", (DemoWorker,), {"atomic": atomic})
     node = by_name("DemoMapReduce", {COORDINATOR: coordinator}, default=worker)
     return Lab(name="mapreduce", description="the chapter's MapReduce", node=node, clerk=JobClient,
-               workload=Workload(job(app, corpus, reduces), clients=1, timeout=length - 0.5),
+               workload=Workload(job(app, corpus, reduces), clients=1, timeout=length - 0.5, think=600.0),
                nodes=workers + 1, min_duration=length, settle=0.5)
 
 

@@ -18,7 +18,7 @@ LAB = Lab(
     description="a MapReduce coordinator and workers that survive crashed and slow workers",
     node=MapReduceNode,
     clerk=JobClient,
-    workload=Workload(generate=WORKLOADS["word-count"], clients=1, timeout=5.5),
+    workload=Workload(generate=WORKLOADS["word-count"], clients=1, timeout=5.5, think=60.0),
     nodes=4,
     min_duration=5.0,
     settle=1.0,

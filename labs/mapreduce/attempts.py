@@ -29,6 +29,8 @@ class Attempt:
     end: float
     outcome: str = "running"
     nth: int = 1
+    given: float = 0.0
+    """When the coordinator sent the task (it may reach the worker much later: a paused worker)."""
     """1 for the first attempt at this task, 2 for the second..."""
 
     @property
@@ -65,7 +67,7 @@ def attempts(trace: Sequence[Event]) -> list[Attempt]:
                 continue  # a worker that is busy ignores a second task
             key = (str(task["kind"]), int(task.get("number", 0)))
             tried[key] = tried.get(key, 0) + 1
-            a = Attempt(e["node"], key[0], key[1], e["t"], end, nth=tried[key])
+            a = Attempt(e["node"], key[0], key[1], e["t"], end, nth=tried[key], given=send["t"])
             running[e["node"]] = a
             out.append(a)
         elif kind == "send" and e.get("msg") == "TaskDone" and e["node"] in running:

@@ -63,13 +63,15 @@ def job_completes(run: RunResult) -> list[str]:
     m = sum(1 for k, _ in finished if k == "map")
     r = sum(1 for k, _ in finished if k == "reduce")
     last = {(a.kind, a.number): a for a in tasks}
-    stuck = [a for key, a in last.items() if key not in finished
-             and (a.outcome == "crashed" or a.end - a.start > 2 * TIMEOUT)]
+    stuck = [a for key, a in last.items()
+             if (key not in finished and a.outcome == "crashed") or a.end - a.given > 2 * TIMEOUT]
     if stuck:
         a = stuck[0]
-        hint = (f"{a.kind} task {a.number} was last given to {a.worker} at {a.start:.3f}, which "
-                f"{'crashed' if a.outcome == 'crashed' else 'never reported it done'}, and to no one "
-                "after that: does the coordinator give a task to another worker after TIMEOUT?")
+        what = ("crashed" if a.outcome == "crashed" else
+                f"took {a.end - a.given:.1f} s" if a.outcome == "done" else "never reported it done")
+        hint = (f"{a.kind} task {a.number} was last given to {a.worker} at {a.given:.3f}, which "
+                f"{what}, and to no one after that: does the coordinator give a task to another "
+                "worker after TIMEOUT?")
     else:
         hint = "are the workers still asking for tasks, and does the coordinator tell the client?"
     return [Finding(f"the job did not finish within {limit:g} s ({m} of {maps} map tasks and {r} of "

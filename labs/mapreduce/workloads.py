@@ -2,9 +2,8 @@
 
 Each is a function ``(rng, client) -> Op`` like every lab's workload: ``Op("job", app, {"corpus":
 ..., "reduces": ...})``. The job client (``client.py``) runs it and returns the output. The
-workload's timeout (set per test) is the job's time limit; it also keeps the driver from
-submitting a second job: the driver starts an operation only while more than ``timeout`` seconds
-of the run remain.
+workload's timeout (set per test) is the job's time limit, and its think time (60 s, longer than
+any run) keeps the driver from submitting a second job after the first.
 """
 
 from __future__ import annotations
