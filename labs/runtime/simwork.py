@@ -100,6 +100,8 @@ class SimWork:
 
     def _take(self, seconds: float) -> None:
         """Wait until ``seconds`` of virtual time have passed."""
+        if self._cancelled:  # the work caught Cancelled and went on: stop it again
+            raise Cancelled
         if seconds <= 0:
             return
         self._wait = seconds
