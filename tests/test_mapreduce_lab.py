@@ -152,3 +152,18 @@ def test_the_picture_shows_who_ran_which_task() -> None:
     labels = [s.label for tr in view.tracks for s in tr.segments]
     assert any("attempt 2" in label for label in labels)  # the straggler's task, run again
     assert any(p.label == "the client hears the job is done" for tr in view.tracks for p in tr.points)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_benchmark_prints_its_figures() -> None:
+    import json
+
+    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    done = subprocess.run([sys.executable, "benchmarks/mapreduce.py", "--corpus", "tiny", "--workers", "1", "2",
+                           "--duration", "8", "--reduces", "2"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["ray_1_workers_s"] > 0 and figures["ray_2_workers_s"] > 0 and figures["sequential_s"] >= 0
+    assert figures["speedup_2_vs_1_worker"] > 0

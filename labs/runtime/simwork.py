@@ -11,6 +11,9 @@ in between leaves the part written so far (the simulator does that, see ``Simula
 
 A crash (or the end of the run) cancels the work: its thread is woken with :class:`Cancelled`,
 which unwinds it without running anything more of the node's code.
+
+Known limit: this needs threads, which a browser's Python (Pyodide) does not have; labs without
+works still run there.
 """
 
 from __future__ import annotations
