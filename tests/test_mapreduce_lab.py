@@ -13,7 +13,8 @@ import pytest
 
 from autograder.release import BEGIN, END, release
 from autograder.runner import run_test
-from autograder.suite import Test, load_suite
+from autograder.suite import Test as SuiteTest
+from autograder.suite import load_suite
 from labs.mapreduce.corpus import CORPORA, generate, read_books
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ VARIANTS = Path(__file__).resolve().parent / "mapreduce_variants"
 SUITE = load_suite("mapreduce")
 
 
-def by_name(name: str) -> Test:
+def by_name(name: str) -> SuiteTest:
     return next(t for t in SUITE.tests if t.name == name)
 
 
