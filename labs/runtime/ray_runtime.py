@@ -53,9 +53,12 @@ from .trace import Event as TraceEvent
 
 NODE_EVENTS = frozenset(
     {"send", "deliver", "drop", "duplicate", "timer_set", "timer_fire", "timer_cancel", "log", "resume",
-     "memory"}
+     "memory", "work", "file"}
 )
 """The trace events an actor may report; everything else is the driver's to write."""
+
+LINE_LIMIT = 16 << 20
+"""The longest record (one JSON line) the driver reads from a node's process."""
 
 class RayRunError(RuntimeError):
     """A Ray run could not be carried out (an actor never started, Ray is unreachable...)."""
@@ -185,7 +188,9 @@ class RayRun:
 
     async def _main(self) -> None:
         bind = self.hosts.driver_host()
-        server = await asyncio.start_server(self._on_connection, bind, 0)
+        # A line is one record of a node; asyncio's default 64 KiB would cut a large message or
+        # result short and end the connection (a process-died crash that never happened).
+        server = await asyncio.start_server(self._on_connection, bind, 0, limit=LINE_LIMIT)
         self.port = server.sockets[0].getsockname()[1]
         self.bind = bind
         try:
