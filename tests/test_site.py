@@ -82,7 +82,7 @@ def small_site(folder: Path, index: str, *notebooks: nbformat.NotebookNode, asse
     # site_url as `mkdocs serve` sets it: pages then name themselves by a full address
     config.write_text(f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: docs\nwatch: []\n"
                       "site_url: http://127.0.0.1:8000/\n"
-                      f"hooks: {json.dumps(hooks)}\nnav:\n  - Home: index.md\n  - Chapters: []\n")
+                      f"hooks: {json.dumps(hooks)}\nnav:\n  - Home: index.md\n  - Chapters: []\n  - Labs: []\n")
     return config
 
 
@@ -302,7 +302,11 @@ def test_the_nav_and_the_search_lead_to_the_pages(served: str, browser: Browser,
     # search: the index is built from every page, chapters included
     page = reader.open("")
     page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.locator("input.md-search__input").fill("idempotent")
+    # Type once the search worker has loaded the index, and with real keys: Material searches on
+    # key presses (an input event alone is ignored), and a query typed before it is ready is lost
+    page.wait_for_function("document.querySelector('.md-search-result__meta')"
+                           ".textContent.trim() === 'Type to start searching'", timeout=15_000)
+    page.locator("input.md-search__input").press_sequentially("idempotent")
     results = page.locator(".md-search-result__item")
     results.first.wait_for(timeout=15_000)
     texts = results.all_inner_texts()

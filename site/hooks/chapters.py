@@ -1,4 +1,5 @@
-"""MkDocs hook: every chapter notebook ``course/NN-*.ipynb`` becomes a page of the site.
+"""MkDocs hook: every chapter notebook ``course/NN-*.ipynb`` becomes a page of the site, and the
+nav lists the chapters and the lab handouts by themselves.
 
 Chapters are kept in git without outputs, so each build executes them (with nbclient, a real
 kernel, ``allow_errors=False``: a chapter that raises fails the build, naming the cell). Executing
@@ -13,7 +14,8 @@ mkdocs-jupyter renders it (with ``execute: false``):
   ``labs.pictures.display``), so usually no state is left and the page loads no widget code at
   all; a widget the site's own renderer cannot draw offline fails the build.
 
-The nav's ``Chapters`` section is filled here, in file-name order, so a new chapter needs no edit
+The nav's ``Chapters`` section is filled here, in file-name order, and its ``Labs`` section with
+every handout ``site/labs/*.md`` in lab-number order, so a new chapter or handout needs no edit
 of ``mkdocs.yml``. An executed chapter is cached in ``.cache/site-chapters/`` (or ``$SITE_CHAPTERS_CACHE``) under a hash of the
 notebook and of every source it can import (``labs/``, ``course/``, ``autograder/``), so that
 ``mkdocs serve`` does not re-run the chapters when only a page of text changed.
@@ -42,6 +44,8 @@ log = logging.getLogger("mkdocs.hooks.chapters")
 CHAPTER = re.compile(r"\d\d-[\w-]+\.ipynb")
 NAV_SECTION = "Chapters"
 SITE_FOLDER = "chapters"
+HANDOUT_SECTION = "Labs"
+HANDOUT_FOLDER = "labs"
 SOURCES = ("labs", "course", "autograder")
 """Folders (beside mkdocs.yml) whose files a chapter's output may depend on: the cache key."""
 CACHE_ENV = "SITE_CHAPTERS_CACHE"
@@ -74,14 +78,32 @@ def nav_title(notebook: Path) -> str:
     raise PluginError(f"{notebook}: a chapter needs a '# Title' heading in a markdown cell")
 
 
+def handouts(docs: Path) -> list[tuple[str, str]]:
+    """(title, path under the docs) of every lab handout ``labs/*.md``, by lab number: the
+    title is the page's heading, and "Lab 1: ..." comes before "Lab 2: ..."."""
+    found = []
+    for page in (docs / HANDOUT_FOLDER).glob("*.md"):
+        m = re.search(r"^#\s+(.+)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+        if not m:
+            raise PluginError(f"{page}: a handout needs a '# Lab N: title' heading")
+        number = re.match(r"Lab (\d+)\b", m.group(1))
+        found.append((int(number.group(1)) if number else 10**6, m.group(1).strip(), page.name))
+    return [(title, f"{HANDOUT_FOLDER}/{name}") for _, title, name in sorted(found)]
+
+
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    """Fill the nav's ``Chapters`` section with every chapter."""
-    entries = [{nav_title(p): f"{SITE_FOLDER}/{p.name}"} for p in chapters(root_of(config))]
+    """Fill the nav's ``Chapters`` and ``Labs`` sections: every chapter, every handout."""
+    fill(config, NAV_SECTION, [{nav_title(p): f"{SITE_FOLDER}/{p.name}"} for p in chapters(root_of(config))])
+    fill(config, HANDOUT_SECTION, [{title: path} for title, path in handouts(Path(config.docs_dir))])
+    return config
+
+
+def fill(config: MkDocsConfig, section: str, entries: list[dict[str, str]]) -> None:
     for item in config.nav or []:
-        if isinstance(item, dict) and NAV_SECTION in item:
-            item[NAV_SECTION] = entries
-            return config
-    raise PluginError(f"mkdocs.yml: the nav needs a '{NAV_SECTION}: []' section for the chapters")
+        if isinstance(item, dict) and section in item:
+            item[section] = entries
+            return
+    raise PluginError(f"mkdocs.yml: the nav needs a '{section}: []' section (filled by {__file__})")
 
 
 @event_priority(50)  # before mkdocs-jupyter's on_files, which wraps every notebook it is given
