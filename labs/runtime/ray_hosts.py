@@ -248,11 +248,15 @@ def _placement(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
 
     from .ray_runtime import RayRunError
 
-    alive = sorted(n["NodeID"] for n in _machines() if n.get("Alive") and n["NodeID"] not in avoid)
+    every = sorted(n["NodeID"] for n in _machines() if n.get("Alive"))
+    alive = [m for m in every if m not in avoid]
     if len(alive) <= 1 and not avoid:
         return "DEFAULT", None
-    if not alive:
+    if not every:
         raise RayRunError("no machine of the Ray cluster is left alive to start a node on")
+    # A process that died unasked may have taken only itself (os._exit, a student's crash):
+    # when every machine Ray still calls alive is suspect, try them rather than give up.
+    alive = alive or every
     machine = alive[serial % len(alive)]
     return NodeAffinitySchedulingStrategy(machine, soft=False), machine
 

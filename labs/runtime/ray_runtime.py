@@ -576,8 +576,13 @@ class RayRun:
         try:
             if proc.reaped is not None:
                 await proc.reaped
+            self.start_error = ""
             self._spawn(proc)
             await self._await_hellos([proc])
+        except RayRunError as exc:  # the node stays down; a client whose process is gone stops
+            self.emit("skip", what="restart", node=proc.name, why=str(exc))
+            proc.broken = proc.broken or proc.is_client
+            return
         finally:
             proc.restarting = False
         self._host(proc).set_peers(json.dumps({p.name: p.address for p in self.procs.values() if p.address}))
