@@ -47,6 +47,20 @@ else
     echo "    the browser tests of labs.pictures will fail; install Debian's 'chromium' package"
 fi
 
+# The course site serves its own browser code (widgets, require.js, KaTeX): it needs npm once.
+if ! command -v npm >/dev/null && command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]]; then
+    echo "==> installing Debian's npm for the course site's browser code"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends npm >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y --no-install-recommends npm >/dev/null; } \
+        || echo "==> could not install npm: the site cannot be built (its test will fail)"
+fi
+if command -v npm >/dev/null; then
+    bash scripts/site_assets.sh
+else
+    echo "==> npm is missing: the course site cannot be built; install Node.js and npm, then rerun"
+fi
+
 bash scripts/setup_sandbox.sh
 
 echo "Activate with:  source $VENV/bin/activate"

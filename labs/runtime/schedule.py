@@ -10,7 +10,7 @@ A schedule is a YAML or JSON document (or a :class:`Builder` chain in Python)::
       - {at: 6.0, crash: n3, disk: keep}
       - {at: 8.0, restart: n3}
 
-The whole format is documented on the site's runtime page and in :data:`FORMAT`. Times are seconds
+The whole format is documented on the site's runtime page. Times are seconds
 from the start of the run, in the simulator's virtual time or Ray's real time alike.
 
 Two steps turn a document into faults:
