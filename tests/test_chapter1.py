@@ -5,15 +5,21 @@ chapter shows none of the MapReduce lab's solution code."""
 
 from __future__ import annotations
 
-import html
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from chapters import (
+    assert_shows_no_solution,
+    check_exercises,
+    executed,
+    n,
+    outputs,
+    rows,
+    run_release,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "course" / "01-mapreduce.ipynb"
@@ -22,46 +28,9 @@ DEMOS = ROOT / "course" / "demos" / "mapreduce_demos.py"
 EXERCISES = {"partition_of": 2, "group": 2, "overdue": 2, "combine": 2, "publish": 2}
 
 
-def run_notebook(nb: Any, path: Path, allow_errors: bool = False) -> float:
-    began = time.perf_counter()
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=allow_errors,
-                   resources={"metadata": {"path": str(path)}}).execute()
-    return time.perf_counter() - began
-
-
 @pytest.fixture(scope="module")
 def chapter() -> dict[str, Any]:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    seconds = run_notebook(nb, NOTEBOOK.parent)
-    cells = {tag: c for c in nb.cells for tag in c.metadata.get("tags", [])}
-    return {"nb": nb, "seconds": seconds, "cells": cells}
-
-
-def outputs(cell: Any, kind: str) -> list[str]:
-    found = []
-    for o in cell.outputs:
-        if kind == "stream" and o.output_type == "stream":
-            found.append(o.text)
-        elif o.output_type in ("display_data", "execute_result") and kind in o.data:
-            found.append(o.data[kind])
-    return found
-
-
-def rows(cell: Any, title: str) -> list[dict[str, str]]:
-    """The rows of the HTML table captioned ``title`` that the cell displayed."""
-    for page in outputs(cell, "text/html"):
-        for table in re.findall(r"<table>(.*?)</table>", page, re.S):
-            caption = re.search(r"<caption[^>]*>(.*?)</caption>", table, re.S)
-            if caption is None or html.unescape(caption.group(1)) != title:
-                continue
-            lines = [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)]
-                     for tr in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
-            return [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
-    raise AssertionError(f"no table titled {title!r} in the cell's output")
-
-
-def n(text: str) -> float:
-    return float(text.replace(",", ""))
+    return executed(NOTEBOOK)
 
 
 def test_committed_clean_and_in_sync_with_its_pair() -> None:
@@ -149,60 +118,17 @@ def test_a_combiner_shrinks_the_shuffle(chapter: dict[str, Any]) -> None:
     assert re.search(r"7\.0 MB, 21,763 distinct words, counted in \d+\.\d\d s by one process", printed)
 
 
-def graded(nb: Any) -> list[Any]:
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-
-
 def test_exercises_are_locked_nbgrader_tests_that_pass(chapter: dict[str, Any]) -> None:
-    nb = chapter["nb"]
-    solutions = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
-    tests = {c.metadata["nbgrader"]["grade_id"]: c for c in graded(nb)}
-    assert list(solutions) == list(EXERCISES)
-    assert list(tests) == [f"test_{name}" for name in EXERCISES]
-    for name, points in EXERCISES.items():
-        meta = tests[f"test_{name}"].metadata["nbgrader"]
-        assert meta["locked"] and not meta["solution"] and meta["points"] == points and meta["schema_version"] == 3
-        assert tests[f"test_{name}"].execution_count is not None
-        assert "### BEGIN SOLUTION" in solutions[name].source and "### END SOLUTION" in solutions[name].source
+    tests = check_exercises(chapter["nb"], EXERCISES)
     assert "with your overdue(): job time" in "".join(outputs(tests["test_overdue"], "stream"))
 
 
 def test_the_student_release_runs_without_the_labs_solution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The released tree (lab solutions stripped, notebook cleared by nbgrader) runs the chapter:
     every demo works without the lab's reference, and each exercise fails as not implemented."""
-    from autograder.release import release
-
-    out = tmp_path / "release"
-    release(ROOT, out)
-    assert "raise NotImplementedError" in (out / "labs" / "mapreduce" / "node.py").read_text()
-    path = out / "course" / NOTEBOOK.name
-    released = nbformat.read(path, as_version=4)
-    assert "BEGIN SOLUTION" not in "".join(c.source for c in released.cells)
-    monkeypatch.setenv("PYTHONPATH", str(out))
-    released.cells.append(nbformat.v4.new_code_cell("import labs.mapreduce.node as lab, course.demos.mapreduce_demos as d\n"
-                                                    "print(lab.__file__, d.__file__)"))
-    run_notebook(released, path.parent, allow_errors=True)
-    tests = graded(released)
-    assert len(tests) == len(EXERCISES)
-    for c in released.cells:
-        names = [o.ename for o in c.get("outputs", []) if o.output_type == "error"]
-        if c in tests:
-            assert names == ["NotImplementedError"], (c.metadata["nbgrader"]["grade_id"], names)
-        else:
-            assert not names, (c.source[:80], names)
-    assert released.cells[-1].outputs[0].text.split() == [str(out / "labs/mapreduce/node.py"),
-                                                          str(out / "course/demos/mapreduce_demos.py")]
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "release"))  # the kernel imports labs and course from the release
+    run_release(NOTEBOOK, tmp_path / "release", "mapreduce", "mapreduce_demos", EXERCISES)
 
 
 def test_the_chapter_shows_none_of_the_labs_solution() -> None:
-    lab = (ROOT / "labs" / "mapreduce" / "node.py").read_text()
-    solution, inside = set(), False
-    for line in lab.splitlines():
-        inside = (inside or "### BEGIN SOLUTION" in line) and "### END SOLUTION" not in line
-        if inside and len(line.strip()) > 20 and not line.strip().startswith(("#", "###")):
-            solution.add(line.strip())
-    assert len(solution) > 30
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    for where, text in [("the notebook", "\n".join(c.source for c in nb.cells)), ("mapreduce_demos.py", DEMOS.read_text())]:
-        shown = [line for line in text.splitlines() if line.strip() in solution]
-        assert not shown, f"{where} repeats the lab's solution: {shown[:3]}"
+    assert_shows_no_solution(NOTEBOOK, DEMOS, "mapreduce", at_least=30)
