@@ -32,6 +32,9 @@ from labs.runtime.node import Clerk, Node, Op, on, on_timer
 ROLES = ("follower", "candidate", "leader")
 CLIENT_RETRY = 1.0
 """Seconds a client waits for its commands to be applied before it submits them elsewhere."""
+CLIENT_BACKOFF = 0.02
+"""Seconds a client waits before asking the next server, after one said it does not lead (so
+that clients do not flood the network while there is no leader)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Applied:
 @dataclass(frozen=True)
 class ClientRetry:
     attempt: int
+    move: bool
+    """Ask the next server (the current one is silent), or the current one (chosen already)."""
 
 
 class RaftBase(Node):
@@ -163,7 +168,7 @@ class RaftClerk(Clerk):
         for command in self.pending:
             if command not in self.indexes:
                 self.send(self.target, Submit(command))
-        self.set_timer(CLIENT_RETRY, ClientRetry(self.attempt))
+        self.set_timer(CLIENT_RETRY, ClientRetry(self.attempt, True))
 
     def next_server(self) -> None:
         i = self.nodes.index(self.target)
@@ -174,7 +179,8 @@ class RaftClerk(Clerk):
         if sender != self.target or msg.command not in self.pending or msg.is_leader:
             return
         self.next_server()
-        self.submit()
+        self.attempt += 1
+        self.set_timer(CLIENT_BACKOFF, ClientRetry(self.attempt, False))
 
     @on(Applied)
     def handle_applied(self, msg: Applied, sender: str) -> None:
@@ -194,5 +200,6 @@ class RaftClerk(Clerk):
     @on_timer(ClientRetry)
     def handle_client_retry(self, timer: ClientRetry) -> None:
         if self.pending and timer.attempt == self.attempt:
-            self.next_server()
+            if timer.move:
+                self.next_server()
             self.submit()

@@ -145,7 +145,8 @@ class RaftNode(RaftBase):
             return -1, self.current_term, False
         self.append_entries_to_log(len(self.entries), [Entry(self.current_term, command)])
         index = len(self.entries) - 1
-        self.advance_commit()  # a cluster of one commits alone
+        if len(self.nodes) == 1:
+            self.advance_commit()  # a cluster of one commits alone
         if not self.replicate_pending:
             self.replicate_pending = True
             self.set_timer(BATCH_DELAY, ReplicateTimer(self.current_term))
@@ -334,16 +335,13 @@ class RaftNode(RaftBase):
                                       entries, self.commit_index))
 
     def advance_commit(self) -> None:
-        """Commit the newest entry of this term that a majority holds (Figure 8: an entry of an
-        earlier term is committed only through a later one of this term)."""
-        for n in range(len(self.entries) - 1, self.commit_index, -1):
-            if self.entries[n].term != self.current_term:
-                break
-            holders = 1 + sum(1 for p in self.peers if self.match_index[p] >= n)
-            if holders >= self.majority():
-                self.commit_index = n
-                self.apply_committed()
-                return
+        """Commit the newest index a majority holds, if its entry is of this term (Figure 8: an
+        entry of an earlier term is committed only through a later one of this term)."""
+        held = sorted([len(self.entries) - 1, *self.match_index.values()], reverse=True)
+        n = held[self.majority() - 1]
+        if n > self.commit_index and self.entries[n].term == self.current_term:
+            self.commit_index = n
+            self.apply_committed()
 
     def apply_committed(self) -> None:
         while self.last_applied < self.commit_index:
