@@ -19,32 +19,22 @@ from typing import Any
 
 import nbformat
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from browser import chromium, screenshot_folder
+from playwright.sync_api import Browser, ConsoleMessage, Page
 from test_pictures import count, sim
 
 from labs.pictures import picture_of, write_html
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh` as root (it installs "
-                    "Debian's chromium), or `apt-get install chromium`")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("PICTURES_SCREENSHOTS") or tmp_path_factory.mktemp("pictures-screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshot_folder("PICTURES_SCREENSHOTS", tmp_path_factory, "pictures-screenshots")
 
 
 class Opened:

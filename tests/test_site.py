@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 
 import nbformat
 import pytest
+from browser import chromium, screenshot_folder
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -38,9 +39,7 @@ from playwright.sync_api import (
     Page,
     Request,
     Route,
-    sync_playwright,
 )
-from test_pictures_browser import ARGS, CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in (ROOT / "course").glob("*.ipynb") if re.fullmatch(r"\d\d-[\w-]+\.ipynb", p.name))
@@ -130,21 +129,13 @@ def served(built: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh` as root (it installs "
-                    "Debian's chromium), or `apt-get install chromium`")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=[*ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+    with chromium(["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("SITE_SCREENSHOTS") or tmp_path_factory.mktemp("site-screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshot_folder("SITE_SCREENSHOTS", tmp_path_factory, "site-screenshots")
 
 
 class Reader:
