@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["SIM_BYTES_PER_SECOND", "DirFiles", "Files", "MemoryFiles", "Work", "check_name"]
+__all__ = ["SIM_BYTES_PER_SECOND", "DirFiles", "Files", "MemoryFiles", "Work", "WorkBase", "check_name"]
 
 SIM_BYTES_PER_SECOND = 500_000
 """How fast a work reads and writes in the simulator: a slow disk. Simulated tasks take longer than
@@ -214,15 +214,12 @@ def _walk(directory: Path, prefix: str) -> Iterator[str]:
             yield f"{prefix}{entry.name}"
 
 
-class ThreadWork:
-    """A work on Ray: its function runs in a thread of the node's process."""
+class WorkBase:
+    """What every kind of :class:`Work` shares: its node's name, the files it sees, its random numbers."""
 
-    def __init__(self, node: str, files: DirFiles, rng: random.Random,
-                 gate: Callable[[], object]) -> None:
-        self._node = node
-        self._files = files
-        self._random = rng
-        self._gate = gate
+    _node: str
+    _files: Files
+    _random: random.Random
 
     @property
     def node(self) -> str:
@@ -235,6 +232,17 @@ class ThreadWork:
     @property
     def random(self) -> random.Random:
         return self._random
+
+
+class ThreadWork(WorkBase):
+    """A work on Ray: its function runs in a thread of the node's process."""
+
+    def __init__(self, node: str, files: DirFiles, rng: random.Random,
+                 gate: Callable[[], object]) -> None:
+        self._node = node
+        self._files = files
+        self._random = rng
+        self._gate = gate
 
     def spend(self, seconds: float) -> None:
         _check_seconds(seconds)

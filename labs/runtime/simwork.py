@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .files import SIM_BYTES_PER_SECOND, Files, _check_seconds, _size, _text, check_name
+from .files import SIM_BYTES_PER_SECOND, WorkBase, _check_seconds, _size, _text, check_name
 
 __all__ = ["Cancelled", "SimWork", "WorkHost"]
 
@@ -43,7 +43,7 @@ class WorkHost(Protocol):
     def removed(self, name: str) -> None: ...
 
 
-class SimWork:
+class SimWork(WorkBase):
     """One work: the thread that runs its function, and the handoff with the simulator.
 
     The simulator calls :meth:`step` (first to start, then each time the requested time has
@@ -112,18 +112,6 @@ class SimWork:
         self._go.acquire()
         if self._cancelled:
             raise Cancelled
-
-    @property
-    def node(self) -> str:
-        return self._node
-
-    @property
-    def files(self) -> Files:
-        return self._files
-
-    @property
-    def random(self) -> random.Random:
-        return self._random
 
     def spend(self, seconds: float) -> None:
         self._take(_check_seconds(seconds))
