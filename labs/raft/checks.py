@@ -29,10 +29,10 @@ from .view import APPLY, RaftView, view
 LEADER_BOUND = 2.5
 """Seconds within which a majority that can talk must have a leader (about five election
 timeouts: enough for a few split votes, far too few for timeouts that are not random)."""
-CATCH_UP_MESSAGES = 30
-"""After the final heal, at most this many messages may reach a node before it holds every
-entry committed by then: a follower far behind is brought up to date in a few round trips,
-not one per entry."""
+CATCH_UP_MESSAGES = 20
+"""After the final heal, at most this many messages from the leader (counted from its election,
+if later) may reach a node before it holds every entry committed by then: a follower far behind
+is brought up to date in a few round trips, not one per entry."""
 ELECTION_MESSAGES = 15
 """Messages between servers per server (beyond the first) that electing the first leader may
 take: 30 for three servers, as in the classic lab."""
@@ -279,9 +279,15 @@ def far_behind_follower_catches_up_quickly(run: RunResult) -> list[str]:
                 continue  # it held everything already
             return [Finding(f"{n} never applied index {committed}, committed before the final heal at "
                             f"t={heal:.3f}")]
-        received = sum(1 for t, _, dst in v.server_sends if dst == n and heal <= t <= done)
+        # Count from the later of the heal and the election of the leader that caught it up
+        # (an election after the heal is not the follower's catching up).
+        leader = max((e for e in v.elected if e.t <= done), key=lambda e: e.t, default=None)
+        since = heal if leader is None else max(heal, leader.t)
+        sender = None if leader is None else leader.node
+        received = sum(1 for t, src, dst in v.server_sends
+                       if dst == n and since <= t <= done and sender in (None, src))
         if received > CATCH_UP_MESSAGES:
-            return [Finding(f"{n} needed {received} messages after the final heal (t={heal:.3f} to "
+            return [Finding(f"{n} needed {received} messages from the leader {sender} (t={since:.3f} to "
                             f"{done:.3f}) to catch up to index {committed}; at most {CATCH_UP_MESSAGES} "
                             "may be needed (does the leader skip a whole conflicting term at once?)")]
     return []
