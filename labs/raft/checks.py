@@ -123,6 +123,34 @@ def _safety_check(invariant: Invariant) -> Check:
     return check
 
 
+def leader_commits_only_through_its_term(run: RunResult) -> list[str]:
+    """The commitment rule of Figure 8: a leader of term U counts replicas only for entries of
+    term U. So when a leader applies an entry of an earlier term that nobody had committed
+    before its election, it applies, in the same step, an entry of term U at or after it."""
+    v = view(run)
+    first: dict[int, float] = {}
+    for a in v.applies:
+        first.setdefault(a.index, a.t)
+    elected = {(e.node, e.term): e.t for e in v.elected}
+    by_step: dict[tuple[str, float], list[int]] = {}
+    for a in v.applies:
+        by_step.setdefault((a.node, a.t), []).append(a.index)
+    terms = {(a.node, a.life, a.index): a.term for a in v.applies}
+    for a in v.applies:
+        term, role = v.state_at(a.node, a.t)
+        if role != "leader" or a.term >= term or first[a.index] < elected.get((a.node, term), a.t):
+            continue
+        step = by_step[(a.node, a.t)]
+        if any(i >= a.index and terms.get((a.node, a.life, i)) == term for i in step):
+            continue
+        return [Finding(f"{a.node}, leader of term {term}, committed index {a.index} of term {a.term} at "
+                        f"t={a.t:.3f} without an entry of term {term} after it: an entry of an earlier "
+                        "term may be committed only by committing one of the current term (the "
+                        "Figure 8 scenario: a later leader could still overwrite it)",
+                        describe_event(a.event, a.pos + 1))]
+    return []
+
+
 # -- elections ------------------------------------------------------------------------------
 
 
@@ -323,6 +351,7 @@ CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
     "election-safety": _safety_check(ELECTION_SAFETY),
     "state-machine-safety": _safety_check(STATE_MACHINE_SAFETY),
     "leader-completeness": _safety_check(LEADER_COMPLETENESS),
+    "leader-commits-only-through-its-term": leader_commits_only_through_its_term,
     "leader-when-majority-connected": leader_when_majority_connected,
     "one-election-when-nothing-fails": one_election_when_nothing_fails,
     "no-leader-without-majority": no_leader_without_majority,
