@@ -1,0 +1,108 @@
+"""The Raft lab (parts A-C): the reference passes its whole suite in the simulator on every seed
+and on Ray, each buggy variant is caught by the test aimed at it with a report that points at
+the bug, and the release's skeleton fails cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.release import release
+from autograder.runner import run_test
+from autograder.suite import load_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = Path(__file__).resolve().parent / "raft_variants"
+SUITE = load_suite("raft")
+CI_SEEDS = 20
+"""Seeds per test here; the suite itself asks 100 for its random schedules (`autograder test`)."""
+
+
+def _test(name: str):  # type: ignore[no-untyped-def]
+    return next(t for t in SUITE.tests if t.name == name)
+
+
+def test_parts_are_named_and_graded_separately() -> None:
+    parts = {t.name.split("-", 1)[0] for t in SUITE.tests}
+    assert parts == {"A", "B", "C"}
+    assert all(len(SUITE.select(f"{p}-")) >= 3 for p in parts)
+    assert all(t.points > 0 and t.ray_seeds for t in SUITE.tests)
+    assert max(len(t.seeds) for t in SUITE.tests) >= 100
+
+
+@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
+    test = _test(name)
+    failures = [o for o in (run_test(test, seed) for seed in test.seeds[:CI_SEEDS]) if not o.passed]
+    assert not failures, f"seed {failures[0].seed}: {failures[0].findings[0]}"
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("name", ["A-reelection", "B-unreliable-agreement", "C-restart-leader", "C-figure8"])
+def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
+    test = _test(name)
+    for seed in test.ray_seeds:
+        outcome = run_test(test, seed, "ray")
+        assert outcome.passed, f"seed {seed}: {outcome.findings[0]}"
+
+
+CAUGHT = [
+    ("votes_twice", "A-many-elections", "election safety: 2 different nodes for term"),
+    ("fixed_timeout", "A-initial-election", "are election timeouts random?"),
+    ("half_is_majority", "A-no-leader-without-majority", "could reach no majority"),
+    ("half_is_majority", "B-no-agreement-without-majority", "committed index"),
+    ("no_up_to_date_check", "B-follower-disconnected", "state machine safety: different entr"),
+    ("no_fast_backup", "B-fast-backup", "does the leader skip a whole conflicting term at once?"),
+    ("chatty", "B-message-counts", "heartbeats at most every 0.1 s"),
+    ("truncates_on_stale", "B-unreliable-agreement", "applied only up to index"),
+    ("log_not_persisted", "C-restart-all", "state machine safety: different entr"),
+    ("figure8_commit", "C-figure8", "the Figure 8 scenario"),
+    ("forgets_vote", "C-churn", "election safety: 2 different nodes for term"),
+]
+
+
+@pytest.mark.parametrize(("variant", "name", "says"), CAUGHT)
+def test_buggy_variants_fail_their_test_with_a_report_that_points_at_the_bug(variant: str, name: str,
+                                                                             says: str) -> None:
+    """Seeds in order until the first failure (as a student's `autograder test` stops at it)."""
+    test = _test(name)
+    impl = VARIANTS / f"{variant}.py"
+    for seed in test.seeds[:CI_SEEDS]:
+        outcome = run_test(test, seed, impl=impl)
+        if not outcome.passed:
+            assert any(says in f for f in outcome.findings), outcome.findings[:3]
+            return
+    pytest.fail(f"{variant} passed {name} on seeds 1-{CI_SEEDS}")
+
+
+def test_same_seed_same_trace() -> None:
+    test = _test("C-figure8-unreliable")
+    a, b = run_test(test, 7), run_test(test, 7)
+    assert a.result is not None and b.result is not None
+    assert a.result.trace == b.result.trace
+
+
+def test_release_skeleton_fails_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    stripped = release(ROOT, out)
+    assert Path("labs/raft/node.py") in stripped
+    released = (out / "labs/raft/node.py").read_text()
+    assert "def advance_commit" not in released and "### BEGIN SOLUTION" not in released
+    assert (out / "labs/raft/harness.py").read_text() == (ROOT / "labs/raft/harness.py").read_text()
+    env = dict(os.environ, PYTHONPATH=str(out))
+    done = subprocess.run([sys.executable, "-m", "autograder", "test", "raft", "-k", "A-", "--seeds", "1",
+                           "--no-shrink"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "property: not implemented yet: RaftNode.on_start (see the lab's handout)" in done.stdout
+    assert done.stdout.count("FAILED raft A-") == len(SUITE.select("A-"))
+    assert "Traceback" not in done.stderr
+
+
+def test_the_handout_lists_every_test_with_its_points() -> None:
+    handout = (ROOT / "site" / "labs" / "raft.md").read_text()
+    for test in SUITE.tests:
+        assert f"| `{test.name}` | {test.points} |" in handout, test.name
