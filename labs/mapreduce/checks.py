@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
+from labs.runtime.lab import no_node_errors as any_errors
 
 from .attempts import COORDINATOR, attempts, job_times, messages, task_sends
 from .corpus import read_books
@@ -30,8 +31,6 @@ QUIET = 1.0
 
 def no_node_errors(run: RunResult) -> list[str]:
     """No handler or work raised, apart from the crashes the crash application makes on purpose."""
-    from labs.rpc.checks import no_node_errors as any_errors
-
     real = [e for e in run.errors if "AppCrash" not in e]
     return any_errors(dataclasses.replace(run, errors=real))
 

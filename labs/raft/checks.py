@@ -22,7 +22,7 @@ from autograder.checkers.invariants import (
     describe_event,
     log_matches,
 )
-from labs.runtime.lab import Check, Finding, RunResult
+from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
 
 from .view import APPLY, RaftView, view
 
@@ -41,20 +41,6 @@ IDLE_MESSAGES_PER_SECOND = 30
 cause (heartbeats and their replies; the reference needs 20)."""
 MESSAGES_PER_ENTRY = 3
 """Messages between servers per follower per committed entry, beyond the heartbeats' share."""
-
-
-def no_node_errors(run: RunResult) -> list[str]:
-    """No handler raised (a method still to be written raises NotImplementedError)."""
-    found: list[str] = []
-    for error in run.errors:
-        lines = error.strip().splitlines()
-        todo = next((line.split("NotImplementedError:", 1)[1].strip() for line in lines
-                     if "NotImplementedError:" in line), None)
-        if todo is not None or any(line.strip() == "NotImplementedError" for line in lines):
-            found.append(Finding(todo or "not implemented yet: a method raised NotImplementedError", error))
-        else:
-            found.append(Finding(f"a node raised: {lines[-1] if lines else error}", error))
-    return list(dict.fromkeys(found))[:3]
 
 
 # -- safety ---------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ runs the lab's test suite (``suite.yaml``) against it, or against a student's ``
 
 from __future__ import annotations
 
-from labs.runtime.lab import Lab, Workload
+from labs.runtime.lab import Lab, Workload, no_node_errors
 
-from .checks import linearizable, no_node_errors
+from .checks import linearizable
 from .node import KVClerk, KVServer
 from .workloads import mixed
 

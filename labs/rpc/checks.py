@@ -10,21 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from labs.runtime.lab import Check, Finding, RunResult
-
-
-def no_node_errors(run: RunResult) -> list[str]:
-    """No handler raised (a handler still to be written raises NotImplementedError)."""
-    found: list[str] = []
-    for error in run.errors:
-        lines = error.strip().splitlines()
-        todo = next((line.split("NotImplementedError:", 1)[1].strip() for line in lines
-                     if "NotImplementedError:" in line), None)
-        if todo is not None or any(line.strip() == "NotImplementedError" for line in lines):
-            found.append(Finding(todo or "not implemented yet: a handler raised NotImplementedError", error))
-        else:
-            found.append(Finding(f"a node raised: {lines[-1] if lines else error}", error))
-    return list(dict.fromkeys(found))[:3]
+from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
 
 
 def _ops(run: RunResult) -> Iterator[dict[str, Any]]:
