@@ -291,7 +291,7 @@ def open_sandbox(submission: Path, wait: float = 3600.0) -> Iterator[Sandbox]:
     user, lock = _acquire(wait)
     box: Sandbox | None = None
     try:
-        base = Path(tempfile.mkdtemp(prefix="dss-"))
+        base = Path(tempfile.mkdtemp(prefix="dss-", dir="/tmp"))  # not $TMPDIR: it may be private
         box = Sandbox(user, lock, base)
         box.kill_all()  # left by a grader that was killed before it could clean up
         for path in box._strays():
