@@ -85,3 +85,30 @@ def test_file_disk_compacts_a_long_log(tmp_path: Path) -> None:
     assert len(lines) < 60
     disk.close()
     assert FileDisk(Codec(), tmp_path)["counter"] == 299
+
+
+def test_a_handlers_writes_are_logged_together_or_not_at_all(tmp_path: Path) -> None:
+    """The Ray host brackets each handler with begin/commit: a process killed in the middle of
+    a handler (before the commit) or in the middle of the commit's one line leaves none of the
+    handler's writes, never a part of them (the RPC lab's data and its duplicate table once
+    came apart that way, and a retried append ran twice after a restart)."""
+    disk = FileDisk(Codec([]), tmp_path)
+    disk["before"] = 1
+    disk.begin()
+    disk["kv/x"] = "a"
+    disk["client/c1"] = [7, "append"]
+    assert disk["kv/x"] == "a"  # the handler reads its own writes at once
+    disk.close()  # killed before the commit
+    again = FileDisk(Codec([]), tmp_path)
+    assert dict(again.items()) == {"before": 1}
+    again.begin()
+    again["kv/x"] = "a"
+    again["client/c1"] = [7, "append"]
+    again.commit()
+    again.close()
+    log = tmp_path / "storage.jsonl"
+    whole = log.read_text()
+    assert whole.count("\n") == 2  # the two writes are one line
+    assert dict(FileDisk(Codec([]), tmp_path).items()) == {"before": 1, "kv/x": "a", "client/c1": [7, "append"]}
+    log.write_text(whole[: len(whole) - 15])  # killed in the middle of that line
+    assert dict(FileDisk(Codec([]), tmp_path).items()) == {"before": 1}

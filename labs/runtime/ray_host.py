@@ -117,6 +117,7 @@ class NodeHost:
             self.classes.update({n: clerk_cls for n in self.clients})
         self.codec = Codec(types)
         self.disk = FileDisk(self.codec, c["storage"])
+        self.holding: list[tuple[str, int, str]] | None = None  # messages of the running handler
         # The run's shared files: one directory beside the nodes' storage, the same for all.
         self.files_root = Path(c["storage"]).parent / "files"
         self.files = DirFiles(self.files_root, self.emit)
@@ -242,6 +243,12 @@ class NodeHost:
     # -- running handlers -----------------------------------------------------------------
 
     def call(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """Run a handler. Its storage writes and the messages it sends take effect together when
+        it returns (writes first): a crash never leaves half of a handler, as in the simulator."""
+        outermost = self.holding is None
+        if outermost:
+            self.holding = []
+            self.disk.begin()
         try:
             fn(*args)
         except Exception as exc:
@@ -252,6 +259,12 @@ class NodeHost:
             else:
                 self.dead = True  # handle nothing more; the driver kills this process
             self.write({"k": "error", "report": report, "what": what})
+        finally:
+            if outermost:
+                self.disk.commit()
+                held, self.holding = self.holding or [], None
+                for dst, mid, text in held:
+                    self.mesh.transmit(dst, mid, text)
 
     # -- messages -------------------------------------------------------------------------
 
@@ -281,7 +294,9 @@ class NodeHost:
             if not self.network.reorder:
                 when = max(when, self.fifo_last.get(dst, 0.0))
                 self.fifo_last[dst] = when
-            if when <= now:
+            if when <= now and self.holding is not None:
+                self.holding.append((dst, mid, text))  # leaves when the handler returns
+            elif when <= now:
                 self.mesh.transmit(dst, mid, text)
             else:
                 loop.call_at(when, self.mesh.transmit, dst, mid, text)

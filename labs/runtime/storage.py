@@ -57,7 +57,13 @@ class MemoryDisk(Storage):
 
 
 class FileDisk(Storage):
-    """Storage for Ray: a durable append-only log in ``directory/storage.jsonl``."""
+    """Storage for Ray: a durable append-only log in ``directory/storage.jsonl``.
+
+    Between :meth:`begin` and :meth:`commit` (the node's process brackets every handler with
+    them) the writes are collected and then logged as one line, which a crash either leaves whole
+    or cuts off (and a cut-off last line is ignored): a killed process never leaves half of a
+    handler's writes, just as a crash in the simulator falls between two handlers.
+    """
 
     COMPACT_AFTER = 10_000
 
@@ -68,6 +74,7 @@ class FileDisk(Storage):
         self._path = self._dir / "storage.jsonl"
         self._data: dict[str, str] = {}
         self._lines = 0
+        self._batch: list[dict[str, str]] | None = None
         if self._path.exists():
             for line in self._path.read_text(encoding="utf-8").splitlines():
                 try:
@@ -75,10 +82,11 @@ class FileDisk(Storage):
                 except json.JSONDecodeError:
                     break  # a torn last write: everything before it was durable
                 self._lines += 1
-                if "v" in rec:
-                    self._data[rec["k"]] = rec["v"]
-                else:
-                    self._data.pop(rec["k"], None)
+                for r in rec.get("batch", [rec]):
+                    if "v" in r:
+                        self._data[r["k"]] = r["v"]
+                    else:
+                        self._data.pop(r["k"], None)
         self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
 
     def __getitem__(self, key: str) -> Any:
@@ -106,7 +114,23 @@ class FileDisk(Storage):
         """What the stored keys and values take, encoded (not the log's garbage)."""
         return sum(len(k) + len(v) for k, v in self._data.items())
 
+    def begin(self) -> None:
+        """Collect the writes from here on, until :meth:`commit`."""
+        self._batch = []
+
+    def commit(self) -> None:
+        """Log the writes collected since :meth:`begin` as one line (all or nothing)."""
+        batch, self._batch = self._batch, None
+        if batch:
+            self._log(batch[0] if len(batch) == 1 else {"batch": batch})
+
     def _append(self, rec: dict[str, str]) -> None:
+        if self._batch is not None:
+            self._batch.append(rec)
+        else:
+            self._log(rec)
+
+    def _log(self, rec: dict[str, Any]) -> None:
         self._file.write(json.dumps(rec, separators=(",", ":")) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
