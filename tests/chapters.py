@@ -23,6 +23,16 @@ def run_notebook(nb: Any, folder: Path, allow_errors: bool = False, timeout: int
     return time.perf_counter() - began
 
 
+def assert_committed_clean(notebook: Path) -> Any:
+    """The notebook is valid and committed without outputs, for the venv's ``python3`` kernel."""
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "commit the notebook without outputs"
+    return nb
+
+
 def executed(notebook: Path) -> dict[str, Any]:
     """The chapter run top to bottom: ``nb``, ``seconds`` and its ``cells`` by tag."""
     nb = nbformat.read(notebook, as_version=4)

@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 from chapters import (
+    assert_committed_clean,
     assert_shows_no_solution,
     check_exercises,
     executed,
@@ -36,11 +36,7 @@ def chapter() -> dict[str, Any]:
 def test_committed_clean_and_in_sync_with_its_pair() -> None:
     import jupytext
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "commit the notebook without outputs"
+    nb = assert_committed_clean(NOTEBOOK)
     paired = jupytext.read(PAIRED)
     assert [(c.cell_type, c.source) for c in paired.cells] == [(c.cell_type, c.source) for c in nb.cells], \
         "the .ipynb and its jupytext pair differ: run `jupytext --sync course/01-mapreduce.ipynb`"

@@ -12,6 +12,7 @@ from typing import Any
 import nbformat
 import pytest
 from chapters import (
+    assert_committed_clean,
     assert_shows_no_solution,
     check_exercises,
     executed,
@@ -33,11 +34,7 @@ def chapter() -> dict[str, Any]:
 
 
 def test_committed_clean() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "commit the notebook without outputs"
+    assert_committed_clean(NOTEBOOK)
 
 
 def test_runs_without_errors_and_every_demo_shows_something(chapter: dict[str, Any]) -> None:
