@@ -30,8 +30,8 @@ How a job runs, and why:
   ``feedback.html``, ``pictures/``) as bytes; it writes them under ``grades/results/<student>/``
   itself, so a class graded on many machines still has every result on the grader's disk.
 * **Scores are checked against the grader's own suite.** ``report.json`` is written on the
-  submission's side (the child runs as the same OS user as the student's processes, which
-  could reach its files), so its scores are read as plain JSON, checked field by field, and
+  submission's side (without the sandbox the child runs as the same OS user as the student's
+  processes, which could reach its files), so its scores are read as plain JSON, checked field by field, and
   must name exactly the suite's tests with scores of 0 or the test's points.
 * **Nothing stops the class.** A job whose grading crashes, times out (``--timeout``) or whose
   task dies (its worker or machine lost) is recorded with score 0 and the reason; the other

@@ -111,11 +111,12 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
 
 @contextlib.contextmanager
 def _sandbox_for(impl: Path, wanted: bool | None) -> Iterator[Sandbox | None]:
-    if wanted is False or (wanted is None and unavailable() is not None):
+    reason = unavailable()
+    if wanted is False or (wanted is None and reason is not None):
         yield None
         return
-    if unavailable() is not None:
-        raise SandboxError(f"the sandbox was asked for, but {unavailable()}")
+    if reason is not None:
+        raise SandboxError(f"the sandbox was asked for, but {reason}")
     with open_sandbox(impl) as sb:
         yield sb
 
