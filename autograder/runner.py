@@ -66,8 +66,20 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
                                         traceback.format_exc()))
     else:
         apply_checks(outcome)
+        if outcome.findings:
+            outcome.findings.extend(_unasked_deaths(outcome.result))
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _unasked_deaths(result: RunResult) -> list[str]:
+    """Why a failed run may have failed, when it is not in the student's code's output: node
+    processes that ended without the schedule crashing them (``os._exit``, killed by the
+    operating system for memory, or a machine lost from the cluster)."""
+    died = [e for e in result.trace if e.get("type") == "crash" and e.get("reason") == "process-died"]
+    return [Finding(f"{e.get('node')}'s process ended at t={float(e.get('t', 0.0)):.2f} s though the schedule "
+                    "did not crash it: did it call os._exit or sys.exit, or run out of memory "
+                    "(the operating system kills the largest process)?") for e in died[:3]]
 
 
 def apply_checks(outcome: Outcome) -> None:

@@ -113,6 +113,7 @@ class Sandbox:
         self.incidents: list[str] = []
         self._incident_lock = threading.Lock()
         self._kill_lock = threading.Lock()  # no process starts while a kill is under way
+        self._look_lock = threading.Lock()  # one look at a time (the watchdog's, or a last one)
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name=f"sandbox-{user}", daemon=True)
         self._hosts: Any = None
@@ -167,7 +168,11 @@ class Sandbox:
             self.incidents.append(text)
 
     def take_incidents(self) -> list[str]:
-        """What the sandbox saw since the last call: limits crossed, files left outside."""
+        """What the sandbox saw since the last call: limits crossed, files left outside.
+
+        It takes one more look first, so that what a run did just before it ended is its own,
+        not the next run's."""
+        self.look()
         for path in self._strays():
             self.incident(f"the submission wrote {path}, outside its work folder (it was removed)")
             _remove(path)
@@ -177,13 +182,18 @@ class Sandbox:
 
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_EVERY):
+            self.look()
+
+    def look(self) -> None:
+        """One look of the watchdog: kill every process of the user if a limit is crossed."""
+        with self._look_lock:
             pids = self.processes()
             # The incident is noted before the kill: the kill ends the run, whose outcome takes it.
             if len(pids) > MAX_PROCESSES:
                 self.incident(f"the submission ran more than {MAX_PROCESSES} processes at once (a fork "
                               "bomb?): every one of them was killed")
                 self.kill_all()
-                continue
+                return
             used = sum(_resident(p) for p in pids)
             if used > MAX_MEMORY:
                 self.incident(f"the submission's processes used {used / 2**30:.1f} GiB of memory together, "

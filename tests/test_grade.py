@@ -340,6 +340,16 @@ def test_a_submission_that_does_not_import_fails_its_ray_run_with_the_reason(tmp
     assert "did not start within" not in outcome.findings[0]
 
 
+
+@pytest.mark.ray
+def test_a_node_process_that_ends_itself_on_ray_is_named_in_the_failure(tmp_path: Path, ray_session: None) -> None:
+    from autograder.runner import run_test
+
+    (test,) = SUITE.select("appends-under-loss")
+    outcome = run_test(test, 1, "ray", standalone(EXITS, tmp_path / "node.py"))
+    assert not outcome.passed
+    assert any("process ended at t=" in f and "did not crash it" in f for f in outcome.findings), outcome.findings
+
 IMPORTS_THE_REFERENCE = '''
 from labs.rpc.node import KVClerk, KVServer  # the instructor's reference, if it is importable
 '''
