@@ -119,7 +119,7 @@ def parse_suite(doc: Any, lab: Lab, source: Path) -> Suite:
     problems: list[str] = []
     if not isinstance(doc, dict):
         raise SuiteError(f"{source}: a suite is a mapping with 'lab' and 'tests'")
-    _keys(doc, {"lab", "seeds", "ray_seeds", "tests"}, "the suite", problems)
+    _keys(doc, {"lab", "parts", "seeds", "ray_seeds", "tests"}, "the suite", problems)
     if doc.get("lab") != lab.name:
         problems.append(f"lab: says {doc.get('lab')!r}, but this is the suite of the {lab.name!r} lab")
     workloads: dict[str, Any] = _registry(lab, "workloads", "WORKLOADS")

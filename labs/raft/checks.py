@@ -118,15 +118,15 @@ def leader_commits_only_through_its_term(run: RunResult) -> list[str]:
     for a in v.applies:
         first.setdefault(a.index, a.t)
     elected = {(e.node, e.term): e.t for e in v.elected}
-    by_step: dict[tuple[str, float], list[int]] = {}
+    by_step: dict[tuple[str, int], list[int]] = {}
     for a in v.applies:
-        by_step.setdefault((a.node, a.t), []).append(a.index)
+        by_step.setdefault((a.node, a.step), []).append(a.index)
     terms = {(a.node, a.life, a.index): a.term for a in v.applies}
     for a in v.applies:
         term, role = v.state_at(a.node, a.t)
         if role != "leader" or a.term >= term or first[a.index] < elected.get((a.node, term), a.t):
             continue
-        step = by_step[(a.node, a.t)]
+        step = by_step[(a.node, a.step)]
         if any(i >= a.index and terms.get((a.node, a.life, i)) == term for i in step):
             continue
         return [Finding(f"{a.node}, leader of term {term}, committed index {a.index} of term {a.term} at "

@@ -44,6 +44,9 @@ class Apply:
     node: str
     life: int
     """Which incarnation of the node applied it (0 at first, +1 at each restart)."""
+    step: int
+    """Which handler of the node applied it (applies of one handler share it). Not its time:
+    on Ray the lines of one handler carry times a few microseconds apart."""
     index: int
     term: int
     command: str
@@ -134,6 +137,7 @@ def _build(run: RunResult) -> RaftView:
     paused: set[str] = set()
     blocked: frozenset[tuple[str, str]] = frozenset()
     life = dict.fromkeys(servers, -1)
+    step = dict.fromkeys(servers, 0)
     calls: dict[int, Event] = {}
     server_set = set(servers)
 
@@ -145,13 +149,15 @@ def _build(run: RunResult) -> RaftView:
         kind = e.get("type")
         node = e.get("node")
         t = float(e.get("t", 0.0))
+        if kind in ("deliver", "timer_fire", "start", "restart") and node in server_set:
+            step[str(node)] += 1  # a handler begins (or the node's start-up)
         if kind == "send":
             if node in server_set and e.get("dst") in server_set:
                 v.server_sends.append((t, str(node), str(e["dst"])))
         elif kind == "log" and node in server_set:
             text = str(e.get("text", ""))
             if (m := APPLY.match(text)) is not None:
-                v.applies.append(Apply(t, pos, str(node), life[str(node)], int(m[1]), int(m[2]), m[3], e))
+                v.applies.append(Apply(t, pos, str(node), life[str(node)], step[str(node)], int(m[1]), int(m[2]), m[3], e))
             elif (m := STATE.match(text)) is not None:
                 v.states.setdefault(str(node), []).append((t, int(m[1]), m[2]))
             elif (m := LEADER.match(text)) is not None:
