@@ -16,7 +16,7 @@ from .checkers.linearizability import check as check_linearizability
 from .checkers.models import KV, VERSIONED_KV, register
 from .release import ReleaseError, release
 from .runner import Outcome, outcomes, report
-from .suite import SuiteError, load_graded_suite, load_suite
+from .suite import Suite, SuiteError, Test, load_graded_suite, load_suite, parse_parts_option
 
 EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
 
@@ -91,11 +91,16 @@ def check(files: tuple[Path, ...], model_name: str, fmt: str, init: str | None, 
             sys.exit(code)
 
 
+PART_HELP = ("Only the tests of this part of the lab (a lab graded in parts, such as raft: A, B, C...). "
+             "Repeat it or separate parts by commas for several: --part A --part B, or --part A,B.")
+
+
 @main.command("test")
 @click.argument("lab")
 @click.option("--impl", type=click.Path(exists=True, path_type=Path), default=None,
               help="Your implementation (the lab's node.py or its folder). Default: the reference.")
 @click.option("-k", "pattern", default=None, help="Only the tests whose name contains this.")
+@click.option("--part", "part_names", multiple=True, metavar="PART", help=PART_HELP)
 @click.option("--seed", "seed_list", type=int, multiple=True, help="Run this seed only (repeatable).")
 @click.option("--seeds", "seed_count", type=int, default=None,
               help="Seeds 1..N for each test, instead of the suite's number.")
@@ -108,17 +113,18 @@ def check(files: tuple[Path, ...], model_name: str, fmt: str, init: str | None, 
               default=None, help="Run the chosen tests under this schedule file instead of their own "
                                  "(a failure report's shrunk schedule, say).")
 @click.option("--no-shrink", is_flag=True, help="Report failures under the test's own schedule, unshrunk.")
-def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int, ...],
-         seed_count: int | None, runtime: str, out_dir: Path | None, all_failures: bool,
-         schedule_file: Path | None, no_shrink: bool) -> None:
-    """Run a lab's test suite: a table of results with points, and for each failure the seed,
-    the schedule, the evidence, a picture and the command that replays it.
+def test(lab: str, impl: Path | None, pattern: str | None, part_names: tuple[str, ...],
+         seed_list: tuple[int, ...], seed_count: int | None, runtime: str, out_dir: Path | None,
+         all_failures: bool, schedule_file: Path | None, no_shrink: bool) -> None:
+    """Run a lab's test suite: a table of results with points (a subtotal per part, for a lab
+    graded in parts), and for each failure the seed, the schedule, the evidence, a picture and
+    the command that replays it.
 
     Exits 0 when every test passed, 1 otherwise.
     """
     try:
         suite = load_suite(lab)
-        tests = suite.select(pattern)
+        tests = suite.select(pattern, parse_parts_option(part_names))
         if schedule_file is not None:
             from labs.runtime.schedule import load
 
@@ -134,9 +140,11 @@ def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int,
         seeds = {r: list(range(1, seed_count + 1)) for r in runtimes}
     out = out_dir or Path(f"{lab}-reports")
     who = f"your {impl}" if impl else "the reference solution"
-    click.echo(f"{suite.lab.name}: {len(tests)} test(s), {sum(t.points for t in tests)} points, "
+    chosen_parts = [str(p) for p in suite.parts if any(t.part == p.name for t in tests)]
+    which = f" part {', '.join(chosen_parts)}" if part_names else ""
+    click.echo(f"{suite.lab.name}{which}: {len(tests)} test(s), {sum(t.points for t in tests)} points, "
                f"{' and '.join(runtimes)}, {who}")
-    rows: list[tuple[str, int, int, str]] = []
+    rows: list[tuple[Test, str, int, str]] = []
     for t in tests:
         for rt in runtimes:
             chosen = seeds.get(rt) or list(t.seeds if rt == "sim" else t.ray_seeds)
@@ -154,17 +162,34 @@ def test(lab: str, impl: Path | None, pattern: str | None, seed_list: tuple[int,
                 click.echo(f"FAIL {label}: {len(failed)} of {len(chosen)} seed(s) failed ({took:.1f} s)")
                 for outcome in failed if all_failures else failed[:1]:
                     click.echo(report(suite, outcome, out, impl, shrink_budget=0.0 if no_shrink else 20.0))
-                rows.append((label, 0, t.points, f"{len(failed)}/{len(chosen)} seeds failed"))
+                rows.append((t, label, 0, f"{len(failed)}/{len(chosen)} seeds failed"))
             else:
                 click.echo(f"PASS {label}: {len(chosen)} seed(s) ({took:.1f} s)")
-                rows.append((label, t.points, t.points, f"{len(chosen)} seeds"))
+                rows.append((t, label, t.points, f"{len(chosen)} seeds"))
     click.echo("")
-    click.echo(f"{'test':<36}{'points':>10}  seeds")
-    for label, got, worth, note in rows:
-        click.echo(f"{label:<36}{got:>4} / {worth:<3}  {note}")
-    total, worth = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    click.echo(f"{'total':<36}{total:>4} / {worth:<3}")
-    sys.exit(0 if total == worth else 1)
+    click.echo(results_table(suite, rows))
+    sys.exit(0 if all(got == t.points for t, _, got, _ in rows) else 1)
+
+
+def results_table(suite: Suite, rows: list[tuple[Test, str, int, str]]) -> str:
+    """The table ``test`` ends with: a line per (test, runtime) row ``(test, label, points
+    earned, note)``, then for a lab graded in parts a subtotal line per part, then the total.
+
+    The subtotals come after all the rows rather than under each part's tests, so that a
+    suite listing its tests out of part order still gets one line per part."""
+    totals = suite.part_totals((t, got, t.points) for t, _, got, _ in rows)
+    subtotal_labels = [f"part {pt.part.name}: {pt.part.title}" for pt in totals]
+    # 36 columns as before, wider only for a label that would run into its points.
+    width = max([34, *(len(label) for _, label, _, _ in rows), *map(len, subtotal_labels)]) + 2
+    lines = [f"{'test':<{width}}{'points':>10}  seeds"]
+    lines += [f"{label:<{width}}{got:>4} / {t.points:<3}  {note}" for t, label, got, note in rows]
+    if totals:
+        lines.append("-" * (width + 10))
+        lines += [f"{label:<{width}}{pt.score:>4} / {pt.points:<3}  {len(pt.tests)} test(s)"
+                  for label, pt in zip(subtotal_labels, totals, strict=True)]
+    total, worth = sum(got for _, _, got, _ in rows), sum(t.points for t, _, _, _ in rows)
+    lines.append(f"{'total':<{width}}{total:>4} / {worth:<3}")
+    return "\n".join(lines)
 
 
 @main.command("release")

@@ -5,8 +5,11 @@ A suite is a YAML file beside the lab (``labs/<lab>/suite.yaml``)::
     lab: rpc
     seeds: 50          # simulator seeds per test: 1..50
     ray_seeds: 1       # seeds per test on Ray (slower: real processes, real time)
+    parts:             # optional: a lab graded in parts (see below)
+      A: basics
+      B: faults
     tests:
-      - name: unreliable
+      - name: B-unreliable
         points: 20
         description: Linearizable on a network that loses, delays, duplicates and reorders.
         workload: {generate: mixed, clients: 5}     # a name from the lab's WORKLOADS
@@ -17,13 +20,27 @@ A suite is a YAML file beside the lab (``labs/<lab>/suite.yaml``)::
 Workloads and checks are code (``labs/<lab>/workloads.py`` and ``checks.py`` export
 ``WORKLOADS`` and ``CHECKS``); everything else is data. Every mistake in the file is reported
 with its place (``tests[3].checks[1]``) and the names that would have been accepted.
+
+**Parts.** A lab handed out in stages (Raft: A leader election, B log replication, ...) names
+them in ``parts``, in the order students meet them: a part's name (letters, digits and
+underscores, no dash) and its title. A test belongs to the part its name starts with, followed
+by a dash (``A-initial-election`` is in part ``A``): the name alone says where a test belongs,
+in a failure report, a replay command and a gradebook column, with no second field that could
+disagree with it. Once a suite has parts, every test must belong to one and every part must have
+a test, so a subtotal can never silently leave a test out. ``autograder test --part A`` runs
+one part, and every table, ``results.json``, ``report.json`` and feedback page shows a subtotal
+per part. Suites without ``parts`` are one block, as before. An instructor's hidden suite
+(``hidden/suite.yaml``) may leave ``parts`` out: its tests then belong to the visible suite's
+parts by the same rule (and a hidden suite that does name parts must name them as the visible
+one does).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +72,35 @@ class Test:
     """The test as the suite file wrote it: what a grading child process is given to run."""
     hidden: bool = False
     """From the instructor's hidden suite: never in a release, shown to students after grading."""
+    part: str | None = None
+    """The name of the part the test belongs to (``A`` for ``A-initial-election``), or None in a
+    suite without parts."""
+
+
+PART_NAME = re.compile(r"[A-Za-z0-9_]+")
+"""What a part's name may be: no dash (it ends the prefix of a test's name, so that part ``A``
+never claims ``AB-x``), no space (it is typed after ``--part``)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One stage of a lab graded in parts: ``A``, "leader election"."""
+
+    name: str
+    title: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.title})"
+
+
+@dataclass(frozen=True)
+class PartTotal:
+    """What one part earned: the sum over the graded tests that belong to it."""
+
+    part: Part
+    score: int
+    points: int
+    tests: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -63,20 +109,60 @@ class Suite:
     tests: tuple[Test, ...]
     source: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    parts: tuple[Part, ...] = ()
+    """The lab's parts in the suite's order; empty for a lab graded as one block."""
 
     @property
     def points(self) -> int:
         return sum(t.points for t in self.tests)
 
-    def select(self, pattern: str | None) -> list[Test]:
-        """The tests whose name contains ``pattern`` (all of them for None)."""
-        if not pattern:
-            return list(self.tests)
-        chosen = [t for t in self.tests if pattern in t.name]
+    def part(self, name: str) -> Part:
+        """The part called ``name`` (``a`` finds ``A`` when no part is called ``a``)."""
+        exact = [p for p in self.parts if p.name == name]
+        loose = [p for p in self.parts if p.name.lower() == name.lower()]
+        found = exact or (loose if len(loose) == 1 else [])
+        if found:
+            return found[0]
+        if not self.parts:
+            raise SuiteError(f"the {self.lab.name} lab is not graded in parts; "
+                             "select tests by name with -k instead of --part")
+        listed = ", ".join(str(p) for p in self.parts)
+        raise SuiteError(f"the {self.lab.name} lab has no part {name!r}{did_you_mean(name, [p.name for p in self.parts])}; "
+                         f"its parts: {listed}")
+
+    def select(self, pattern: str | None, parts: Sequence[str] = ()) -> list[Test]:
+        """The tests whose name contains ``pattern`` (all of them for None), of the named
+        ``parts`` only when some are given; an unknown part or an empty choice is an error."""
+        chosen = list(self.tests)
+        if parts:
+            wanted = {self.part(name).name for name in parts}
+            chosen = [t for t in chosen if t.part in wanted]
+        if pattern:
+            chosen = [t for t in chosen if pattern in t.name]
         if not chosen:
+            among = f" in part {', '.join(parts)}" if parts else ""
             names = ", ".join(t.name for t in self.tests)
-            raise SuiteError(f"no test of the {self.lab.name} lab matches {pattern!r}; tests: {names}")
+            raise SuiteError(f"no test of the {self.lab.name} lab{among} matches {pattern!r}; tests: {names}")
         return chosen
+
+    def part_totals(self, scores: Iterable[tuple[Test, int, int]]) -> list[PartTotal]:
+        """Per-part subtotals of ``(test, score, points)`` rows, in the suite's part order; a
+        part none of whose tests is among the rows is left out (a ``--part`` run). Rows may
+        repeat a test (a table with one row per runtime): each row counts."""
+        rows = list(scores)
+        totals: list[PartTotal] = []
+        for p in self.parts:
+            mine = [(t, s, w) for t, s, w in rows if t.part == p.name]
+            if mine:
+                names = tuple(dict.fromkeys(t.name for t, _, _ in mine))
+                totals.append(PartTotal(p, sum(s for _, s, _ in mine), sum(w for _, _, w in mine), names))
+        return totals
+
+
+def parse_parts_option(values: Iterable[str]) -> list[str]:
+    """``--part A --part B`` and ``--part A,B`` alike: the part names, in order, each once."""
+    names = [name.strip() for value in values for name in value.split(",")]
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def suite_path(lab: str) -> Path:
@@ -94,16 +180,20 @@ def load_graded_suite(lab_name: str) -> Suite:
     hidden_path = hidden_suite_path(lab_name)
     if not hidden_path.exists():
         return visible
-    hidden = load_suite(lab_name, hidden_path)
+    hidden = load_suite(lab_name, hidden_path, parts=visible.parts)
+    if hidden.parts and not visible.parts:
+        raise SuiteError(f"{hidden_path}: names parts, but the visible suite {visible.source} has none; "
+                         "declare the parts there, where students see them")
     clash = {t.name for t in hidden.tests} & {t.name for t in visible.tests}
     if clash:
         raise SuiteError(f"{hidden_path}: hidden tests need names of their own: {', '.join(sorted(clash))}")
     tests = visible.tests + tuple(dataclasses.replace(t, hidden=True) for t in hidden.tests)
-    return Suite(visible.lab, tests, visible.source)
+    return Suite(visible.lab, tests, visible.source, parts=visible.parts)
 
 
-def load_suite(lab_name: str, path: str | Path | None = None) -> Suite:
-    """The suite of ``lab_name`` (its ``suite.yaml`` unless ``path`` says otherwise)."""
+def load_suite(lab_name: str, path: str | Path | None = None, parts: Sequence[Part] = ()) -> Suite:
+    """The suite of ``lab_name`` (its ``suite.yaml`` unless ``path`` says otherwise);
+    ``parts``: those its tests belong to if it names none (a hidden suite's, the visible one's)."""
     lab = get_lab(lab_name)
     source = Path(path) if path is not None else suite_path(lab_name)
     if not source.exists():
@@ -112,16 +202,26 @@ def load_suite(lab_name: str, path: str | Path | None = None) -> Suite:
         doc = yaml.safe_load(source.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise SuiteError(f"{source}: not valid YAML: {exc}") from None
-    return parse_suite(doc, lab, source)
+    return parse_suite(doc, lab, source, parts)
 
 
-def parse_suite(doc: Any, lab: Lab, source: Path) -> Suite:
+def parse_suite(doc: Any, lab: Lab, source: Path, inherited: Sequence[Part] = ()) -> Suite:
+    """Check a suite document (already loaded from YAML) and build the :class:`Suite`.
+
+    ``inherited``: the parts of the suite this one adds to (a hidden suite adds to the visible
+    one). Its tests must then belong to those parts, though not every part needs one of them;
+    if the document names parts itself, they must be the same names with the same titles.
+    """
     problems: list[str] = []
     if not isinstance(doc, dict):
         raise SuiteError(f"{source}: a suite is a mapping with 'lab' and 'tests'")
     _keys(doc, {"lab", "parts", "seeds", "ray_seeds", "tests"}, "the suite", problems)
     if doc.get("lab") != lab.name:
         problems.append(f"lab: says {doc.get('lab')!r}, but this is the suite of the {lab.name!r} lab")
+    declared = _parts(doc["parts"], problems) if "parts" in doc else None
+    if declared is not None and inherited:
+        _same_parts(declared, tuple(inherited), problems)
+    parts = tuple(inherited) or (declared or ())
     workloads: dict[str, Any] = _registry(lab, "workloads", "WORKLOADS")
     checks: dict[str, CheckFn] = _registry(lab, "checks", "CHECKS")
     seeds = _count(doc.get("seeds", 20), "seeds", problems)
@@ -142,10 +242,77 @@ def parse_suite(doc: Any, lab: Lab, source: Path) -> Suite:
             if test.name in names:
                 problems.append(f"{where}.name: {test.name!r} is used twice")
             names.add(test.name)
+            if parts:
+                test = dataclasses.replace(test, part=_part_of(test.name, parts, f"{where}.name", problems))
             tests.append(test)
+    if declared and not inherited and tests and len(tests) == len(raw_tests):  # not when a test was unreadable
+        have = {t.part for t in tests}
+        for p in declared:
+            if p.name not in have:
+                problems.append(f"parts.{p.name}: no test belongs to part {p.name} ({p.title}); name its tests "
+                                f"'{p.name}-...', or remove the part")
     if problems:
         raise SuiteError(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-    return Suite(lab, tuple(tests), source)
+    return Suite(lab, tuple(tests), source, parts=parts)
+
+
+def _parts(raw: Any, problems: list[str]) -> tuple[Part, ...]:
+    """The ``parts`` mapping, checked: names a ``--part`` can be typed as, titles in words."""
+    example = "a mapping from each part's name to its title, e.g. {A: leader election, B: log replication}"
+    if not isinstance(raw, dict):
+        problems.append(f"parts: {example}, not {type(raw).__name__} {raw!r}"[:300])
+        return ()
+    if not raw:
+        problems.append(f"parts: empty; leave the key out for a lab graded as one block, or give {example}")
+        return ()
+    parts: list[Part] = []
+    for key, title in raw.items():
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            problems.append(f"parts: {key!r} is not a part's name; YAML read it as {type(key).__name__}, "
+                            "so write it in quotes ('ON': ...)")
+            continue
+        name = str(key)
+        if any(p.name == name for p in parts):
+            problems.append(f"parts.{name}: named twice")
+            continue
+        if not PART_NAME.fullmatch(name):
+            problems.append(f"parts.{name}: a part's name is letters, digits or underscores, with no dash or "
+                            "space (its tests are named '<part>-<test>', e.g. A-initial-election)")
+            continue
+        if not isinstance(title, str) or not title.strip():
+            problems.append(f"parts.{name}: a title in a few words, e.g. '{name}: leader election', not {title!r}")
+            continue
+        parts.append(Part(name, " ".join(title.split())))
+    return tuple(parts)
+
+
+def _same_parts(declared: tuple[Part, ...], inherited: tuple[Part, ...], problems: list[str]) -> None:
+    """A hidden suite that names parts must name the visible suite's: a part of its own would be
+    graded but never shown, and a title of its own would contradict the handout."""
+    known = {p.name: p.title for p in inherited}
+    for p in declared:
+        if p.name not in known:
+            problems.append(f"parts.{p.name}: the visible suite has no part {p.name} (it has "
+                            f"{', '.join(known)}); hidden tests belong to the visible suite's parts")
+        elif known[p.name] != p.title:
+            problems.append(f"parts.{p.name}: titled {p.title!r} here but {known[p.name]!r} in the visible "
+                            "suite; leave 'parts' out of the hidden suite to use the visible one's")
+
+
+def _part_of(name: str, parts: Sequence[Part], where: str, problems: list[str]) -> str | None:
+    """The part ``name`` belongs to by its prefix, or a problem saying how to place it."""
+    for p in parts:
+        if name.startswith(f"{p.name}-"):
+            return p.name
+    listed = ", ".join(p.name for p in parts)
+    prefix = name.split("-", 1)[0] if "-" in name else ""
+    if prefix and PART_NAME.fullmatch(prefix):
+        hint = (f"add '{prefix}: <title>' to parts{did_you_mean(prefix, [p.name for p in parts])}, "
+                f"or rename the test to start with one of {listed}")
+    else:
+        hint = f"start its name with its part and a dash, e.g. '{parts[0].name}-{name}'"
+    problems.append(f"{where}: {name!r} belongs to no part (parts: {listed}); {hint}")
+    return None
 
 
 def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
