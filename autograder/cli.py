@@ -214,20 +214,25 @@ def release_command(out: Path) -> None:
               help="Where results.json, report.json, feedback.html and pictures/ go.")
 @click.option("--sim-seeds", type=int, default=None, help="Simulator seeds per test (default: the suite's).")
 @click.option("--no-ray", is_flag=True, help="Skip the Ray runs (they are the authoritative ones).")
+@click.option("--part", "part_names", multiple=True, metavar="PART", help=PART_HELP)
 @click.option("--sandbox", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Run student code as an unprivileged sandbox user (needs root and scripts/setup.sh); "
                    "auto: when this machine has the sandbox.")
-def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, no_ray: bool, sandbox: str) -> None:
-    """Grade one submission under every test, hidden ones included: Gradescope's results.json,
-    a machine-readable report.json and a feedback page for the student."""
+def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, no_ray: bool,
+                  part_names: tuple[str, ...], sandbox: str) -> None:
+    """Grade one submission under every test, hidden ones included (or the tests of the
+    parts given by --part): Gradescope's results.json, a machine-readable report.json and a
+    feedback page for the student, each with a subtotal per part for a lab graded in parts."""
     from .grade import grade
     from .sandbox import SandboxError, unavailable
 
     if sandbox == "auto" and unavailable():
         click.echo(f"note: student code runs as you, not sandboxed ({unavailable()})", err=True)
 
+    parts = parse_parts_option(part_names)
     try:
-        suite_tests = load_graded_suite(lab).tests
+        suite = load_graded_suite(lab)
+        suite_tests = suite.select(None, parts)
     except (SuiteError, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
     steps = sum(len(t.seeds if sim_seeds is None else t.seeds[:sim_seeds]) + (0 if no_ray else len(t.ray_seeds))
@@ -235,11 +240,14 @@ def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, 
     with click.progressbar(length=steps, label=f"grading {submission}", file=sys.stderr) as bar:
         try:
             grades = grade(submission, lab, out, sim_seeds, not no_ray, progress=lambda _: bar.update(1),
-                           sandbox={"auto": None, "on": True, "off": False}[sandbox])
+                           sandbox={"auto": None, "on": True, "off": False}[sandbox], parts=parts)
         except SandboxError as exc:
             raise click.ClickException(str(exc)) from None
+    width = max([24, *(len(g.test.name) for g in grades)])
     for g in grades:
-        click.echo(f"{'PASS' if g.passed else 'FAIL'} {g.test.name:<24} {g.score:>3} / {g.test.points}")
+        click.echo(f"{'PASS' if g.passed else 'FAIL'} {g.test.name:<{width}} {g.score:>3} / {g.test.points}")
+    for pt in suite.part_totals((g.test, g.score, g.test.points) for g in grades):
+        click.echo(f"part {pt.part.name:<{width}} {pt.score:>3} / {pt.points}  ({pt.part.title})")
     total, worth = sum(g.score for g in grades), sum(g.test.points for g in grades)
     click.echo(f"total {total} / {worth}; wrote {out / 'results.json'}, {out / 'report.json'}, {out / 'feedback.html'}")
 

@@ -41,7 +41,7 @@ from labs.runtime.schedule import ScheduleError, parse
 from .child import run_child
 from .runner import Outcome, apply_checks, replay_command, report, run_test, write_pictures
 from .sandbox import Sandbox, SandboxError, open_sandbox, unavailable
-from .suite import Suite, Test, load_graded_suite
+from .suite import PartTotal, Suite, Test, load_graded_suite
 
 SIM_TIME_LIMIT = 120.0
 """Seconds of wall-clock time one simulator run may take before it counts as hung."""
@@ -71,15 +71,17 @@ class TestGrade:
 
 def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, ray: bool = True,
           progress: Callable[[str], None] | None = None, pattern: str | None = None,
-          sandbox: bool | None = None, private: Sequence[Path] = ()) -> list[TestGrade]:
+          sandbox: bool | None = None, private: Sequence[Path] = (), parts: Sequence[str] = ()) -> list[TestGrade]:
     """Grade ``submission`` (a folder holding the lab's file, or the file) into ``out``; with
-    ``pattern``, only the tests whose name contains it.
+    ``pattern``, only the tests whose name contains it; with ``parts`` (``["A"]``), only the
+    tests of those parts of a lab graded in parts.
 
     ``sandbox``: True to require the sandbox, False to run student code as this user (a
     student's own machine), None to use it when this machine has it. ``private``: more paths
     the student code must not be able to read (the class's submissions, the gradebook).
     """
     suite = load_graded_suite(lab)
+    suite.select(pattern, parts)  # an unknown part or test stops here, before any sandbox starts
     impl = submission.resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -89,7 +91,7 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
             out.chmod(0o700)  # the results are the instructor's until handed back
             sb.make_private([suite.source.resolve().parent, out.resolve(), *[Path(p).resolve() for p in private]],
                             project=_project_root())
-        for test in suite.select(pattern):
+        for test in suite.select(pattern, parts):
             g = TestGrade(test)
             seeds = list(test.seeds if sim_seeds is None else test.seeds[:sim_seeds])
             for seed in seeds:
@@ -210,10 +212,18 @@ def _result_from_trace(test: Test, seed: int, f: Any) -> RunResult:
 
 def write_results(suite: Suite, grades: list[TestGrade], impl: Path, out: Path, seconds: float,
                   where: str = "") -> None:
+    """``results.json`` (Gradescope's format), ``report.json`` and ``feedback.html`` in ``out``.
+
+    For a lab graded in parts, each shows a subtotal per part. Gradescope's results format has
+    no place for a group of tests, so there a test carries its part as a tag (``"part A"``), the
+    subtotals are lines of the top-level ``output`` (what students read) and a list in
+    ``extra_data`` (what an instructor's export reads); every field stays one its format
+    documents.
+    """
     pictures = out / "pictures"
     tests_json: list[dict[str, Any]] = []
     report_json: list[dict[str, Any]] = []
-    sections: list[str] = []
+    sections: dict[str | None, list[str]] = {}
     for number, g in enumerate(grades, 1):
         t = g.test
         runs = f"{sum(o.runtime == 'sim' for o in g.outcomes)} simulator seeds and {sum(o.runtime == 'ray' for o in g.outcomes)} Ray run(s)"
@@ -225,25 +235,52 @@ def write_results(suite: Suite, grades: list[TestGrade], impl: Path, out: Path, 
             text = f"failed on {len(g.failures)} of {runs}\n\n" + report(suite, first, pictures, impl)
             picture_paths = [p for p in pictures.glob(f"{suite.lab.name}-{t.name}-{first.runtime}-{first.seed}*.html")]
         visibility = "after_published" if t.hidden else "visible"
-        tests_json.append({"name": t.name, "number": str(number), "score": g.score, "max_score": t.points,
-                           "status": "passed" if g.passed else "failed", "output": f"{t.description}\n\n{text}",
-                           "visibility": visibility})
+        entry: dict[str, Any] = {"name": t.name, "number": str(number), "score": g.score, "max_score": t.points,
+                                 "status": "passed" if g.passed else "failed",
+                                 "output": f"{t.description}\n\n{text}", "visibility": visibility}
+        if t.part is not None:
+            entry["tags"] = [f"part {t.part}"]
+        tests_json.append(entry)
         report_json.append({
             "name": t.name, "points": t.points, "score": g.score, "hidden": t.hidden, "description": t.description,
+            **({"part": t.part} if t.part is not None else {}),
             "runs": [{"runtime": o.runtime, "seed": o.seed, "passed": o.passed, "seconds": round(o.seconds, 3),
                       "findings": [str(f) for f in o.findings]} for o in g.outcomes],
         })
-        sections.append(_section(suite, g, text, picture_paths, out))
+        sections.setdefault(t.part, []).append(_section(suite, g, text, picture_paths, out))
     total, worth = sum(g.score for g in grades), sum(g.test.points for g in grades)
-    results = {"score": total, "execution_time": round(seconds, 1), "visibility": "visible",
-               "output": f"{suite.lab.name}: {total} / {worth} points", "tests": tests_json}
+    totals = suite.part_totals((g.test, g.score, g.test.points) for g in grades)
+    parts_json = [{"part": pt.part.name, "title": pt.part.title, "score": pt.score, "max_score": pt.points,
+                   "tests": list(pt.tests)} for pt in totals]
+    summary = "".join(f"\npart {pt.part.name} ({pt.part.title}): {pt.score} / {pt.points}" for pt in totals)
+    results: dict[str, Any] = {"score": total, "execution_time": round(seconds, 1), "visibility": "visible",
+                               "output": f"{suite.lab.name}: {total} / {worth} points{summary}", "tests": tests_json}
+    machine: dict[str, Any] = {"lab": suite.lab.name, "score": total, "max_score": worth, "submission": str(impl),
+                              "student_code": where}
+    if totals:
+        results["extra_data"] = {"parts": parts_json}
+        machine["parts"] = parts_json
+    machine["tests"] = report_json
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    (out / "report.json").write_text(json.dumps({"lab": suite.lab.name, "score": total, "max_score": worth,
-                                                 "submission": str(impl), "student_code": where,
-                                                 "tests": report_json}, indent=2),
-                                     encoding="utf-8")
-    page = _FEEDBACK.format(title=html.escape(f"{suite.lab.name}: {total} / {worth} points"), body="\n".join(sections))
+    (out / "report.json").write_text(json.dumps(machine, indent=2), encoding="utf-8")
+    if totals:
+        body = _parts_table(totals, total, worth) + "\n".join(
+            f"<h2 class='part' id='part-{html.escape(pt.part.name)}'>Part {html.escape(pt.part.name)}: "
+            f"{html.escape(pt.part.title)} ({pt.score} / {pt.points})</h2>\n" + "\n".join(sections[pt.part.name])
+            for pt in totals)
+    else:
+        body = "\n".join(sections.get(None, []))
+    page = _FEEDBACK.format(title=html.escape(f"{suite.lab.name}: {total} / {worth} points"), body=body)
     (out / "feedback.html").write_text(page, encoding="utf-8")
+
+
+def _parts_table(totals: list[PartTotal], total: int, worth: int) -> str:
+    """The feedback page's opening summary: a row per part (linking to its tests), then the total."""
+    rows = "".join(f"<tr><td><a href='#part-{html.escape(pt.part.name)}'>{html.escape(pt.part.name)}</a></td>"
+                   f"<td>{html.escape(pt.part.title)}</td><td>{pt.score} / {pt.points}</td></tr>"
+                   for pt in totals)
+    return (f"<table class='parts'><tr><th>part</th><th></th><th>points</th></tr>{rows}"
+            f"<tr><td>total</td><td></td><td>{total} / {worth}</td></tr></table>\n")
 
 
 def _section(suite: Suite, g: TestGrade, text: str, pictures: list[Path], out: Path) -> str:
@@ -252,7 +289,8 @@ def _section(suite: Suite, g: TestGrade, text: str, pictures: list[Path], out: P
     links = "".join(f"<li><a href='{html.escape(str(p.relative_to(out)))}'>{html.escape(p.name)}</a></li>"
                     for p in pictures)
     hidden = " <span class='hidden'>hidden test</span>" if t.hidden else ""
-    return (f"<section class='{status}'><h2>{html.escape(t.name)}: {g.score} / {t.points}{hidden}</h2>"
+    heading = "h3" if t.part is not None else "h2"  # under its part's heading
+    return (f"<section class='{status}'><{heading}>{html.escape(t.name)}: {g.score} / {t.points}{hidden}</{heading}>"
             f"<p>{html.escape(t.description)}</p><pre>{html.escape(text)}</pre>"
             + (f"<ul>{links}</ul>" if links else "") + "</section>")
 
@@ -265,6 +303,10 @@ section {{ border-left: 6px solid #1a7f37; padding: 0 1rem; margin: 1.5rem 0; }}
 section.failed {{ border-color: #cf222e; }}
 pre {{ background: #f6f8fa; padding: .8rem; overflow-x: auto; white-space: pre-wrap; }}
 .hidden {{ font-size: 12px; background: #eee; padding: 2px 6px; border-radius: 4px; }}
+table.parts {{ border-collapse: collapse; }}
+table.parts td, table.parts th {{ padding: 2px 12px 2px 0; text-align: left; }}
+table.parts tr:last-child td {{ border-top: 1px solid #ccc; font-weight: 600; }}
+h2.part {{ margin-top: 2.5rem; border-bottom: 1px solid #ccc; }}
 </style></head>
 <body><h1>{title}</h1>
 {body}
