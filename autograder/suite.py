@@ -373,12 +373,18 @@ def _lab(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any], p
         base = lab.workload or Workload(generate=next(iter(workloads.values())))
         changes["workload"] = dataclasses.replace(base, **args)
     overrides = raw.get("lab", {})
-    allowed = {"nodes", "min_duration", "settle", "memory_every"}
+    allowed = {"nodes", "min_duration", "settle", "memory_every", "params"}
     if not isinstance(overrides, dict):
         problems.append(f"{where}.lab: a mapping of lab settings ({', '.join(sorted(allowed))})")
         return None
     _keys(overrides, allowed, f"{where}.lab", problems)
     changes.update({k: v for k, v in overrides.items() if k in allowed})
+    params = changes.get("params")
+    if params is not None:
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            problems.append(f"{where}.lab.params: a mapping of names to values, such as {{snapshot_every: 20}}")
+            return None
+        changes["params"] = {**lab.params, **params}
     try:
         return dataclasses.replace(lab, **changes)
     except TypeError as exc:

@@ -13,6 +13,16 @@ Raft labs:
 
 and it calls ``self.apply(index, term, command)`` for each committed entry, in index order.
 
+Part D adds snapshots. In part D's tests (which set the lab's ``snapshot_every`` parameter,
+see ``Node.params``), each time that many more entries were applied the harness's state machine
+takes a snapshot and hands it to the node, after the handler that applied them returns, by
+calling ``snapshot(index, data)``: the node keeps ``data`` (on disk, with its state) and may
+then discard its log up to ``index``. Parts A-C never take snapshots. The default ``snapshot``
+keeps the whole log, which part D's tests find (the log must stay bounded). The node
+hands a snapshot back to the state machine with ``self.install(index, term, data)``: when it
+restarts with one on disk, and when a leader sent it one (InstallSnapshot) because the entries
+it lacks are gone from the leader's log.
+
 Why a harness and not messages of the student's own: the tests must observe the protocol
 without trusting a particular message layout. After every handler the harness asks the node for
 its state and writes what changed into the trace (``raft state ...``, ``raft leader ...``), and
@@ -23,6 +33,8 @@ picture read those lines only. Clients (:class:`RaftClerk`) submit commands with
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,21 +97,65 @@ class RaftBase(Node):
         """Start agreement on ``command``: ``(index it will have, current term, is leader)``."""
         raise NotImplementedError("not implemented yet: RaftNode.start (see the lab's handout)")
 
+    def snapshot(self, index: int, data: str) -> None:
+        """Part D: the state machine has taken a snapshot, ``data``, of everything applied up to
+        and including ``index``. Keep it (on disk, before the log entries it replaces are gone)
+        and discard the log up to ``index``; send it to a follower that needs entries the log no
+        longer has. Called by the harness after a handler returns, never from inside ``apply``.
+        This default keeps the whole log: it passes parts A-C and fails part D."""
+
     # -- what the harness gives -----------------------------------------------------------
 
     def apply(self, index: int, term: int, command: str) -> None:
         """Hand a committed entry to the state machine. Call it once per index, in order,
-        starting at 1 (and again from 1 after a restart: the state machine is not on disk)."""
+        starting at 1, or after the snapshot last installed (and again from the start after a
+        restart: the state machine is not on disk, its snapshot is, in part D)."""
         applied = self.__dict__.get("_raft_applied", 0)
         if index != applied + 1:
-            raise RuntimeError(f"apply({index}) after apply({applied}): apply each index once, in "
-                               f"order, starting at 1")
+            raise RuntimeError(f"apply({index}) after {self._raft_last_step()}: apply each index once, "
+                               f"in order, from 1 or from just after an installed snapshot")
         self._raft_applied = index
+        self._raft_digest = _chain(self.__dict__.get("_raft_digest", ""), command)
         self.log(f"raft apply index={index} term={term} cmd={command}")
         watchers: dict[int, tuple[str, str]] = self.__dict__.setdefault("_raft_watch", {})
         watch = watchers.pop(index, None)
         if watch is not None:
             self.send(watch[0], Applied(index, watch[1], command))
+
+    def install(self, index: int, term: int, data: str) -> None:
+        """Hand the state machine a snapshot taken at ``index`` (of term ``term``), ``data``
+        being what ``snapshot`` was given: on a restart with a snapshot on disk, or when a
+        leader sent one. The next entry to apply is then ``index + 1``."""
+        applied = self.__dict__.get("_raft_applied", 0)
+        try:
+            state = json.loads(data)
+            taken, digest = int(state["index"]), str(state["digest"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise RuntimeError(f"install({index}, {term}, ...): data is not a snapshot the harness "
+                               f"gave snapshot() ({exc!r}); pass it on unchanged") from None
+        if taken != index:
+            raise RuntimeError(f"install({index}, {term}, ...) with the snapshot taken at index {taken}: "
+                               "keep each snapshot's index with its data")
+        if index <= applied:
+            raise RuntimeError(f"install({index}) after {self._raft_last_step()}: a snapshot no newer "
+                               "than the state machine would take it back (ignore such snapshots)")
+        self._raft_applied, self._raft_digest, self._raft_snapshot_at = index, digest, index
+        self.log(f"raft install index={index} term={term} digest={digest}")
+
+    def _raft_last_step(self) -> str:
+        applied = self.__dict__.get("_raft_applied", 0)
+        return f"apply({applied})" if applied else "a start with nothing applied"
+
+    def _raft_maybe_snapshot(self) -> None:
+        """After a handler: take a snapshot if enough was applied since the last one."""
+        every = self.params.get("snapshot_every", 0)
+        applied = self.__dict__.get("_raft_applied", 0)
+        if not every or applied - self.__dict__.get("_raft_snapshot_at", 0) < every:
+            return
+        self._raft_snapshot_at = applied
+        digest = self.__dict__.get("_raft_digest", "")
+        self.log(f"raft snapshot index={applied} digest={digest}")
+        self.snapshot(applied, json.dumps({"index": applied, "digest": digest}))
 
     def role(self) -> str | None:
         return "leader" if self.get_state()[1] == "leader" else None
@@ -129,6 +185,7 @@ class RaftBase(Node):
     def _observed(self, handler: Callable[..., None]) -> Callable[..., None]:
         def run(*args: Any) -> None:
             handler(*args)
+            self._raft_maybe_snapshot()
             self._observe()
 
         return run
@@ -203,3 +260,9 @@ class RaftClerk(Clerk):
             if timer.move:
                 self.next_server()
             self.submit()
+
+
+def _chain(digest: str, command: str) -> str:
+    """The state machine's state: a hash of every command applied so far, in order (two
+    servers that applied different commands, or the same ones in another order, differ)."""
+    return hashlib.sha256(f"{digest}|{command}".encode()).hexdigest()[:16]

@@ -1,4 +1,4 @@
-"""The Raft lab: leader election (part A), log replication (B) and persistence (C).
+"""The Raft lab: leader election (part A), log replication (B), persistence (C), snapshots (D).
 
 Read the handout first (``site/labs/raft.md``, or the course site) and the Raft paper's
 Figure 2, which this file follows. In short, :class:`RaftNode` implements, for the tests:
@@ -9,6 +9,11 @@ Figure 2, which this file follows. In short, :class:`RaftNode` implements, for t
 * ``start(command)``: on the leader, append ``command`` to the log and return
   ``(its index, the term, True)`` at once; elsewhere return ``(-1, term, False)``;
 * and it calls ``self.apply(index, term, command)`` for every committed entry, in order from 1.
+
+Part D: ``snapshot(index, data)`` is called when the state machine took a snapshot; keep it and
+discard the log up to ``index``, send it in an :class:`InstallSnapshot` to a follower that needs
+entries the log no longer has, and hand it back with ``self.install(index, term, data)`` on a
+restart and when one arrives (see the handout, and ``labs/raft/harness.py``).
 
 Everything the node must remember across a crash goes into ``self.storage`` before the node
 answers anyone (part C). The messages and timers below are yours to extend, but keep the names
@@ -70,6 +75,24 @@ class AppendEntries:
 
 
 @dataclass(frozen=True)
+class InstallSnapshot:
+    """Part D: the leader's snapshot, for a follower that needs entries its log no longer has."""
+
+    term: int
+    leader: str
+    last_included_index: int
+    last_included_term: int
+    data: str
+
+
+@dataclass(frozen=True)
+class InstallSnapshotReply:
+    term: int
+    last_included_index: int
+    """The snapshot this answers (the follower now holds the log up to it)."""
+
+
+@dataclass(frozen=True)
 class AppendEntriesReply:
     term: int
     success: bool
@@ -100,7 +123,8 @@ class ReplicateTimer:
 
 
 __all__ = ["AppendEntries", "AppendEntriesReply", "ElectionTimeout", "Entry", "HeartbeatTimer",
-           "RaftClerk", "RaftNode", "ReplicateTimer", "RequestVote", "RequestVoteReply"]
+           "InstallSnapshot", "InstallSnapshotReply", "RaftClerk", "RaftNode", "ReplicateTimer",
+           "RequestVote", "RequestVoteReply"]
 
 
 class RaftNode(RaftBase):
@@ -108,19 +132,26 @@ class RaftNode(RaftBase):
 
     def on_start(self) -> None:
         ### BEGIN SOLUTION
-        # On disk: "vote" -> [current term, voted for], "log/<i>" -> [term, command] for
-        # i = 1..log_len, and "log_len". Everything else is volatile.
+        # On disk: "vote" -> [current term, voted for], "snapshot" -> [index, term, data] (part
+        # D), "log/<i>" -> [term, command] for i = snapshot index + 1 .. log_len, and "log_len".
+        # Everything else is volatile.
         term, voted_for = self.storage.get("vote", [0, None])
         self.current_term: int = term
         self.voted_for: str | None = voted_for
-        self.entries: list[Entry] = [Entry(0, "")]  # entries[i] is index i; index 0 is a sentinel
-        for i in range(1, self.storage.get("log_len", 0) + 1):
+        snap_index, snap_term, snap_data = self.storage.get("snapshot", [0, 0, ""])
+        self.snap_index: int = snap_index  # the log starts after the snapshot's last entry
+        self.snap_data: str = snap_data
+        # entries[i - snap_index] is index i; entries[0] stands for the snapshot's last entry
+        self.entries: list[Entry] = [Entry(snap_term, "")]
+        for i in range(snap_index + 1, self.storage.get("log_len", 0) + 1):
             t, command = self.storage[f"log/{i}"]
             self.entries.append(Entry(t, command))
         self.role_name = "follower"
         self.leader_id: str | None = None
-        self.commit_index = 0
-        self.last_applied = 0
+        self.commit_index = snap_index  # a snapshot holds only committed entries
+        self.last_applied = snap_index
+        if snap_index:
+            self.install(snap_index, snap_term, snap_data)
         self.votes: set[str] = set()
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
@@ -136,15 +167,15 @@ class RaftNode(RaftBase):
 
     def last_log(self) -> tuple[int, int]:
         ### BEGIN SOLUTION
-        return len(self.entries) - 1, self.entries[-1].term
+        return self.last_index(), self.entries[-1].term
         ### END SOLUTION
 
     def start(self, command: str) -> tuple[int, int, bool]:
         ### BEGIN SOLUTION
         if self.role_name != "leader":
             return -1, self.current_term, False
-        self.append_entries_to_log(len(self.entries), [Entry(self.current_term, command)])
-        index = len(self.entries) - 1
+        index = self.last_index() + 1
+        self.append_entries_to_log(index, [Entry(self.current_term, command)])
         if len(self.nodes) == 1:
             self.advance_commit()  # a cluster of one commits alone
         if not self.replicate_pending:
@@ -223,7 +254,7 @@ class RaftNode(RaftBase):
         if self.role_name != "leader" or timer.term != self.current_term:
             return
         for peer in self.peers:
-            if self.next_index[peer] < len(self.entries):
+            if self.next_index[peer] <= self.last_index():
                 self.send_append_entries(peer)
         ### END SOLUTION
 
@@ -237,25 +268,28 @@ class RaftNode(RaftBase):
             self.become_follower(msg.term)
         self.leader_id = msg.leader
         self.reset_election_deadline()
-        last = len(self.entries) - 1
-        if msg.prev_log_index > last:
-            self.send(sender, AppendEntriesReply(self.current_term, False, 0, last + 1, 0))
+        prev, entries = msg.prev_log_index, msg.entries
+        if prev < self.snap_index:  # what the snapshot holds is committed, so it matches
+            entries = entries[self.snap_index - prev:]
+            prev = self.snap_index
+        elif prev > self.last_index():
+            self.send(sender, AppendEntriesReply(self.current_term, False, 0, self.last_index() + 1, 0))
             return
-        if self.entries[msg.prev_log_index].term != msg.prev_log_term:
-            conflict_term = self.entries[msg.prev_log_index].term
-            first = msg.prev_log_index
-            while first > 1 and self.entries[first - 1].term == conflict_term:
+        elif self.term_at(prev) != msg.prev_log_term:
+            conflict_term = self.term_at(prev)
+            first = prev
+            while first > self.snap_index + 1 and self.term_at(first - 1) == conflict_term:
                 first -= 1
             self.send(sender, AppendEntriesReply(self.current_term, False, 0, first, conflict_term))
             return
         # Skip what matches; cut the log only at a real conflict, never because a (stale,
         # reordered) request is shorter than the log: its entries may be committed.
-        for i, entry in enumerate(msg.entries):
-            index = msg.prev_log_index + 1 + i
-            if index >= len(self.entries) or self.entries[index].term != entry.term:
-                self.append_entries_to_log(index, list(msg.entries[i:]))
+        for i, entry in enumerate(entries):
+            index = prev + 1 + i
+            if index > self.last_index() or self.term_at(index) != entry.term:
+                self.append_entries_to_log(index, list(entries[i:]))
                 break
-        match = msg.prev_log_index + len(msg.entries)
+        match = prev + len(entries)
         if msg.leader_commit > self.commit_index:
             self.commit_index = max(self.commit_index, min(msg.leader_commit, match))
             self.apply_committed()
@@ -280,14 +314,61 @@ class RaftNode(RaftBase):
             # log) in one step instead of one entry per round trip.
             target = msg.conflict_index
             if msg.conflict_term > 0:
-                mine = [i for i in range(len(self.entries) - 1, 0, -1)
-                        if self.entries[i].term == msg.conflict_term]
+                mine = [i for i in range(self.last_index(), self.snap_index, -1)
+                        if self.term_at(i) == msg.conflict_term]
                 if mine:
                     target = mine[0] + 1
-            self.next_index[sender] = max(self.match_index[sender] + 1, min(target, len(self.entries)))
-        if self.next_index[sender] < len(self.entries):
+            self.next_index[sender] = max(self.match_index[sender] + 1, min(target, self.last_index() + 1))
+        if self.next_index[sender] <= self.last_index():
             self.send_append_entries(sender)
         ### END SOLUTION
+
+    # -- part D: snapshots ----------------------------------------------------------------
+
+    @on(InstallSnapshot)
+    def handle_install_snapshot(self, msg: InstallSnapshot, sender: str) -> None:
+        ### BEGIN SOLUTION
+        if msg.term < self.current_term:
+            self.send(sender, InstallSnapshotReply(self.current_term, 0))
+            return
+        if msg.term > self.current_term or self.role_name != "follower":
+            self.become_follower(msg.term)
+        self.leader_id = msg.leader
+        self.reset_election_deadline()
+        index = msg.last_included_index
+        if index > self.commit_index:  # else it holds all of it already (and has applied it)
+            if index <= self.last_index() and self.term_at(index) == msg.last_included_term:
+                rest = self.entries[index - self.snap_index + 1:]  # a matching log goes on after it
+            else:
+                rest = []
+            self.save_snapshot(index, msg.last_included_term, msg.data, rest)
+            self.commit_index = self.last_applied = index
+            self.install(index, msg.last_included_term, msg.data)
+        self.send(sender, InstallSnapshotReply(self.current_term, index))
+        ### END SOLUTION
+
+    @on(InstallSnapshotReply)
+    def handle_install_snapshot_reply(self, msg: InstallSnapshotReply, sender: str) -> None:
+        ### BEGIN SOLUTION
+        if msg.term > self.current_term:
+            self.become_follower(msg.term)
+            return
+        if self.role_name != "leader" or msg.term != self.current_term:
+            return
+        if msg.last_included_index > self.match_index[sender]:
+            self.match_index[sender] = msg.last_included_index
+            self.advance_commit()
+        self.next_index[sender] = max(self.next_index[sender], msg.last_included_index + 1)
+        if self.next_index[sender] <= self.last_index():
+            self.send_append_entries(sender)
+        ### END SOLUTION
+
+    ### BEGIN SOLUTION
+    def snapshot(self, index: int, data: str) -> None:
+        if index <= self.snap_index:
+            return
+        self.save_snapshot(index, self.term_at(index), data, self.entries[index - self.snap_index + 1:])
+    ### END SOLUTION
 
     ### BEGIN SOLUTION
     # -- helpers of the reference ---------------------------------------------------------
@@ -314,38 +395,67 @@ class RaftNode(RaftBase):
             return
         self.role_name = "leader"
         self.leader_id = self.id
-        self.next_index = {p: len(self.entries) for p in self.peers}
+        self.next_index = {p: self.last_index() + 1 for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
         self.handle_heartbeat(HeartbeatTimer(self.current_term))
 
+    def last_index(self) -> int:
+        return self.snap_index + len(self.entries) - 1
+
+    def term_at(self, index: int) -> int:
+        """The term of the entry at ``index``, from the snapshot's last entry on."""
+        return self.entries[index - self.snap_index].term
+
     def append_entries_to_log(self, index: int, entries: list[Entry]) -> None:
         """Replace the log from ``index`` on with ``entries``, on disk first."""
-        if index < len(self.entries):
+        if index <= self.last_index():
             self.storage["log_len"] = index - 1  # a crash in between leaves a clean prefix
-            del self.entries[index:]
+            for i in range(index, self.last_index() + 1):
+                del self.storage[f"log/{i}"]
+            del self.entries[index - self.snap_index:]
         for entry in entries:
             self.entries.append(entry)
-            self.storage[f"log/{len(self.entries) - 1}"] = [entry.term, entry.command]
-        self.storage["log_len"] = len(self.entries) - 1
+            self.storage[f"log/{self.last_index()}"] = [entry.term, entry.command]
+        self.storage["log_len"] = self.last_index()
+
+    def save_snapshot(self, index: int, term: int, data: str, rest: list[Entry]) -> None:
+        """Keep the snapshot at ``index`` with the log entries after it, ``rest``: the snapshot
+        on disk first, then the entries it replaces are removed."""
+        old_start, old_last = self.snap_index + 1, self.last_index()
+        self.storage["snapshot"] = [index, term, data]
+        for i in range(old_start, old_last + 1):
+            if i <= index or i > index + len(rest):
+                del self.storage[f"log/{i}"]
+        for i, entry in enumerate(rest, start=index + 1):
+            if i > old_last:  # a follower's log that matched the snapshot but was shorter
+                self.storage[f"log/{i}"] = [entry.term, entry.command]
+        self.snap_index, self.snap_data = index, data
+        self.entries = [Entry(term, ""), *rest]
+        self.storage["log_len"] = self.last_index()
 
     def send_append_entries(self, peer: str) -> None:
         prev = self.next_index[peer] - 1
-        entries = tuple(self.entries[prev + 1:prev + 1 + MAX_ENTRIES])
-        self.send(peer, AppendEntries(self.current_term, self.id, prev, self.entries[prev].term,
+        if prev < self.snap_index:  # the entries it needs are in the snapshot only
+            self.send(peer, InstallSnapshot(self.current_term, self.id, self.snap_index,
+                                            self.term_at(self.snap_index), self.snap_data))
+            return
+        start = prev + 1 - self.snap_index
+        entries = tuple(self.entries[start:start + MAX_ENTRIES])
+        self.send(peer, AppendEntries(self.current_term, self.id, prev, self.term_at(prev),
                                       entries, self.commit_index))
 
     def advance_commit(self) -> None:
         """Commit the newest index a majority holds, if its entry is of this term (Figure 8: an
         entry of an earlier term is committed only through a later one of this term)."""
-        held = sorted([len(self.entries) - 1, *self.match_index.values()], reverse=True)
+        held = sorted([self.last_index(), *self.match_index.values()], reverse=True)
         n = held[self.majority() - 1]
-        if n > self.commit_index and self.entries[n].term == self.current_term:
+        if n > self.commit_index and self.term_at(n) == self.current_term:
             self.commit_index = n
             self.apply_committed()
 
     def apply_committed(self) -> None:
         while self.last_applied < self.commit_index:
             self.last_applied += 1
-            entry = self.entries[self.last_applied]
+            entry = self.entries[self.last_applied - self.snap_index]
             self.apply(self.last_applied, entry.term, entry.command)
     ### END SOLUTION

@@ -6,7 +6,10 @@ depends on the student's code:
 
 * ``raft state term=T role=R``: the node's term or role changed (seen after a handler);
 * ``raft leader term=T last_index=I last_term=LT``: it became leader, with that last entry;
-* ``raft apply index=I term=T cmd=C``: it handed a committed entry to its state machine.
+* ``raft apply index=I term=T cmd=C``: it handed a committed entry to its state machine;
+* ``raft snapshot index=I digest=D``: its state machine took a snapshot (part D);
+* ``raft install index=I term=T digest=D``: it handed a snapshot to its state machine (part D):
+  on a restart, or one a leader sent. ``D`` is a hash of the commands applied up to ``I``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ Event = dict[str, Any]
 STATE = re.compile(r"^raft state term=(\d+) role=(\w+)$")
 LEADER = re.compile(r"^raft leader term=(\d+) last_index=(-?\d+) last_term=(-?\d+)$")
 APPLY = re.compile(r"^raft apply index=(\d+) term=(\d+) cmd=(\S*)$")
+INSTALL = re.compile(r"^raft install index=(\d+) term=(\d+) digest=(\w*)$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,18 @@ class Apply:
 
 
 @dataclass(frozen=True)
+class Install:
+    t: float
+    pos: int
+    node: str
+    life: int
+    index: int
+    term: int
+    digest: str
+    event: Event
+
+
+@dataclass(frozen=True)
 class Network:
     """Who is up (running, not paused) and which links are cut, from ``t`` on."""
 
@@ -75,12 +91,19 @@ class RaftView:
     """node -> (time, term, role) changes; role "down" while crashed."""
     elected: list[Elected] = field(default_factory=list)
     applies: list[Apply] = field(default_factory=list)
+    installs: list[Install] = field(default_factory=list)
     server_sends: list[tuple[float, str, str]] = field(default_factory=list)
     """(time, sender, receiver) of every message between servers."""
     invoked: dict[str, float] = field(default_factory=dict)
     """command -> when the first client operation holding it was invoked."""
     completed: list[tuple[Event, Event]] = field(default_factory=list)
     """(invoke, complete) of every client operation that ended."""
+
+    def progress(self) -> list[tuple[float, str, int, int]]:
+        """``(time, node, life, index)``: a node's state machine reached ``index``, by applying
+        that entry or installing a snapshot that ends there."""
+        return sorted([(a.t, a.node, a.life, a.index) for a in self.applies]
+                      + [(i.t, i.node, i.life, i.index) for i in self.installs])
 
     @property
     def majority(self) -> int:
@@ -158,6 +181,8 @@ def _build(run: RunResult) -> RaftView:
             text = str(e.get("text", ""))
             if (m := APPLY.match(text)) is not None:
                 v.applies.append(Apply(t, pos, str(node), life[str(node)], step[str(node)], int(m[1]), int(m[2]), m[3], e))
+            elif (m := INSTALL.match(text)) is not None:
+                v.installs.append(Install(t, pos, str(node), life[str(node)], int(m[1]), int(m[2]), m[3], e))
             elif (m := STATE.match(text)) is not None:
                 v.states.setdefault(str(node), []).append((t, int(m[1]), m[2]))
             elif (m := LEADER.match(text)) is not None:

@@ -13,7 +13,7 @@ import importlib.util
 import json
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,9 @@ class Lab:
     """The file a student's implementation replaces (classes are matched by name)."""
     impl_source: str | None = None
     """A student's implementation as source text, not yet imported (see :meth:`with_impl_source`)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Settings a test gives the nodes (``Node.params``): plain JSON values, such as whether the
+    Raft lab's state machine takes snapshots. A suite sets them with ``lab: {params: {...}}``."""
 
     def node_names(self) -> list[str]:
         return [f"n{i}" for i in range(1, self.nodes + 1)]

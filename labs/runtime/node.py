@@ -31,8 +31,9 @@ from __future__ import annotations
 import difflib
 import inspect
 import random
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, is_dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from .codec import JSON, unsendable_annotations
@@ -97,6 +98,8 @@ class Context(Protocol):
     def random(self) -> random.Random: ...
     @property
     def files(self) -> Files: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
 
     def send(self, dst: str, msg: object) -> None: ...
     def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int: ...
@@ -228,6 +231,12 @@ class Node:
     def random(self) -> random.Random:
         """This node's random numbers (seeded, so simulator runs replay exactly)."""
         return self._context().random
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The settings this run's test gives the lab (read-only; a lab's handout says which it
+        reads, such as the Raft lab's ``snapshot_every``). Empty unless a test sets some."""
+        return MappingProxyType(dict(self._context().params))
 
     @property
     def files(self) -> Files:

@@ -53,6 +53,7 @@ class _HostContext:
         self._host = host
         self.node_id = host.name
         self.nodes = tuple(host.servers)
+        self.params = host.params
         self.storage = host.disk
         # A new node object (a restart, a replaced clerk) draws new numbers, as a new process would.
         self.random = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{host.generation}")
@@ -105,6 +106,7 @@ class NodeHost:
         self.configured = True
         self.name: str = c["name"]
         self.servers: list[str] = c["servers"]
+        self.params: dict[str, Any] = dict(c.get("params") or {})
         self.clients: list[str] = c["clients"]
         self.seed: int = c["seed"]
         self.incarnation: int = c["incarnation"]

@@ -163,6 +163,7 @@ class RayRun:
             "type": "run", "version": TRACE_VERSION, "lab": self.lab.name, "runtime": "ray",
             "seed": self.seed, "nodes": self.servers, "clients": self.clients,
             "schedule": self.schedule.to_data(),
+            **({"params": dict(self.lab.params)} if self.lab.params else {}),
         }
         # Actors go on until they are killed, a little after the end: that tail is not the run's.
         end = next((e for e in reversed(self.events) if e["type"] == "end"), None)
@@ -265,7 +266,7 @@ class RayRun:
             "incarnation": proc.incarnation, "token": self.token, "driver_host": self.bind,
             "driver_port": self.port, "id_base": self.serial << 32, "storage": str(proc.storage),
             "network": self.network.to_data(), "blocked": links_to_data(self.blocked),
-            "t0": self.t0,
+            "t0": self.t0, "params": dict(self.lab.params),
             "bind": self.bind if self.bind.startswith("127.") else "",  # "": the machine's address
         }
         classes = None if self.lab.impl_source is not None else (self.lab.node, self.lab.clerk, self.types)

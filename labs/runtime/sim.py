@@ -98,6 +98,7 @@ class _Context:
         self._slot = slot
         self.node_id = slot.name
         self.nodes = tuple(sim.servers)
+        self.params = sim.lab.params
         self.storage = slot.disk
         self.random = random.Random(f"{sim.seed}:{slot.name}:{slot.incarnation}")
         self.files: Files = MemoryFiles(sim.files, lambda kind, **f: sim._emit(kind, node=slot.name, **f))
@@ -210,6 +211,7 @@ class Simulation:
             "type": "run", "version": TRACE_VERSION, "lab": self.lab.name, "runtime": "sim",
             "seed": self.seed, "nodes": self.servers, "clients": self.clients,
             "schedule": self.schedule.to_data(),
+            **({"params": dict(self.lab.params)} if self.lab.params else {}),
         })
         for e in self.schedule.events:
             self._at(e.at, lambda e=e: self._apply(e))  # type: ignore[misc]
