@@ -38,7 +38,7 @@ How a job runs, and why:
   jobs go on. ``--regrade-errors`` grades those again on the next start.
 
 A row is finished for a submission when it was graded with the same files (a SHA-256 digest)
-and the same settings (simulator seeds, Ray runs, test pattern); otherwise it is graded again.
+and the same settings (simulator seeds, Ray runs, test pattern, parts); otherwise it is graded again.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ import click
 
 from .child import run_child
 from .nbgrader_course import GradingSettings, grading_budget
-from .suite import SuiteError, Test, load_graded_suite
+from .suite import SuiteError, Test, load_graded_suite, parse_parts_option
 
 SUBMISSION_LIMIT = 20 << 20
 """Bytes of files one submission may hold (it travels to its job as data)."""
@@ -257,7 +257,7 @@ def grade_job(student: str, lab: str, files: dict[str, bytes], settings: dict[st
         submission.mkdir()
         try:
             unpack(files, submission)
-            tests = load_graded_suite(lab).select(settings.get("pattern"))
+            tests = load_graded_suite(lab).select(settings.get("pattern"), settings.get("parts") or ())
         except (ValueError, OSError, SuiteError) as exc:
             return {**answer, "error": f"could not set up the grading: {exc}", "seconds": 0.0}
         error = _run_child(submission, lab, out, {**settings, "private": list(private)}, timeout, Path(tmp))
@@ -322,7 +322,8 @@ def child_main() -> None:
     if own_ray:
         start_ray(address="local", num_cpus=1, object_store_memory=RAY_OBJECT_STORE)
     grade(Path(spec["submission"]), spec["lab"], Path(spec["out"]), sim_seeds=spec["sim_seeds"],
-          ray=spec["ray"], pattern=spec["pattern"], private=[Path(p) for p in spec.get("private", [])])
+          ray=spec["ray"], pattern=spec["pattern"], private=[Path(p) for p in spec.get("private", [])],
+          parts=spec.get("parts") or ())
     if own_ray:
         import ray
 
@@ -410,7 +411,8 @@ def _now() -> str:
 def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | None = None,
               sim_seeds: int | None = None, ray_runs: bool = True, pattern: str | None = None,
               timeout: float | None = None, cpus: float = 1.0, regrade_errors: bool = False,
-              show_progress: bool = True, echo: Callable[[str], None] = click.echo) -> list[Row]:
+              show_progress: bool = True, echo: Callable[[str], None] = click.echo,
+              parts: Sequence[str] = ()) -> list[Row]:
     """Grade every submission in ``submissions_dir`` that has no finished row yet, in parallel
     as Ray tasks, and return the rows of all of them (sorted by student).
 
@@ -421,14 +423,21 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
     process) a fresh local Ray starts on this machine. Each job reserves ``cpus`` CPUs, so a
     machine grades as many submissions at once as it has CPUs to give. Writes
     ``out_dir/gradebook.sqlite``, ``out_dir/results/<student>/`` and ``out_dir/grades.csv``.
+    ``parts``: only the tests of these parts, for a lab graded in parts (``["A", "B"]``).
     """
     submissions = find_submissions(submissions_dir, exclude=out_dir)
     try:
-        tests = load_graded_suite(lab).select(pattern)
+        suite = load_graded_suite(lab)
+        tests = suite.select(pattern, parts)
+        # In the suite's order and spelling, so that "b,A" and "A,B" are the same settings.
+        wanted = {suite.part(name).name for name in parts}
+        chosen_parts = [p.name for p in suite.parts if p.name in wanted]
     except (SuiteError, LookupError, OSError) as exc:
         raise ClassroomError(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = {"sim_seeds": sim_seeds, "ray": ray_runs, "pattern": pattern}
+    settings: dict[str, Any] = {"sim_seeds": sim_seeds, "ray": ray_runs, "pattern": pattern}
+    if chosen_parts:  # only then: rows graded before parts existed keep their settings key
+        settings["parts"] = chosen_parts
     settings_key = json.dumps(settings, sort_keys=True)
     max_score = sum(t.points for t in tests)
     if timeout is None:
@@ -600,14 +609,20 @@ def table(rows: list[Row]) -> str:
 
 
 def write_csv(rows: list[Row], tests: list[Test], path: Path) -> None:
-    """``grades.csv``: one row per student, one column per test, then the bookkeeping."""
+    """``grades.csv``: one row per student, one column per test, for a lab graded in parts a
+    column per part (``part A``: the sum of its tests' columns), then the bookkeeping."""
     names = [t.name for t in tests]
+    parts: dict[str, list[str]] = {}
+    for t in tests:
+        if t.part is not None:
+            parts.setdefault(t.part, []).append(t.name)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "lab", "score", "max_score", "status", *names, "reason", "finished_at", "node",
-                    "results"])
+        w.writerow(["student", "lab", "score", "max_score", "status", *names, *(f"part {p}" for p in parts),
+                    "reason", "finished_at", "node", "results"])
         for r in rows:
             w.writerow([r.student, r.lab, r.score, r.max_score, r.status, *(r.tests.get(n, 0) for n in names),
+                        *(sum(r.tests.get(n, 0) for n in members) for members in parts.values()),
                         r.reason, r.finished_at, r.node, r.results])
 
 
@@ -625,6 +640,9 @@ def write_csv(rows: list[Row], tests: list[Test], path: Path) -> None:
               help="Only the first N simulator seeds of each test (default: the suite's).")
 @click.option("--no-ray", is_flag=True, help="Skip the Ray runs (fast, but the grade then rests on the simulator).")
 @click.option("-k", "--pattern", default=None, help="Only the tests whose name contains this.")
+@click.option("--part", "part_names", multiple=True, metavar="PART",
+              help="Only the tests of this part (a lab graded in parts, such as raft). Repeat it or "
+                   "separate parts by commas for several: --part A --part B, or --part A,B.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Seconds one submission's grading may take before it scores 0 "
                    "(default: the sum of the grader's own per-run limits).")
@@ -632,15 +650,16 @@ def write_csv(rows: list[Row], tests: list[Test], path: Path) -> None:
               help="CPUs each grading job reserves on its Ray node.")
 @click.option("--regrade-errors", is_flag=True, help="Grade again the submissions recorded as errors.")
 def grade_all_command(submissions_dir: Path, lab: str, out_dir: Path | None, address: str | None,
-                      sim_seeds: int | None, no_ray: bool, pattern: str | None, timeout: float | None, cpus: float,
-                      regrade_errors: bool) -> None:
+                      sim_seeds: int | None, no_ray: bool, pattern: str | None, part_names: tuple[str, ...],
+                      timeout: float | None, cpus: float, regrade_errors: bool) -> None:
     """Grade every submission (each subfolder of SUBMISSIONS_DIR) in parallel on Ray.
 
     Each result is saved in the gradebook as soon as it is known; run the same command again
     after a crash and only the submissions without a result are graded.
     """
     grade_all(submissions_dir, lab, out_dir or Path(f"grades-{lab}"), address=address, sim_seeds=sim_seeds,
-              ray_runs=not no_ray, pattern=pattern, timeout=timeout, cpus=cpus, regrade_errors=regrade_errors)
+              ray_runs=not no_ray, pattern=pattern, timeout=timeout, cpus=cpus, regrade_errors=regrade_errors,
+              parts=parse_parts_option(part_names))
 
 
 __all__ = ["Gradebook", "Row", "Submission", "grade_all", "grade_all_command", "grade_job"]
