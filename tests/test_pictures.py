@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
@@ -200,6 +201,201 @@ def test_a_registered_view_is_drawn_for_its_lab_only() -> None:
     finally:
         unregister_view("test-clerks")
     assert "test-clerks" not in [v.name for v in picture_of(sim("lossy")).views]
+
+
+# -- the Raft time line ---------------------------------------------------------------------
+
+
+@cache
+def raft_sim(schedule: str, seed: int = 1) -> RunResult:
+    """A run of the Raft lab's reference in the simulator (the browser tests use these too)."""
+    return run("raft", "sim", load(schedule), seed=seed)
+
+
+@cache
+def long_raft_sim() -> RunResult:
+    """The Raft lab's figure 8 schedule (leaders crash every 0.8 s), run for 20 s: over 20,000
+    events, hundreds of terms' worth of role changes and applies."""
+    from autograder.suite import load_suite
+
+    test = next(t for t in load_suite("raft").tests if t.name == "C-figure8")
+    return run(test.lab, "sim", dataclasses.replace(test.schedule, duration=20.0), seed=2)
+
+
+def harness_lines(trace: Sequence[Event], word: str) -> list[tuple[float, str, dict[str, str]]]:
+    """``(t, node, fields)`` of each ``raft <word> k=v ...`` line, read here without the view's
+    code, so that the tests below compare it with an independent reading of the trace."""
+    return [(e["t"], e["node"], dict(kv.split("=", 1) for kv in e["text"].split()[2:]))
+            for e in trace if e["type"] == "log" and e["text"].startswith(f"raft {word} ")]
+
+
+def state_at(trace: Sequence[Event], node: str, t: float) -> tuple[int, str] | str | None:
+    """``(term, role)`` from the node's last state line before ``t``, "down" if it crashed since,
+    ``None`` if it (re)started since and has not said."""
+    state: tuple[int, str] | str | None = None
+    for e in trace[1:]:
+        if e["t"] > t:
+            break
+        if e.get("node") != node:
+            continue
+        if e["type"] == "crash":
+            state = "down"
+        elif e["type"] in ("start", "restart"):
+            state = None
+        elif e["type"] == "log" and e["text"].startswith("raft state "):
+            fields = dict(kv.split("=", 1) for kv in e["text"].split()[2:])
+            state = (int(fields["term"]), fields["role"])
+    return state
+
+
+def applied_index_at(trace: Sequence[Event], node: str, t: float) -> int | None:
+    """The highest index ``node`` applied since it last (re)started, up to ``t``; ``None`` while down."""
+    index: int | None = 0
+    for e in trace[1:]:
+        if e["t"] > t:
+            break
+        if e.get("node") != node:
+            continue
+        if e["type"] == "crash":
+            index = None
+        elif e["type"] in ("start", "restart"):
+            index = 0
+        elif e["type"] == "log" and e["text"].startswith("raft apply "):
+            index = int(e["text"].split()[2].removeprefix("index="))
+    return index
+
+
+def first_elected(trace: Sequence[Event]) -> dict[int, tuple[str, float]]:
+    """Term -> (its leader, when it was elected), from the harness's leader lines."""
+    out: dict[int, tuple[str, float]] = {}
+    for t, node, fields in harness_lines(trace, "leader"):
+        out.setdefault(int(fields["term"]), (node, t))
+    return out
+
+
+def test_the_raft_time_line_names_each_terms_leader_and_shows_the_stale_one() -> None:
+    """leader-isolated cuts the first leader off for two seconds: the others elect a new leader
+    in a higher term, and until the heal the old one still believes it leads."""
+    from labs.raft.timeline import read_timeline, term_color
+
+    r = raft_sim("leader-isolated")
+    elected = first_elected(r.trace)
+    timeline = read_timeline(r.trace)
+    assert timeline.leaders == {term: node for term, (node, _) in elected.items()}
+    cut = next(e for e in r.trace if e["type"] == "partition")
+    heal = next(e["t"] for e in r.trace if e["type"] == "heal")
+    old = cut["groups"][0][0]
+    (old_term,) = [term for term, (node, t) in elected.items() if node == old and t < cut["t"]]
+    (new_term, (new, _)) = next((term, who) for term, who in sorted(elected.items()) if term > old_term)
+    assert new != old
+    assert sorted(timeline.leader_at(heal - 0.01)) == sorted([old, new])
+    assert timeline.role_at(old, heal - 0.01) == (old_term, "leader")
+    assert timeline.role_at(new, heal - 0.01) == (new_term, "leader")
+    assert timeline.leader_at(heal + 1.0) == [new]
+
+    view = next(v for v in picture_of(r).views if v.name == "raft-terms")
+    tracks = {tr.label: tr for tr in view.tracks}
+    assert list(tracks) == ["n1", "n2", "n3", "n4", "n5"]
+    for node, track in tracks.items():
+        assert [(p.t, p.label.split()[0]) for p in track.points] == [
+            (t, node) for _, (who, t) in sorted(elected.items()) if who == node]
+        for k in range(int(r.trace[-1]["t"] / 0.1)):
+            t = 0.05 + 0.1 * k
+            state = state_at(r.trace, node, t)
+            bars = [s for s in track.segments if s.start <= t < s.end]
+            assert len(bars) <= 1, (node, t, bars)
+            bar = bars[0] if bars else None
+            if state is None:
+                assert bar is None, (node, t, bar)
+                continue
+            assert bar is not None, (node, t, state)
+            if state == "down":
+                assert bar.label == "down (crashed)"
+                continue
+            assert isinstance(state, tuple)
+            term, role = state
+            assert bar.label.startswith(f"term {term} {role}"), (node, t, bar.label)
+            assert bar.color == term_color(term, role)
+            leader = elected.get(term)
+            if role == "follower" and leader is not None and leader[1] <= t:
+                assert bar.label.endswith(f"{leader[0]} leads"), (node, t, bar.label)
+
+
+def test_the_raft_commit_index_is_each_servers_highest_applied_index() -> None:
+    """Sampled every 50 ms: the step line of each server is the highest index it applied since it
+    last started (none while it is down), and the isolated leader's stays flat."""
+    r = raft_sim("leader-isolated-then-crash")
+    view = next(v for v in picture_of(r).views if v.name == "raft-commit")
+    applies = harness_lines(r.trace, "apply")
+    assert len({fields["index"] for _, _, fields in applies}) > 20
+    levels = {tr.label: tr.levels for tr in view.tracks}
+    assert list(levels) == ["n1", "n2", "n3", "n4", "n5"]
+    for node, steps in levels.items():
+        assert [lv.t for lv in steps] == sorted(lv.t for lv in steps)
+        for k in range(int(r.trace[-1]["t"] / 0.05)):
+            t = 0.025 + 0.05 * k
+            shown = [lv for lv in steps if lv.t <= t][-1]
+            assert shown.value == applied_index_at(r.trace, node, t), (node, t, shown)
+    crash = next(e for e in r.trace if e["type"] == "crash" and e["node"].startswith("n"))
+    assert any(lv.value is None and lv.t == crash["t"] for lv in levels[crash["node"]])
+    cut = next(e for e in r.trace if e["type"] == "partition")
+    heal = next(e["t"] for e in r.trace if e["type"] == "heal")
+    isolated = cut["groups"][0][0]
+    others = [n for n in levels if n != isolated]
+    flat = applied_index_at(r.trace, isolated, cut["t"] + 0.2)
+    assert flat == applied_index_at(r.trace, isolated, heal - 0.01)
+    assert all((applied_index_at(r.trace, n, heal - 0.01) or 0) > (flat or 0) for n in others)
+    final = max(int(fields["index"]) for _, _, fields in applies)
+    assert all(steps[-1].value == final for steps in levels.values())  # all caught up by the end
+    payload = next(v for v in picture_of(r).to_payload()["views"] if v["name"] == "raft-commit")
+    lv = payload["tracks"][0]["lv"]
+    assert lv[0] == [0, 0, "nothing applied yet"] and all(isinstance(x[0], int) for x in lv)
+
+
+def test_a_raft_trace_file_gets_its_time_line_in_a_fresh_process(tmp_path: Path) -> None:
+    """``python -m labs picture`` in a new process: the raft lab's views are found from the
+    trace's header alone (the lab's package registers them when it is imported)."""
+    trace = tmp_path / "raft.jsonl"
+    write_trace(raft_sim("leader-isolated").trace, trace)
+    done = subprocess.run([sys.executable, "-m", "labs", "picture", str(trace), "-o", str(tmp_path / "raft.html")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    views = cast(list[dict[str, Any]], unpack((tmp_path / "raft.html").read_text())["views"])
+    assert [v["name"] for v in views] == ["log-lines", "raft-terms", "raft-commit"]
+
+
+def test_the_graders_picture_of_a_failed_raft_test_has_the_time_line(tmp_path: Path) -> None:
+    """The feedback a student gets for the figure 8 bug: the picture shows the terms, and the
+    leader the finding names is drawn leading the term it names."""
+    from autograder.runner import run_test, write_pictures
+    from autograder.suite import load_suite
+
+    suite = load_suite("raft")
+    test = next(t for t in suite.tests if t.name == "C-figure8")
+    outcome = run_test(test, 3, impl=Path(__file__).parent / "raft_variants" / "figure8_commit.py")
+    assert not outcome.passed
+    finding = re.search(r"^(n\d), leader of term (\d+), committed index", outcome.findings[0])
+    assert finding, outcome.findings[0]
+    (page,) = write_pictures(suite, outcome, tmp_path)
+    views = {v["name"]: v for v in cast(list[dict[str, Any]], unpack(page.read_text())["views"])}
+    assert {"raft-terms", "raft-commit"} <= set(views)
+    track = next(tr for tr in views["raft-terms"]["tracks"] if tr["label"] == finding[1])
+    assert any(seg[2] == f"term {finding[2]} leader" for seg in track["segs"])
+
+
+def test_a_long_raft_run_stays_small_and_its_time_line_compact() -> None:
+    r = long_raft_sim()
+    assert len(r.trace) >= 20_000
+    p = picture_of(r)
+    views = {v.name: v for v in p.views}
+    terms, commit = views["raft-terms"], views["raft-commit"]
+    states = harness_lines(r.trace, "state")
+    assert len({term for term in first_elected(r.trace)}) >= 15
+    changes = len(states) + sum(e["type"] == "crash" for e in r.trace)
+    # a bar per change of state, and a follower's bar split where its term's leader is elected
+    assert sum(len(tr.segments) for tr in terms.tracks) <= 2 * changes < len(r.trace) / 40
+    assert sum(len(tr.levels) for tr in commit.tracks) < len(harness_lines(r.trace, "apply")) / 5
+    assert len(render_html(p)) < 400_000
 
 
 # -- bad input --------------------------------------------------------------------------------

@@ -172,6 +172,60 @@ def test_a_run_of_twenty_thousand_events_stays_usable(browser: Browser, tmp_path
     o.close()
 
 
+def test_the_raft_time_line_draws_and_says_what_it_shows_on_hover(browser: Browser, tmp_path: Path, shots: Path) -> None:
+    """The Raft views under the diagram: hovering a server's bar names its term and role, and
+    its commit-index line the index it had applied, as the trace says; a run of over 20,000
+    events redraws as fast as the messages alone allow."""
+    from test_pictures import long_raft_sim, raft_sim
+
+    from labs.raft.timeline import read_timeline
+
+    r = raft_sim("leader-isolated")
+    timeline = read_timeline(r.trace)
+    o = Opened(browser, write_html(picture_of(r), tmp_path / "raft.html").as_uri())
+    o.picture()
+    assert o.api("return a.data.views.map(v => v.name);") == ["log-lines", "raft-terms", "raft-commit"]
+
+    def hover(o: Opened, view: str, node: str, t: float) -> str:
+        """What the tip says over the track ``node`` of ``view``, at time ``t``."""
+        box = o.page.locator("canvas.dsp-main").bounding_box()
+        assert box
+        top, bottom = o.api(f"return a.trackBox({view!r}, {node!r});")
+        x = o.api(f"return a.xOf({t});")
+        o.page.mouse.move(box["x"] + x, box["y"] + (top + bottom) / 2)
+        tip = o.page.locator(".dsp-tip")
+        tip.wait_for(state="visible")
+        return tip.inner_text()
+
+    heal = next(e["t"] for e in r.trace if e["type"] == "heal")
+    t = heal - 0.3
+    stale = timeline.leader_at(t)
+    assert len(stale) == 2  # the isolated leader and the new one
+    for node in stale:
+        term, _ = timeline.role_at(node, t) or (0, "")
+        assert f"{node} term {term} leader" in hover(o, "raft-terms", node, t)
+    for node in timeline.servers:
+        assert f"{node} applied up to index {timeline.applied_at(node, t)} " in hover(o, "raft-commit", node, t)
+    o.shot(shots / "raft-time-line.png")
+    assert o.errors == [] and o.outside == []
+    o.close()
+
+    long = long_raft_sim()
+    p = picture_of(long)
+    o = Opened(browser, write_html(p, tmp_path / "raft-long.html").as_uri())
+    o.picture()
+    redraw_ms = o.api("const t = performance.now(); for (let i = 0; i < 5; i++) a.redraw(); return (performance.now() - t) / 5;")
+    assert redraw_ms < 250, f"a full redraw of {len(long.trace)} events with the Raft views took {redraw_ms:.0f} ms"
+    o.api("a.setWindow(8.0, 8.5);")
+    o.page.wait_for_timeout(100)
+    timeline = read_timeline(long.trace)
+    node = next(n for n in timeline.servers if (timeline.applied_at(n, 8.25) or 0) > 0)
+    assert f"{node} applied up to index {timeline.applied_at(node, 8.25)} " in hover(o, "raft-commit", node, 8.25)
+    o.shot(shots / "raft-long-zoomed.png")
+    assert o.errors == [] and o.outside == []
+    o.close()
+
+
 def test_pages_that_share_one_script(browser: Browser, tmp_path: Path) -> None:
     for name in ("lossy", "leader-isolated-then-crash"):
         write_html(picture_of(sim(name)), tmp_path / f"{name}.html", shared_js=True)
@@ -272,7 +326,8 @@ def test_the_widgets_live_in_jupyterlab(browser: Browser, jupyterlab: str, tmp_p
                    "import labs\nfrom labs.pictures import ControlPanel, TraceWidget\n"
                    "w = TraceWidget(labs.run('demo', 'sim', 'lossy', seed=1))\nw",
                    "panel = ControlPanel('demo', seed=4)\npanel",
-                   "print('selected', w.selected.get('id'), 'runs', panel.runs)")
+                   "print('selected', w.selected.get('id'), 'runs', panel.runs)",
+                   "TraceWidget(labs.run('raft', 'sim', 'leader-isolated', seed=1))")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -284,13 +339,19 @@ def test_the_widgets_live_in_jupyterlab(browser: Browser, jupyterlab: str, tmp_p
         await panel.sessionContext.ready;
         window.jupyterapp.commands.execute('notebook:run-all-cells');  // not awaited: it ends with the run
     }""")
-    page.wait_for_function("document.querySelectorAll('.dsp[data-ready=\"1\"]').length == 2", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('.dsp[data-ready=\"1\"]').length == 3", timeout=60_000)
     drawn = page.evaluate("Array.from(document.querySelectorAll('.dsp')).map(e => ({...e.dataset}))")
+    # a Raft run's widget carries the Raft time line, as its page does
+    raft = "DSPictures.instances.find(a => a.root === document.querySelectorAll('.dsp')[2])"
+    assert page.evaluate(f"{raft}.data.views.map(v => v.name)") == ["log-lines", "raft-terms", "raft-commit"]
+    assert page.evaluate(f"{raft}.trackBox('raft-commit', 'n5')") is not None
+    # (textContent, not innerText, below: JupyterLab may leave the output of a cell scrolled out
+    # of view unrendered, and innerText of an unrendered element is empty)
     lossy = sim("lossy")
     assert int(drawn[0]["arrows"]) == count(lossy.trace, "send", "duplicate")
     assert int(drawn[0]["drops"]) == count(lossy.trace, "drop")
     assert int(drawn[1]["drops"]) == 0  # the panel starts on a clean network
-    page.wait_for_function("document.querySelectorAll('.jp-OutputArea-output')[2]?.innerText.includes('selected')")
+    page.wait_for_function("document.querySelectorAll('.jp-OutputArea-output')[2]?.textContent.includes('selected')")
 
     # click an arrow of the first widget: the kernel learns which message it was
     target = next(m for m in sorted(picture_of(lossy).messages, key=lambda m: m.send)
@@ -312,7 +373,7 @@ def test_the_widgets_live_in_jupyterlab(browser: Browser, jupyterlab: str, tmp_p
     assert page.locator(".dsp").nth(1).inner_text().count("crashes (clerks: replaced)") == 1
     page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 2;"
                   " window.jupyterapp.commands.execute('notebook:run-cell'); }")
-    page.wait_for_function(f"document.querySelectorAll('.jp-OutputArea-output')[2]?.innerText.includes('selected {target.id} runs 2')",
+    page.wait_for_function(f"document.querySelectorAll('.jp-OutputArea-output')[2]?.textContent.includes('selected {target.id} runs 2')",
                            timeout=30_000)
     page.evaluate("document.querySelector('.widget-toggle-button').scrollIntoView({block: 'start'})")
     page.screenshot(path=str(shots / "jupyterlab.png"))

@@ -25,6 +25,7 @@ from .load import TraceError, check_events, read_events
 from .model import Mark, Message, Operation, PartitionSpan, Picture, Span, build_picture
 from .source import Source, events_of, picture_of
 from .views import (
+    Level,
     Point,
     Segment,
     Timeline,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ControlPanel",
     "Dashboard",
+    "Level",
     "Mark",
     "Message",
     "Operation",

@@ -118,6 +118,6 @@ def iframe_html(picture: Picture, height: int | None = None) -> str:
 
 def estimate_height(picture: Picture) -> int:
     """Roughly the page's height in pixels: header, lanes, the views' tracks, the dashboard."""
-    tracks = sum(len(v.tracks) + 1.5 for v in picture.views)
+    tracks = sum(27 + sum(30 if tr.levels else 18 for tr in v.tracks) for v in picture.views)
     types_rows = len({m.type for m in picture.messages})
-    return int(200 + 33 * len(picture.lanes) + 18 * tracks + 60 + 560 + 18 * types_rows)
+    return int(200 + 33 * len(picture.lanes) + tracks + 60 + 560 + 18 * types_rows)

@@ -29,7 +29,7 @@
     "rgba(255,127,14,0.14)"];
   const OUTCOME_TEXT = ["delivered", "dropped: lost by the network", "dropped: partition",
     "dropped: the receiver had crashed", "never arrived"];
-  const GUTTER = 58, AXIS = 26, LANE_H = 34, CLIENT_H = 30, TRACK_H = 18, TITLE_H = 18;
+  const GUTTER = 58, AXIS = 26, LANE_H = 34, CLIENT_H = 30, TRACK_H = 18, LEVEL_H = 30, TITLE_H = 18;
 
   const CSS = `
 .dsp{font:13px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;background:#fff;
@@ -110,6 +110,19 @@
     return step < 0.001 ? (t * 1000).toFixed(Math.max(0, digits - 3)) + "ms" : t.toFixed(digits) + "s";
   }
   function color(c) { return typeof c === "number" ? PALETTE[((c % PALETTE.length) + PALETTE.length) % PALETTE.length] : c; }
+  // Text on a filled bar: white on dark colors, dark on light ones (a view may tint its bars).
+  function textOn(c) {
+    const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color(c));
+    if (!m) return "#fff";
+    const [r, g, b] = m.slice(1).map((x) => parseInt(x, 16));
+    return 0.299 * r + 0.587 * g + 0.114 * b > 160 ? "#222" : "#fff";
+  }
+  // The last index i of the sorted array ts with ts[i] <= t (-1 if none).
+  function atOrBefore(ts, t) {
+    let lo = 0, hi = ts.length - 1, found = -1;
+    while (lo <= hi) { const mid = (lo + hi) >> 1; if (ts[mid] <= t) { found = mid; lo = mid + 1; } else hi = mid - 1; }
+    return found;
+  }
 
   function setupCanvas(canvas, width, height) {
     const dpr = global.devicePixelRatio || 1;
@@ -139,13 +152,19 @@
       parts: p.parts.map(([a, b, groups, label]) => ({ t0: tt(a), t1: tt(b), groups, label })),
       ops: p.ops.map(([lane, a, b, outcome, label]) => ({ lane, t0: tt(a), t1: tt(b), outcome, label })),
       marks: p.marks.map(([t, kind, label, lane]) => ({ t: tt(t), kind, label, lane })),
-      views: p.views.map((v) => ({
-        title: v.title, tracks: v.tracks.map((tr) => ({
-          label: tr.label,
-          segs: tr.segs.map(([a, b, label, c]) => ({ t0: tt(a), t1: tt(b), label, c })),
-          pts: tr.pts.map(([t, label, c]) => ({ t: tt(t), label, c })),
-        })),
-      })),
+      views: p.views.map((v) => {
+        const tracks = v.tracks.map((tr) => {
+          const lv = tr.lv || [];
+          return {
+            label: tr.label,
+            segs: tr.segs.map(([a, b, label, c]) => ({ t0: tt(a), t1: tt(b), label, c })),
+            pts: tr.pts.map(([t, label, c]) => ({ t: tt(t), label, c })),
+            // levels column by column: times (for a binary search), values (null: no value), labels
+            lvT: Float64Array.from(lv, (x) => tt(x[0])), lvV: lv.map((x) => x[1]), lvL: lv.map((x) => x[2]),
+          };
+        });
+        return { name: v.name, title: v.title, tracks, levels: tracks.some((tr) => tr.lvT.length) };
+      }),
     };
   }
 
@@ -251,7 +270,11 @@
         y += 6;
         rows.push({ kind: "title", text: v.title, y, h: TITLE_H });
         y += TITLE_H;
-        for (const tr of v.tracks) { rows.push({ kind: "track", track: tr, y, h: TRACK_H }); y += TRACK_H; }
+        for (const tr of v.tracks) {
+          const hgt = tr.lvT.length ? LEVEL_H : TRACK_H;
+          rows.push({ kind: "track", track: tr, view: v, y, h: hgt });
+          y += hgt;
+        }
       }
       height = y + 6;
     }
@@ -434,6 +457,20 @@
 
     function drawViews(ctx, w) {
       const x0 = GUTTER, x1 = w - 8;
+      // The levels of a view are scaled to the values in the window, across its tracks: zoomed
+      // in, a step of one is as tall as the track allows (the numbers say where it is).
+      const ranges = new Map();
+      for (const v of d.views) {
+        if (!v.levels) continue;
+        let lo = Infinity, hi = -Infinity;
+        for (const tr of v.tracks) {
+          for (let i = Math.max(0, atOrBefore(tr.lvT, st.t0)); i < tr.lvT.length && tr.lvT[i] <= st.t1; i++) {
+            const x = tr.lvV[i];
+            if (x != null) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+          }
+        }
+        ranges.set(v, lo <= hi ? [lo, hi] : [0, 0]);
+      }
       for (const r of rows) {
         if (r.kind === "title") {
           ctx.fillStyle = "#444"; ctx.font = "bold 11px system-ui,sans-serif";
@@ -448,7 +485,7 @@
             const a = Math.max(x0, X(s.t0)), b = Math.max(a + 2, Math.min(x1, X(s.t1)));
             ctx.fillStyle = color(s.c);
             ctx.fillRect(a, r.y + 3, b - a, r.h - 6);
-            if (b - a > 40) { ctx.fillStyle = "#fff"; ctx.font = "10px system-ui,sans-serif"; ctx.fillText(fitText(ctx, s.label, b - a - 4), a + 2, yc + 3.5); }
+            if (b - a > 40) { ctx.fillStyle = textOn(s.c); ctx.font = "10px system-ui,sans-serif"; ctx.fillText(fitText(ctx, s.label, b - a - 4), a + 2, yc + 3.5); }
             hits.push({ x0: a, x1: b, y0: r.y + 3, y1: r.y + r.h - 3, text: "<b>" + esc(tr.label) + "</b> " + esc(s.label) + "<br>" + fmtT(s.t0) + " → " + fmtT(s.t1) });
           }
           for (const p of tr.pts) {
@@ -458,8 +495,49 @@
             ctx.beginPath(); ctx.moveTo(x, yc - 5); ctx.lineTo(x + 4, yc); ctx.lineTo(x, yc + 5); ctx.lineTo(x - 4, yc); ctx.fill();
             hits.push({ x0: x - 4, x1: x + 4, y0: yc - 6, y1: yc + 6, text: esc(p.label) + "<br>at " + fmtT(p.t) });
           }
+          if (tr.lvT.length) drawLevels(ctx, r, x0, x1, ranges.get(r.view));
         }
       }
+    }
+
+    // A track's levels: a step line over the track's height, scaled to ``range`` (the values of
+    // its view in the window), with each value written beside its step where there is room.
+    // Only the steps inside the window are visited, so a long run costs what is on screen.
+    function drawLevels(ctx, r, x0, x1, range) {
+      const tr = r.track, n = tr.lvT.length, top = r.y + 11, bottom = r.y + r.h - 3;
+      const [lo, hi] = range, Y = (v) => hi > lo ? bottom - (v - lo) / (hi - lo) * (bottom - top) : (top + bottom) / 2;
+      const first = Math.max(0, atOrBefore(tr.lvT, st.t0));
+      const line = new Path2D(), area = new Path2D();
+      let open = false, startX = 0, lastY = 0;
+      const close = (x) => { if (open) { area.lineTo(x, bottom); area.lineTo(startX, bottom); area.closePath(); open = false; } };
+      ctx.font = "9px system-ui,sans-serif";
+      const texts = [];
+      let textRight = -1e9;
+      for (let i = first; i < n && tr.lvT[i] <= st.t1; i++) {
+        const a = Math.max(x0, X(tr.lvT[i])), b = i + 1 < n ? Math.min(x1, X(tr.lvT[i + 1])) : x1, v = tr.lvV[i];
+        if (v == null) { close(a); continue; }
+        const y = Y(v);
+        if (!open) { line.moveTo(a, y); area.moveTo(a, bottom); area.lineTo(a, y); open = true; startX = a; }
+        else { line.lineTo(a, lastY); line.lineTo(a, y); area.lineTo(a, lastY); area.lineTo(a, y); }
+        line.lineTo(b, y); area.lineTo(b, y);
+        lastY = y;
+        const text = String(v), tw = ctx.measureText(text).width;
+        if (b - a > tw + 4 && a > textRight) { texts.push([text, a + 2, Math.max(r.y + 10, y - 2)]); textRight = a + tw + 4; }
+        if (i + 1 >= n || tr.lvT[i + 1] > st.t1) close(b);
+      }
+      close(x1);
+      ctx.fillStyle = "rgba(78,121,167,0.16)"; ctx.fill(area);
+      ctx.strokeStyle = "#4e79a7"; ctx.lineWidth = 1.4; ctx.stroke(line); ctx.lineWidth = 1;
+      ctx.fillStyle = "#1f3b57";
+      for (const [text, tx, ty] of texts) ctx.fillText(text, tx, ty);
+      hits.push({ x0, x1, y0: r.y + 2, y1: r.y + r.h - 2, textAt: (x) => levelText(tr, tAt(x)) });
+    }
+
+    function levelText(tr, t) {
+      const i = atOrBefore(tr.lvT, t);
+      if (i < 0 || tr.lvV[i] == null) return "<b>" + esc(tr.label) + "</b> no value at " + fmtT(t);
+      const until = i + 1 < tr.lvT.length ? fmtT(tr.lvT[i + 1]) : "the end";
+      return "<b>" + esc(tr.label) + "</b> " + esc(tr.lvL[i] || String(tr.lvV[i])) + "<br>" + fmtT(tr.lvT[i]) + " → " + until;
     }
 
     function drawAxis(ctx, w, plotH) {
@@ -597,7 +675,7 @@
         if (x >= r.x0 && x <= r.x1 && y >= r.y0 && y <= r.y1) { hit = r; break; }
       }
       const t = tAt(x);
-      showTip(x, y, hit ? hit.text : (x > GUTTER && t >= st.t0 && t <= st.t1 ? "t = " + fmtT(t) : ""));
+      showTip(x, y, hit ? (hit.textAt ? hit.textAt(x) : hit.text) : (x > GUTTER && t >= st.t0 && t <= st.t1 ? "t = " + fmtT(t) : ""));
     }
 
     function select(i) {
@@ -692,6 +770,11 @@
         for (let j = 0; j < nvis; j++) if (d.ID[vis[j]] === id) return [(vx1[j] + vx2[j]) / 2, (vy1[j] + vy2[j]) / 2];
         return null;
       },
+      trackBox(view, label) {  // where the track ``label`` of the view named ``view`` is: [top, bottom]
+        const r = rows.find((r) => r.kind === "track" && r.track.label === label && d.views.some((v) => v.name === view && v.tracks.includes(r.track)));
+        return r ? [r.y, r.y + r.h] : null;
+      },
+      xOf(t) { return X(t); },  // the canvas x of time ``t`` in the current window
       select(id) { let i = -1; for (let j = 0; j < d.n; j++) if (d.ID[j] === id) { i = j; break; } select(i >= 0 ? i : null); },
       redraw: draw,
       destroy() { if (observer) observer.disconnect(); root.remove(); const k = instances.indexOf(api); if (k >= 0) instances.splice(k, 1); },

@@ -3,12 +3,15 @@
 Each lab has its own story to tell beside the messages: Raft's terms, leaders and commit indexes,
 CRAQ's clean and dirty versions, Spanner's TrueTime intervals. A *view* reads the trace and returns
 a :class:`Timeline`: a few labelled tracks of segments (a state that lasted, e.g. "n2 leads term
-4") and points (a moment, e.g. "n3 commits index 7"). The diagram draws every timeline on its own
-time axis, so it zooms, pans and filters with the messages, and the JavaScript needs no code of the
-lab's: a view is pure Python over plain data.
+4"), points (a moment, e.g. "n3 is elected") and levels (a number that steps up and down over
+time, drawn as a line, e.g. the highest index n3 has applied). The diagram draws every timeline
+on its own time axis, so it zooms, pans and filters with the messages, and the JavaScript needs
+no code of the lab's: a view is pure Python over plain data.
 
-A lab adds views by registering them, preferably from a ``labs/<lab>/pictures.py`` module, which
-:func:`views_for` imports the first time that lab's trace is drawn::
+A lab adds views by registering them, from its package (``labs/<lab>/__init__.py`` imports the
+module that registers them) or from a ``labs/<lab>/pictures.py`` module. :func:`views_for`
+imports both the first time that lab's trace is drawn, so that a trace file drawn by a fresh
+process (``python -m labs picture``, the grader's feedback) gets its lab's views::
 
     from labs.pictures import Segment, Timeline, Track, register_view
 
@@ -55,6 +58,17 @@ class Point:
     color: Color = 0
 
 
+@dataclass(frozen=True)
+class Level:
+    """From ``t`` on (until the next level of its track), the track's number is ``value``;
+    ``None`` means it has none (the line breaks: a node that is down has no commit index)."""
+
+    t: float
+    value: float | None
+    label: str = ""
+    """What the value means, shown on hover (default: the value itself)."""
+
+
 @dataclass
 class Track:
     """One row of a timeline, usually one node."""
@@ -62,6 +76,11 @@ class Track:
     label: str
     segments: list[Segment] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
+    levels: list[Level] = field(default_factory=list)
+    """A step line, in time order, with each value written beside its step where there is
+    room. The tracks of one timeline share one scale, from the smallest to the largest of their
+    values in the time window shown, so that their lines can be compared at a glance and, zoomed
+    in, a step of one is still visible."""
 
 
 @dataclass
@@ -77,7 +96,8 @@ class Timeline:
             "tracks": [
                 {"label": tr.label,
                  "segs": [[_us(s.start), _us(s.end), s.label, s.color] for s in tr.segments],
-                 "pts": [[_us(p.t), p.label, p.color] for p in tr.points]}
+                 "pts": [[_us(p.t), p.label, p.color] for p in tr.points],
+                 **({"lv": [[_us(lv.t), lv.value, lv.label] for lv in tr.levels]} if tr.levels else {})}
                 for tr in self.tracks
             ],
         }
@@ -120,10 +140,16 @@ def views_for(lab: str | None) -> list[View]:
     if lab and lab not in _discovered and lab.isidentifier():
         _discovered.add(lab)
         try:
-            spec = importlib.util.find_spec(f"labs.{lab}.pictures")
-        except ModuleNotFoundError:  # no such lab here: a trace from elsewhere
-            spec = None
-        if spec is not None:
+            importlib.import_module(f"labs.{lab}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"labs.{lab}":
+                raise  # the lab is here but cannot be imported: say why
+            return _registered(lab)  # no such lab here: a trace from elsewhere
+        if importlib.util.find_spec(f"labs.{lab}.pictures") is not None:
             importlib.import_module(f"labs.{lab}.pictures")
+    return _registered(lab)
+
+
+def _registered(lab: str | None) -> list[View]:
     return [v for v, labs in _registry if labs is None] + [
         v for v, labs in _registry if labs is not None and lab in labs]

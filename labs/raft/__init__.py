@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from labs.runtime.lab import Lab, Workload
 
+from . import timeline  # noqa: F401  (registers the Raft time line drawn under this lab's pictures)
 from .checks import DEFAULT_CHECKS
 from .harness import RaftClerk
 from .node import RaftNode
