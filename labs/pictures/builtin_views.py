@@ -4,7 +4,7 @@
 shows, per server, when it acted as leader and in which epoch, read from the ``Heartbeat`` messages
 a leader sends. Two overlapping bars are two nodes that both believe they lead, which is what the
 demo's lease is there to make harmless, and what a clock-skew schedule shows breaking. Raft's
-term/leader/commit-index time line will be built the same way.
+term/leader/commit-index time line is built the same way, in ``labs/raft/timeline.py``.
 """
 
 from __future__ import annotations
