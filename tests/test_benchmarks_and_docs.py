@@ -46,7 +46,7 @@ def test_checker_benchmark_prints_its_figures() -> None:
 
 def test_raft_suite_benchmark_prints_its_figures() -> None:
     figures = run_script("benchmarks/raft_suite.py", "--random-seeds", "2")
-    assert figures["sim_one_seed_failed"] >= 0 and figures["sim_speedup_vs_real_time"] > 1
+    assert "sim_one_seed_failed" in figures and figures["sim_speedup_vs_real_time"] > 1
     assert figures["sim_one_seed_virtual_s"] > figures["sim_one_seed_wall_s"] > 0
     assert "C-figure8" in figures["random_tests"] and "B-basic-agreement" not in figures["random_tests"]
     assert figures["random_runs"] == 2 * len(figures["random_tests"]) and figures["random_100_seeds_extrapolated"]
