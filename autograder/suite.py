@@ -5,11 +5,8 @@ A suite is a YAML file beside the lab (``labs/<lab>/suite.yaml``)::
     lab: rpc
     seeds: 50          # simulator seeds per test: 1..50
     ray_seeds: 1       # seeds per test on Ray (slower: real processes, real time)
-    parts:             # optional: a lab graded in parts (see below)
-      A: basics
-      B: faults
     tests:
-      - name: B-unreliable
+      - name: unreliable
         points: 20
         description: Linearizable on a network that loses, delays, duplicates and reorders.
         workload: {generate: mixed, clients: 5}     # a name from the lab's WORKLOADS
@@ -21,12 +18,20 @@ Workloads and checks are code (``labs/<lab>/workloads.py`` and ``checks.py`` exp
 ``WORKLOADS`` and ``CHECKS``); everything else is data. Every mistake in the file is reported
 with its place (``tests[3].checks[1]``) and the names that would have been accepted.
 
-**Parts.** A lab handed out in stages (Raft: A leader election, B log replication, ...) names
-them in ``parts``, in the order students meet them: a part's name (letters, digits and
-underscores, no dash) and its title. A test belongs to the part its name starts with, followed
-by a dash (``A-initial-election`` is in part ``A``): the name alone says where a test belongs,
-in a failure report, a replay command and a gradebook column, with no second field that could
-disagree with it. Once a suite has parts, every test must belong to one and every part must have
+**Parts.** A lab handed out in stages names them in ``parts``, in the order students meet
+them: a part's name (letters, digits and underscores, no dash) and its title::
+
+    lab: raft
+    parts:
+      A: leader election
+      B: log replication
+    tests:
+      - name: A-initial-election     # in part A
+        ...
+
+A test belongs to the part its name starts with, followed by a dash (``A-initial-election`` is
+in part ``A``): the name alone says where a test belongs, in a failure report, a replay command
+and a gradebook column, with no second field that could disagree with it. Once a suite has parts, every test must belong to one and every part must have
 a test, so a subtotal can never silently leave a test out. ``autograder test --part A`` runs
 one part, and every table, ``results.json``, ``report.json`` and feedback page shows a subtotal
 per part. Suites without ``parts`` are one block, as before. An instructor's hidden suite
