@@ -129,7 +129,8 @@ TraceWidget(picture_of(first, "five servers, nothing fails, seed 1"))
 #   makes that precise).
 #
 # A cluster of 2f + 1 servers keeps working with f of them down or cut off: three servers survive
-# one failure, five survive two. An even number buys nothing: four servers need three for a
+# one failure, five survive two. In chapter 0's words, replication keeps a *fault* (a server down)
+# from becoming a *failure* (the service down), up to that many faults at once. An even number buys nothing: four servers need three for a
 # majority and so survive one failure, like three, while making every write wait for one more
 # reply.
 #
@@ -655,7 +656,7 @@ assert accept_entries(log, 1, 1, [(3, "x"), (3, "y")]) == [(1, "a"), (3, "x"), (
     "a conflict at index 2: cut there, then append"
 assert accept_entries(log, 1, 1, [(1, "b")]) == log, \
     "a late, shorter message whose entries match: keep the rest of the log"
-assert accept_entries(log, 0, 0, [(1, "a"), (1, "b"), (2, "c"), (2, "d")]) == log + [(2, "d")]
+assert accept_entries(log, 0, 0, [(1, "a"), (1, "b"), (2, "c"), (2, "d")]) == [*log, (2, "d")]
 assert log == kept, "accept_entries must not change the log it is given"
 
 # %% [markdown]
