@@ -129,10 +129,10 @@ TraceWidget(picture_of(first, "five servers, nothing fails, seed 1"))
 #   makes that precise).
 #
 # A cluster of 2f + 1 servers keeps working with f of them down or cut off: three servers survive
-# one failure, five survive two. In chapter 0's words, replication keeps a *fault* (a server down)
-# from becoming a *failure* (the service down), up to that many faults at once. An even number buys nothing: four servers need three for a
-# majority and so survive one failure, like three, while making every write wait for one more
-# reply.
+# one failure, five survive two. In chapter 0's words, replication keeps a *fault* (a server
+# down) from becoming a *failure* (the service down), up to that many faults at once. An even
+# number buys nothing: four servers need three for a majority and so survive one failure, like
+# three, while making every write wait for one more reply.
 #
 # The price is paid in two currencies. Every write waits for the slowest server of the fastest
 # majority. And a minority does nothing at all: chapter 0's CAP demo, for real. Here five
@@ -515,8 +515,8 @@ table_of([{"command": c, "committed at indexes": ", ".join(map(str, ix))} for c,
 #
 # *Leases* skip step 3: after a round of heartbeats, followers promise not to elect anyone else
 # for a while, and the leader answers reads alone until that time. That is faster, and safe only
-# if clocks run at the rates the lease assumes; chapter 0's clock-skew demo and the Spanner chapter
-# are about what that costs.
+# if clocks run at the rates the lease assumes: chapter 0 counted clocks that disagree among the
+# things that go wrong, and the Spanner chapter is about what it costs to bound them.
 
 # %% [markdown]
 # ## Summary

@@ -405,7 +405,7 @@ def repair(run: RunResult, leader: str | None, follower: str | None, start: floa
                     f"no: my log differs there; look from index {body.get('conflict_index')}"
                     + (f" (my entry there is of term {body.get('conflict_term')})" if body.get("conflict_term") else ""))
             rows.append({"t (s)": round(e["t"], 4), "message": f"{follower} → {leader} reply", "says": says})
-    return table_of(rows, title=f"How {leader} repairs {follower}'s log")
+    return table_of(rows, title=f"How {leader or 'the leader'} repairs {follower or 'the follower'}'s log")
 
 
 def committed_twice(run: RunResult) -> dict[str, list[int]]:
