@@ -45,6 +45,9 @@ Color = int | str
 
 @dataclass(frozen=True)
 class Segment:
+    """A state that lasted from ``start`` to ``end`` (seconds), drawn as a bar with ``label``
+    on it where it fits, and on hover."""
+
     start: float
     end: float
     label: str
@@ -53,6 +56,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Point:
+    """A moment, drawn as a diamond; ``label`` shows on hover."""
+
     t: float
     label: str
     color: Color = 0
@@ -85,6 +90,9 @@ class Track:
 
 @dataclass
 class Timeline:
+    """What a view returns: its ``title`` and its tracks, drawn under the diagram in that order;
+    ``name`` is the view's, so that tests and the page's script can find it."""
+
     title: str
     tracks: list[Track]
     name: str = ""
