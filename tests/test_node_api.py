@@ -672,3 +672,28 @@ def test_a_clerk_that_raises_in_on_start_is_reported_not_restarted_forever() -> 
     result = run_clients(ClerkRaisingOnStart, only_incr, clients=1)
 
     assert result.errors[0].startswith("c1 crashed while handling on_start:\n")
+
+
+class Echo(Node):
+    """Answers every Ping with two: a storm that doubles each round trip."""
+
+    def on_start(self) -> None:
+        if self.id == "n1":
+            self.send("n2", Ping(0))
+
+    @on(Ping)
+    def handle_ping(self, msg: Ping, sender: str) -> None:
+        self.send(sender, Ping(msg.n + 1))
+        self.send(sender, Ping(msg.n + 1))
+
+
+def test_a_message_storm_stops_the_run_early_with_who_sent_what() -> None:
+    from labs.runtime.lab import no_node_errors
+    from labs.runtime.sim import MAX_SENDS_PER_SECOND
+
+    result = run_peers(Echo, nodes=2)
+    end = result.trace[-1]
+    assert end["type"] == "end" and end["t"] < 1.0, end  # stopped long before the schedule's end
+    assert f"sent more than {MAX_SENDS_PER_SECOND:,} messages in one simulated second" in end["stopped"]
+    assert "the last was Ping to n" in end["stopped"]
+    assert str(no_node_errors(result)[0]) == end["stopped"]

@@ -1,8 +1,8 @@
-"""The ``raft`` lab: leader election (A), log replication (B) and persistence (C), see
+"""The ``raft`` lab: leader election (A), log replication (B), persistence (C) and snapshots (D), see
 :mod:`labs.raft.node` and the handout.
 
 ``python -m labs run raft --schedule leader-isolated`` runs the reference; ``python -m
-autograder test raft -k A-`` runs part A of the lab's test suite (``suite.yaml``).
+autograder test raft --part A`` runs part A of the lab's test suite (``suite.yaml``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .workloads import one_at_a_time
 
 LAB = Lab(
     name="raft",
-    description="Raft: leader election, log replication and persistence",
+    description="Raft: leader election, log replication, persistence and snapshots",
     node=RaftNode,
     clerk=RaftClerk,
     workload=Workload(generate=one_at_a_time, clients=3, timeout=3.0, think=0.02),

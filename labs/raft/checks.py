@@ -24,6 +24,7 @@ from autograder.checkers.invariants import (
 )
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
 
+from .harness import chain
 from .view import APPLY, RaftView, view
 
 LEADER_BOUND = 2.5
@@ -41,6 +42,10 @@ IDLE_MESSAGES_PER_SECOND = 30
 cause (heartbeats and their replies; the reference needs 20)."""
 MESSAGES_PER_ENTRY = 3
 """Messages between servers per follower per committed entry, beyond the heartbeats' share."""
+LOG_BOUND = 48 << 10
+"""Bytes of memory and disk together a server may hold in part D's tests, where the state
+machine takes a snapshot every 20 entries or so: the reference holds a few KiB, a log that is
+never cut holds hundreds (every test of part D commits thousands of entries)."""
 
 
 # -- safety ---------------------------------------------------------------------------------
@@ -309,6 +314,58 @@ def far_behind_follower_catches_up_quickly(run: RunResult) -> list[str]:
     return []
 
 
+# -- snapshots (part D) ---------------------------------------------------------------------
+
+
+def snapshots_match_the_log(run: RunResult) -> list[str]:
+    """Every snapshot installed at index I holds exactly the commands committed at 1..I (its
+    state is a hash of them): a snapshot sent with the wrong index, or taken from the wrong
+    state, would make a node skip or repeat commands."""
+    v = view(run)
+    commands: dict[int, str] = {}
+    for a in v.applies:
+        commands.setdefault(a.index, a.command)
+    digests: dict[int, str] = {}
+    digest, i = "", 0
+    for install in sorted(v.installs, key=lambda x: x.index):
+        while i < install.index and i + 1 in commands:
+            i += 1
+            digest = chain(digest, commands[i])
+            digests[i] = digest
+    for install in v.installs:
+        expected = digests.get(install.index)
+        if expected is not None and install.digest != expected:
+            return [Finding(f"{install.node} installed a snapshot at index {install.index} (t={install.t:.3f}) "
+                            "whose state is not that of the committed entries 1.."
+                            f"{install.index} (did it send or keep a snapshot with another index's data?)",
+                            describe_event(install.event, install.pos + 1))]
+    first: dict[int, tuple[str, str]] = {}
+    for install in v.installs:
+        seen = first.setdefault(install.index, (install.node, install.digest))
+        if seen[1] != install.digest:
+            return [Finding(f"{seen[0]} and {install.node} installed different snapshots at index "
+                            f"{install.index}: state machine safety", describe_event(install.event, install.pos + 1))]
+    return []
+
+
+def log_stays_bounded(run: RunResult) -> list[str]:
+    """With snapshots, a server's memory and disk stay under LOG_BOUND bytes however many
+    entries were committed: the log is cut at each snapshot, in memory and on disk."""
+    v = view(run)
+    samples = [e for e in run.trace if e.get("type") == "memory" and e.get("node") in v.servers]
+    if not samples:
+        return [Finding("no memory samples in the trace: the test must set memory_every")]
+    for e in samples:
+        held = int(e["bytes"]) + int(e["disk"])
+        if held > LOG_BOUND:
+            entries = max((i for t, _, _, i in v.progress() if t <= float(e["t"])), default=0)
+            return [Finding(f"{e['node']} held {int(e['bytes']):,} bytes in memory and {int(e['disk']):,} on "
+                            f"disk at t={float(e['t']):.1f} with {entries} entries committed; with snapshots "
+                            f"it should hold under {LOG_BOUND >> 10} KiB (does snapshot() cut the log up to "
+                            "its index, in memory and on disk?)")]
+    return []
+
+
 def messages_bounded(run: RunResult) -> list[str]:
     """Elections and replication do not flood the network: the first election takes at most
     ELECTION_MESSAGES per follower, and after it the servers send at most
@@ -350,6 +407,8 @@ CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
     "most-operations-complete": client_operations_complete(0.8),
     "far-behind-follower-catches-up-quickly": far_behind_follower_catches_up_quickly,
     "messages-bounded": messages_bounded,
+    "snapshots-match-the-log": snapshots_match_the_log,
+    "log-stays-bounded": log_stays_bounded,
 }
 
 DEFAULT_CHECKS: tuple[Check, ...] = (

@@ -115,7 +115,7 @@ class RaftBase(Node):
             raise RuntimeError(f"apply({index}) after {self._raft_last_step()}: apply each index once, "
                                f"in order, from 1 or from just after an installed snapshot")
         self._raft_applied = index
-        self._raft_digest = _chain(self.__dict__.get("_raft_digest", ""), command)
+        self._raft_digest = chain(self.__dict__.get("_raft_digest", ""), command)
         self.log(f"raft apply index={index} term={term} cmd={command}")
         watchers: dict[int, tuple[str, str]] = self.__dict__.setdefault("_raft_watch", {})
         watch = watchers.pop(index, None)
@@ -262,7 +262,7 @@ class RaftClerk(Clerk):
             self.submit()
 
 
-def _chain(digest: str, command: str) -> str:
+def chain(digest: str, command: str) -> str:
     """The state machine's state: a hash of every command applied so far, in order (two
     servers that applied different commands, or the same ones in another order, differ)."""
     return hashlib.sha256(f"{digest}|{command}".encode()).hexdigest()[:16]

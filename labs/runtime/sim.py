@@ -90,6 +90,15 @@ class _Slot:
     session_ops: int = 0  # operations this clerk finished (for Workload.session)
 
 
+MAX_EVENTS = 500_000
+"""Trace events a simulated run may make before it is stopped: the largest test of any lab
+makes under 40,000; a storm of messages (each reply answered by another request, say) would
+otherwise keep a run going for many minutes of real time."""
+MAX_SENDS_PER_SECOND = 20_000
+"""Messages one node may send in one second of simulated time before the run is stopped (the
+busiest node of any lab's tests sends a few thousand)."""
+
+
 class _Context:
     """The node API's view of the simulator, for one incarnation of one node."""
 
@@ -194,6 +203,8 @@ class Simulation:
         self._ids = 0
         self._op_index = 0
         self._current: _Slot | None = None
+        self._stopped: str | None = None  # why the run was stopped early, if it was
+        self._sends_per_second: dict[tuple[str, int], int] = {}
 
     # -- the event queue ------------------------------------------------------------------
 
@@ -226,13 +237,17 @@ class Simulation:
                 self._at(k * self.lab.memory_every, self._measure)
                 k += 1
         queue = self._queue
-        while queue:
+        while queue and self._stopped is None:
             t, _, action = heapq.heappop(queue)
             if t > self.stop_at:
                 break
             self.now = t
             action()
-        self.now = self.stop_at
+            if len(self.trace) > MAX_EVENTS:
+                self._stopped = self._storm()
+        stopped = self._stopped
+        if stopped is None:
+            self.now = self.stop_at
         for slot in self.slots.values():  # works still running stop with the run
             for work in list(slot.works):
                 work.cancel()
@@ -241,8 +256,24 @@ class Simulation:
             slot = self.slots[name]
             if slot.pending is not None:
                 self._finish(slot, "info", None, i)
-        self._emit("end")
+        self._emit("end", **({"stopped": stopped} if stopped else {}))
         return RunResult(self.lab, "sim", self.seed, self.schedule, self.trace, self.errors)
+
+    def _storm(self) -> str:
+        """Why the run was stopped early: it made too many events, and who sent the most."""
+        since = self.now - 1.0
+        counts: dict[tuple[str, str], int] = {}
+        for e in reversed(self.trace):
+            if e["t"] < since:
+                break
+            if e["type"] == "send":
+                key = (str(e["node"]), str(e.get("msg")))
+                counts[key] = counts.get(key, 0) + 1
+        busiest = max(counts.items(), key=lambda kv: kv[1], default=None)
+        who = (f"; in the last simulated second {busiest[0][0]} sent {busiest[1]:,} {busiest[0][1]} messages"
+               if busiest else "")
+        return (f"the run made more than {MAX_EVENTS:,} trace events by t={self.now:.3f} and was stopped "
+                f"(a message or timer storm?{who})")
 
     # -- processes ------------------------------------------------------------------------
 
@@ -299,6 +330,13 @@ class Simulation:
 
     def _send(self, slot: _Slot, dst: str, msg: object) -> None:
         check_send(slot.name, dst, msg, self.classes)
+        second = (slot.name, int(self.now))
+        sent = self._sends_per_second[second] = self._sends_per_second.get(second, 0) + 1
+        if sent > MAX_SENDS_PER_SECOND and self._stopped is None:
+            self._stopped = (f"{slot.name} sent more than {MAX_SENDS_PER_SECOND:,} messages in one simulated second "
+                             f"(from t={second[1]}; the last was {type(msg).__name__} to {dst}) and the run was "
+                             "stopped: a message storm? (does each reply trigger another request, or each "
+                             "timer start one more?)")
         try:
             body = self.codec.encode(msg)
         except SerializationError as exc:
