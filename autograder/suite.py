@@ -361,6 +361,19 @@ def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
 
 def _lab(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any], problems: list[str]) -> Lab | None:
     changes: dict[str, Any] = {}
+    overrides = raw.get("lab", {})
+    allowed = {"nodes", "min_duration", "settle", "memory_every", "params", "variant"}
+    if not isinstance(overrides, dict):
+        problems.append(f"{where}.lab: a mapping of lab settings ({', '.join(sorted(allowed))})")
+        return None
+    _keys(overrides, allowed, f"{where}.lab", problems)
+    variant = overrides.get("variant")
+    if variant is not None:  # another shape of the lab: the settings below apply to it
+        if variant not in lab.variants:
+            known = ", ".join(lab.variants) or "none"
+            problems.append(f"{where}.lab.variant: the {lab.name} lab has no variant {variant!r} (it has: {known})")
+            return None
+        lab = lab.variants[variant]
     w = raw.get("workload")
     if w is not None:
         if not isinstance(w, dict):
@@ -377,13 +390,7 @@ def _lab(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any], p
             args["generate"] = workloads[gen]
         base = lab.workload or Workload(generate=next(iter(workloads.values())))
         changes["workload"] = dataclasses.replace(base, **args)
-    overrides = raw.get("lab", {})
-    allowed = {"nodes", "min_duration", "settle", "memory_every", "params"}
-    if not isinstance(overrides, dict):
-        problems.append(f"{where}.lab: a mapping of lab settings ({', '.join(sorted(allowed))})")
-        return None
-    _keys(overrides, allowed, f"{where}.lab", problems)
-    changes.update({k: v for k, v in overrides.items() if k in allowed})
+    changes.update({k: v for k, v in overrides.items() if k in allowed and k != "variant"})
     params = changes.get("params")
     if params is not None:
         if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):

@@ -1,4 +1,4 @@
-"""The Raft lab (parts A-D): the reference passes its whole suite in the simulator on every seed
+"""The Raft lab (parts A-E): the reference passes its whole suite in the simulator on every seed
 and on Ray, each buggy variant is caught by the test aimed at it with a report that points at
 the bug, and the release's skeleton fails cleanly."""
 
@@ -28,7 +28,7 @@ def _test(name: str):  # type: ignore[no-untyped-def]
 
 def test_parts_are_named_and_graded_separately() -> None:
     parts = {t.name.split("-", 1)[0] for t in SUITE.tests}
-    assert parts == {"A", "B", "C", "D"} == {p.name for p in SUITE.parts}
+    assert parts == {"A", "B", "C", "D", "E"} == {p.name for p in SUITE.parts}
     assert all(len(SUITE.select(f"{p}-")) >= 3 for p in parts)
     assert all(t.points > 0 and t.ray_seeds for t in SUITE.tests)
     assert max(len(t.seeds) for t in SUITE.tests) >= 100
@@ -43,7 +43,8 @@ def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
 
 @pytest.mark.ray
 @pytest.mark.parametrize("name", ["A-reelection", "B-unreliable-agreement", "C-restart-leader",
-                                  "C-figure8-unreliable", "D-install-snapshot", "D-snapshots-unreliable"])
+                                  "C-figure8-unreliable", "D-install-snapshot", "D-snapshots-unreliable",
+                                  "E-unreliable", "E-snapshots"])
 def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
     test = _test(name)
     for seed in test.ray_seeds:
@@ -67,6 +68,9 @@ CAUGHT = [
     ("snapshot_drops_tail", "D-snapshot-basic", "a message storm?"),
     ("installs_stale_snapshot", "D-snapshots-unreliable", "a snapshot no newer than the state machine"),
     ("snapshot_not_persisted", "D-restart-all-snapshots", "a node raised: KeyError: 'log/1'"),
+    ("kv_no_dedupe", "E-unreliable", "not linearizable (key 'log')"),
+    ("kv_local_reads", "E-leader-failures", "not linearizable"),
+    ("kv_snapshot_forgets_clients", "E-snapshots", "not linearizable (key 'log')"),
 ]
 
 
@@ -97,13 +101,18 @@ def test_release_skeleton_fails_cleanly(tmp_path: Path) -> None:
     assert Path("labs/raft/node.py") in stripped
     released = (out / "labs/raft/node.py").read_text()
     assert "def advance_commit" not in released and "### BEGIN SOLUTION" not in released
-    assert (out / "labs/raft/harness.py").read_text() == (ROOT / "labs/raft/harness.py").read_text()
+    assert "def snapshot" not in released and "self.last[request.client]" not in released
+    assert "class KVServer(RaftNode)" in released and "class KVClerk(Clerk)" in released
+    for given in ("harness.py", "kv.py"):
+        assert (out / "labs/raft" / given).read_text() == (ROOT / "labs/raft" / given).read_text()
     env = dict(os.environ, PYTHONPATH=str(out))
-    done = subprocess.run([sys.executable, "-m", "autograder", "test", "raft", "-k", "A-", "--seeds", "1",
+    done = subprocess.run([sys.executable, "-m", "autograder", "test", "raft", "--part", "A,E", "--seeds", "1",
                            "--no-shrink"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1
     assert "property: not implemented yet: RaftNode.on_start (see the lab's handout)" in done.stdout
+    assert "property: not implemented yet: KVServer.on_start (see the lab's handout)" in done.stdout
     assert done.stdout.count("FAILED raft A-") == len(SUITE.select("A-"))
+    assert done.stdout.count("FAILED raft E-") == len(SUITE.select("E-"))
     assert "Traceback" not in done.stderr
 
 

@@ -117,6 +117,7 @@ class RaftBase(Node):
         self._raft_applied = index
         self._raft_digest = chain(self.__dict__.get("_raft_digest", ""), command)
         self.log(f"raft apply index={index} term={term} cmd={command}")
+        self.service_apply(index, term, command)
         watchers: dict[int, tuple[str, str]] = self.__dict__.setdefault("_raft_watch", {})
         watch = watchers.pop(index, None)
         if watch is not None:
@@ -129,7 +130,7 @@ class RaftBase(Node):
         applied = self.__dict__.get("_raft_applied", 0)
         try:
             state = json.loads(data)
-            taken, digest = int(state["index"]), str(state["digest"])
+            taken, digest, service = int(state["index"]), str(state["digest"]), state.get("service")
         except (TypeError, ValueError, KeyError) as exc:
             raise RuntimeError(f"install({index}, {term}, ...): data is not a snapshot the harness "
                                f"gave snapshot() ({exc!r}); pass it on unchanged") from None
@@ -141,6 +142,7 @@ class RaftBase(Node):
                                "than the state machine would take it back (ignore such snapshots)")
         self._raft_applied, self._raft_digest, self._raft_snapshot_at = index, digest, index
         self.log(f"raft install index={index} term={term} digest={digest}")
+        self.service_restore(service)
 
     def _raft_last_step(self) -> str:
         applied = self.__dict__.get("_raft_applied", 0)
@@ -155,7 +157,21 @@ class RaftBase(Node):
         self._raft_snapshot_at = applied
         digest = self.__dict__.get("_raft_digest", "")
         self.log(f"raft snapshot index={applied} digest={digest}")
-        self.snapshot(applied, json.dumps({"index": applied, "digest": digest}))
+        data = {"index": applied, "digest": digest, "service": self.service_state()}
+        self.snapshot(applied, json.dumps(data, separators=(",", ":")))
+
+    # -- part E: a service on top (the key-value server overrides these) ------------------
+
+    def service_apply(self, index: int, term: int, command: str) -> None:
+        """A committed entry reached the state machine (after the harness recorded it): the
+        service on top executes it here. Nothing in parts A-D."""
+
+    def service_state(self) -> Any:
+        """What the service needs to go on from a snapshot (plain JSON data), taken with it."""
+        return None
+
+    def service_restore(self, state: Any) -> None:
+        """Set the service back to ``state``, from a snapshot being installed."""
 
     def role(self) -> str | None:
         return "leader" if self.get_state()[1] == "leader" else None

@@ -10,6 +10,9 @@ Figure 2, which this file follows. In short, :class:`RaftNode` implements, for t
   ``(its index, the term, True)`` at once; elsewhere return ``(-1, term, False)``;
 * and it calls ``self.apply(index, term, command)`` for every committed entry, in order from 1.
 
+Part E (at the end of this file): :class:`KVServer`, a key-value service on your Raft, and
+:class:`KVClerk`, its client library (see :mod:`labs.raft.kv`).
+
 Part D: ``snapshot(index, data)`` is called when the state machine took a snapshot; keep it and
 discard the log up to ``index``, send it in an :class:`InstallSnapshot` to a follower that needs
 entries the log no longer has, and hand it back with ``self.install(index, term, data)`` on a
@@ -26,7 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labs.raft.harness import RaftBase, RaftClerk
-from labs.runtime.node import on, on_timer
+from labs.raft.kv import KVReply, KVRequest, decode, encode
+from labs.runtime.node import Clerk, Op, on, on_timer
 
 HEARTBEAT = 0.1
 """Seconds between a leader's AppendEntries to each follower when it has nothing new to send:
@@ -39,6 +43,11 @@ BATCH_DELAY = 0.005
 travel together."""
 MAX_ENTRIES = 64
 """At most this many entries in one AppendEntries."""
+CLERK_RETRY = 0.4
+"""Part E: seconds a clerk waits for an answer before it asks the next server."""
+CLERK_BACKOFF = 0.02
+"""Part E: seconds a clerk waits before asking the next server, after one said it does not
+lead (while there is no leader, every server says so: no need to ask a thousand times a second)."""
 
 
 # -- messages -----------------------------------------------------------------------------
@@ -122,9 +131,18 @@ class ReplicateTimer:
     term: int
 
 
-__all__ = ["AppendEntries", "AppendEntriesReply", "ElectionTimeout", "Entry", "HeartbeatTimer",
-           "InstallSnapshot", "InstallSnapshotReply", "RaftClerk", "RaftNode", "ReplicateTimer",
-           "RequestVote", "RequestVoteReply"]
+@dataclass(frozen=True)
+class ClerkRetry:
+    """Part E: the clerk's attempt ``attempt`` went unanswered for a while (``move``: ask the
+    next server), or it is time to send the request again (to the server already chosen)."""
+
+    attempt: int
+    move: bool
+
+
+__all__ = ["AppendEntries", "AppendEntriesReply", "ClerkRetry", "ElectionTimeout", "Entry",
+           "HeartbeatTimer", "InstallSnapshot", "InstallSnapshotReply", "KVClerk", "KVServer",
+           "RaftClerk", "RaftNode", "ReplicateTimer", "RequestVote", "RequestVoteReply"]
 
 
 class RaftNode(RaftBase):
@@ -459,3 +477,138 @@ class RaftNode(RaftBase):
             entry = self.entries[self.last_applied - self.snap_index]
             self.apply(self.last_applied, entry.term, entry.command)
     ### END SOLUTION
+
+
+# -- part E: a key-value service on Raft ------------------------------------------------------
+
+
+class KVServer(RaftNode):
+    """A key-value server: a Raft node whose state machine is a dict of strings.
+
+    It starts every request (gets too: a get answered from a server's own dict could be stale)
+    as a command in the log, executes commands as they are applied, each (client, seq) once,
+    and answers a request once its command is applied at the index where this server started
+    it. Its state (the dict, and what it remembers of each client) goes into snapshots.
+    """
+
+    def on_start(self) -> None:
+        ### BEGIN SOLUTION
+        self.store: dict[str, str] = {}
+        self.last: dict[str, tuple[int, str]] = {}  # client -> (its last executed seq, the result)
+        self.waiting: dict[int, tuple[str, KVRequest]] = {}  # index -> (clerk, request started there)
+        ### END SOLUTION
+        super().on_start()  # after the service's fields: it may install a snapshot into them
+
+    @on(KVRequest)
+    def handle_kv_request(self, msg: KVRequest, sender: str) -> None:
+        ### BEGIN SOLUTION
+        done = self.last.get(msg.client)
+        if done is not None and done[0] == msg.seq and self.role_name == "leader":
+            self.send(sender, KVReply(msg.client, msg.seq, True, done[1]))  # executed already
+            return
+        index, _, is_leader = self.start(encode(msg))
+        if not is_leader:
+            self.send(sender, KVReply(msg.client, msg.seq, False, ""))
+            return
+        self.waiting[index] = (sender, msg)
+        ### END SOLUTION
+
+    def service_apply(self, index: int, term: int, command: str) -> None:
+        ### BEGIN SOLUTION
+        request = decode(command)
+        done = self.last.get(request.client)
+        if done is not None and request.seq <= done[0]:
+            result = done[1] if request.seq == done[0] else ""  # a duplicate: not executed again
+        else:
+            current = self.store.get(request.key, "")
+            if request.op == "put":
+                self.store[request.key] = request.value
+            elif request.op == "append":
+                self.store[request.key] = current + request.value
+            result = current if request.op == "get" else ""
+            self.last[request.client] = (request.seq, result)
+        waiting = self.waiting.pop(index, None)
+        if waiting is not None:
+            clerk, started = waiting
+            same = (started.client, started.seq) == (request.client, request.seq)
+            # Another command at its index: this server lost its leadership, and its request
+            # may never be committed. The clerk asks again, elsewhere.
+            self.send(clerk, KVReply(started.client, started.seq, same, result if same else ""))
+        ### END SOLUTION
+
+    def service_state(self) -> object:
+        ### BEGIN SOLUTION
+        return {"store": self.store, "last": {c: list(v) for c, v in self.last.items()}}
+        ### END SOLUTION
+
+    def service_restore(self, state: object) -> None:
+        ### BEGIN SOLUTION
+        assert isinstance(state, dict)
+        self.store = dict(state["store"])
+        self.last = {c: (int(v[0]), str(v[1])) for c, v in state["last"].items()}
+        ### END SOLUTION
+
+
+class KVClerk(Clerk):
+    """The key-value service's client library: one operation at a time, sent to the server it
+    believes leads, and to the next one when that one does not lead or does not answer.
+
+    The workload calls :meth:`on_invoke` with ``Op("get", key)``, ``Op("put", key, value)`` or
+    ``Op("append", key, value)``; the clerk calls ``complete(value)`` for a get and
+    ``complete(None)`` for a put or an append.
+    """
+
+    def on_start(self) -> None:
+        ### BEGIN SOLUTION
+        # A clerk may be replaced by a new one under the same name: its id tells them apart.
+        self.client = f"{self.id}-{self.random.getrandbits(48):012x}"
+        self.seq = 0
+        self.attempt = 0
+        self.request: KVRequest | None = None
+        self.server = self.nodes[0]
+        ### END SOLUTION
+
+    def on_invoke(self, op: Op) -> None:
+        ### BEGIN SOLUTION
+        self.seq += 1
+        value = "" if op.f == "get" else str(op.value)
+        self.request = KVRequest(self.client, self.seq, op.f, str(op.key), value)
+        self.try_server()
+        ### END SOLUTION
+
+    @on(KVReply)
+    def handle_kv_reply(self, msg: KVReply, sender: str) -> None:
+        ### BEGIN SOLUTION
+        request = self.request
+        if request is None or (msg.client, msg.seq) != (request.client, request.seq):
+            return  # a reply to an earlier request, or a duplicate
+        if not msg.ok:
+            if sender == self.server:
+                self.next_server()
+                self.attempt += 1
+                self.set_timer(CLERK_BACKOFF, ClerkRetry(self.attempt, False))
+            return
+        self.request = None
+        self.complete(msg.value if request.op == "get" else None)
+        ### END SOLUTION
+
+    @on_timer(ClerkRetry)
+    def handle_clerk_retry(self, timer: ClerkRetry) -> None:
+        ### BEGIN SOLUTION
+        if self.request is not None and timer.attempt == self.attempt:
+            if timer.move:
+                self.next_server()
+            self.try_server()
+        ### END SOLUTION
+
+    ### BEGIN SOLUTION
+    def next_server(self) -> None:
+        self.server = self.nodes[(self.nodes.index(self.server) + 1) % len(self.nodes)]
+
+    def try_server(self) -> None:
+        assert self.request is not None
+        self.attempt += 1
+        self.send(self.server, self.request)
+        self.set_timer(CLERK_RETRY, ClerkRetry(self.attempt, True))
+    ### END SOLUTION
+

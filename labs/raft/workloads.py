@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from labs.runtime.node import Op
 
+from .kv import kv_appends, kv_mixed
+
 
 def _command(rng: random.Random, client: int) -> str:
     return f"c{client}.{rng.getrandbits(32):08x}"
@@ -31,4 +33,6 @@ def bursts(rng: random.Random, client: int) -> Op:
 WORKLOADS: dict[str, Callable[[random.Random, int], Op]] = {
     "one-at-a-time": one_at_a_time,
     "bursts": bursts,
+    "kv-mixed": kv_mixed,  # part E: gets, puts and appends
+    "kv-appends": kv_appends,
 }

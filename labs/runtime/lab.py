@@ -99,6 +99,10 @@ class Lab:
     impl_source: str | None = None
     """A student's implementation as source text, not yet imported (see :meth:`with_impl_source`)."""
     params: Mapping[str, Any] = field(default_factory=dict)
+    variants: Mapping[str, Lab] = field(default_factory=dict)
+    """Other shapes of this lab that some of its tests use, by name: another node and clerk
+    class (taken from the same student file), workload and checks, such as the Raft lab's
+    key-value service (part E). A suite picks one with ``lab: {variant: kv}``."""
     """Settings a test gives the nodes (``Node.params``): plain JSON values, such as whether the
     Raft lab's state machine takes snapshots. A suite sets them with ``lab: {params: {...}}``."""
 
