@@ -129,3 +129,22 @@ def test_timers_tick_at_their_period(result: RunResult) -> None:
     ticks = [t for t, _ in logs(result.trace, "n5", "clock")]
     gaps = sorted(b - a for a, b in itertools.pairwise(ticks))
     assert gaps[len(gaps) // 2] == pytest.approx(PERIOD, rel=0.3)
+
+
+@pytest.mark.ray
+def test_a_partition_healed_while_a_node_restarts_is_healed_for_it_too(ray_session: None) -> None:
+    """On Ray a restart takes a new process, which boots for a while: a heal that comes in
+    that while must reach it (it once kept the partition of when it was asked for)."""
+    schedule = (builder("heal-during-restart")
+                .at(0.2).partition(["n1"], "rest")
+                .at(0.3).crash("n1", disk="keep")
+                .at(0.5).restart("n1")
+                .at(0.501).heal()
+                .duration(1.5)
+                .build())
+    result = run(PROBE, "ray", schedule, seed=3)
+    heal = events(result.trace, "heal")[0]
+    (restart,) = events(result.trace, "restart", node="n1")
+    assert restart["t"] > heal["t"], "the test needs the heal to land while n1 boots"
+    assert not [e for e in events(result.trace, "drop", reason="partition") if e["t"] > heal["t"]]
+    assert [e for e in events(result.trace, "deliver", node="n1") if e["t"] > restart["t"]]

@@ -288,3 +288,20 @@ def test_the_docs_show_how_to_run_one_part() -> None:
     writing = (ROOT / "site" / "instructors" / "writing-tests.md").read_text()
     assert "## A lab in parts" in writing and "parts:" in writing
     assert "**Parts.**" in (suite_module.__doc__ or "")
+
+
+def test_a_test_may_run_a_variant_of_its_lab_with_parameters() -> None:
+    """Part E's tests run the Raft lab's key-value variant (other node and clerk classes, from
+    the same student file), and part D's give the nodes a parameter."""
+    raft = load_suite("raft")
+    (e,) = raft.select("E-basic")
+    (d,) = raft.select("D-snapshot-basic")
+    assert (e.lab.node.__name__, e.lab.clerk and e.lab.clerk.__name__) == ("KVServer", "KVClerk")
+    assert d.lab.node.__name__ == "RaftNode" and d.lab.params == {"snapshot_every": 20}
+    doc = {"lab": "raft", "tests": [{"name": "x", "points": 1, "description": "x", "checks": ["no-node-errors"],
+                                     "schedule": "none", "lab": {"variant": "kvv"}}]}
+    with pytest.raises(SuiteError, match=r"tests\[0\]\.lab\.variant: the raft lab has no variant 'kvv' \(it has: kv\)"):
+        parse_suite(doc, get_lab("raft"), Path("suite.yaml"))
+    doc["tests"][0]["lab"] = {"params": ["snapshot_every"]}
+    with pytest.raises(SuiteError, match=r"lab\.params: a mapping of names to values"):
+        parse_suite(doc, get_lab("raft"), Path("suite.yaml"))

@@ -294,6 +294,9 @@ class RayRun:
         proc.up = True
         proc.paused_until = -1.0
         self.emit("start" if first else "restart", node=proc.name, pid=proc.pid, host=proc.host)
+        # The network as it is now, not as it was when the process was asked for: a partition
+        # healed while it booted (a restart can take a second or more) must not stay in force.
+        self._control(proc, {"cmd": "net", "network": self.network.to_data(), "blocked": links_to_data(self.blocked)})
         self._control(proc, {"cmd": "start", "t0": self.t0})
 
     def _control(self, proc: _Proc, command: dict[str, Any]) -> None:
