@@ -42,7 +42,7 @@ def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("name", ["A-reelection", "B-unreliable-agreement", "C-restart-leader",
+@pytest.mark.parametrize("name", ["A-reelection", "B-unreliable-agreement", "B-fast-backup", "C-restart-leader",
                                   "C-figure8-unreliable", "D-install-snapshot", "D-snapshots-unreliable",
                                   "E-unreliable", "E-snapshots"])
 def test_reference_passes_on_ray(name: str, ray_session: None) -> None:

@@ -103,6 +103,7 @@ class RayRun:
         self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration)
         self.end_of_faults = self.schedule.end()
         self.stop_at = self.end_of_faults + lab.settle
+        self.settling = False  # the final heal's restarts are done: the settle time runs
         self.own_storage = storage_dir is None
         self.keep_storage = keep_storage
         self.root = Path(storage_dir) if storage_dir else self.hosts.storage_root(lab.name)
@@ -238,6 +239,7 @@ class RayRun:
         if restarting:
             await asyncio.wait(restarting, timeout=START_TIMEOUT)
         self.stop_at = max(self.stop_at, self.t() + self.lab.settle)
+        self.settling = True
         await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
 
     def _host(self, proc: _Proc) -> Host:
@@ -391,7 +393,10 @@ class RayRun:
         assert workload is not None
         loop = asyncio.get_running_loop()
         done = 0  # operations this clerk finished (for Workload.session)
-        while self.t() < self.stop_at - workload.timeout and not proc.broken:
+        # Clients go on while the final heal's restarts are under way (the simulator restarts at
+        # once): a cluster that must recover after the heal has client commands to do it with.
+        while ((self.t() < self.stop_at - workload.timeout
+                or (self.t() >= self.end_of_faults and not self.settling)) and not proc.broken):
             if not proc.up:  # its process died (a machine failure): a new one takes over
                 proc.process += len(self.clients)
                 await self._restart(proc)
