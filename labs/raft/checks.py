@@ -233,13 +233,18 @@ def no_commit_without_majority(run: RunResult) -> list[str]:
 
 def every_node_catches_up(run: RunResult) -> list[str]:
     """By the end, every server has applied (or installed a snapshot of) every entry committed
-    a second before the end."""
+    a second before the end; when a leader is in office at the end, every entry it had applied
+    a second before the end. (A new leader learns that entries of earlier terms are committed
+    only when one of its own term is, the Figure 8 rule: with no client command after its
+    election it rightly stays behind what an earlier leader committed, and so do its followers.)"""
     v = view(run)
     progress = v.progress()
-    committed = max((i for t, _, _, i in progress if t <= v.end - 1.0), default=0)
+    lives = {n: max((life for _, m, life, _ in progress if m == n), default=-1) for n in v.servers}
+    final = next((e for e in reversed(v.elected) if v.state_at(e.node, v.end) == (e.term, "leader")), None)
+    committed = max((i for t, m, life, i in progress if t <= v.end - 1.0
+                     and (final is None or (m == final.node and life == lives[m]))), default=0)
     if committed == 0:
         return []
-    lives = {n: max((life for _, m, life, _ in progress if m == n), default=-1) for n in v.servers}
     for n in v.servers:
         top = max((i for _, m, life, i in progress if m == n and life == lives[n]), default=0)
         if top < committed:
