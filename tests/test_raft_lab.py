@@ -63,7 +63,7 @@ CAUGHT = [
     ("truncates_on_stale", "B-unreliable-agreement", "applied only up to index"),
     ("log_not_persisted", "C-restart-all", "state machine safety: different entr"),
     ("figure8_commit", "C-figure8", "the Figure 8 scenario"),
-    ("forgets_vote", "C-churn", "election safety: 2 different nodes for term"),
+    ("forgets_vote", "C-vote-persistence", "election safety: 2 different nodes for term"),
     ("never_compacts", "D-snapshot-basic", "does snapshot() cut the log up to its index"),
     ("snapshot_drops_tail", "D-snapshot-basic", "a message storm?"),
     ("installs_stale_snapshot", "D-snapshots-unreliable", "a snapshot no newer than the state machine"),
