@@ -237,7 +237,8 @@ def all_agree(name: str, description: str, match: Match, at: str, value: str,
             first = _first_of_each(rows)
             if len(first) > 1:
                 said = ", ".join(f"{whose[id(e)]} has {v!r}" for v, e in first.items())
-                yield Violation(f"different {value}s at {at} {key}: {said}", tuple(first.values()))
+                values = value[:-1] + "ies" if value.endswith("y") else value + "s"
+                yield Violation(f"different {values} at {at} {key}: {said}", tuple(first.values()))
 
     return Invariant(name, description, find)
 
