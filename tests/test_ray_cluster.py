@@ -40,7 +40,12 @@ def test_the_failed_machines_nodes_crash_and_come_back_elsewhere(outcome: dict[s
         assert e["t"] == pytest.approx(outcome["removed_at"], abs=2.0)
     restarts = [e for e in outcome["trace"] if e["type"] == "restart" and e["node"] in on_doomed]
     assert {e["node"] for e in restarts} == on_doomed
-    assert all(e["host"] != outcome["removed"] for e in restarts)
+    # Each comes back on a live machine in the end. (A restart in the instant after the removal,
+    # before any death on that machine was noticed, may still land there, as an idle process
+    # booted on it says hello before it dies: the driver cannot know yet, and tries again.)
+    for node in on_doomed:
+        last = [e for e in restarts if e["node"] == node][-1]
+        assert last["host"] != outcome["removed"], (node, restarts)
 
 
 def test_the_lab_keeps_its_guarantees_through_the_machine_failure(outcome: dict[str, Any]) -> None:
