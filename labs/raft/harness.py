@@ -236,11 +236,10 @@ class RaftClerk(Clerk):
         self.indexes = {}
         self.submit()
 
-    def submit(self, only: str | None = None) -> None:
-        """Send the commands not yet applied (or just ``only``) to the target server."""
+    def submit(self) -> None:
         self.attempt += 1
         for command in self.pending:
-            if command not in self.indexes and only in (None, command):
+            if command not in self.indexes:
                 self.send(self.target, Submit(command))
         self.set_timer(CLIENT_RETRY, ClientRetry(self.attempt, True))
 
@@ -260,10 +259,10 @@ class RaftClerk(Clerk):
     def handle_applied(self, msg: Applied, sender: str) -> None:
         if msg.command not in self.pending or msg.command in self.indexes:
             return
-        if msg.applied != msg.command:  # another command took its index: try it elsewhere (only
-            if sender == self.target:  # it: the others may still be committed where they are)
+        if msg.applied != msg.command:  # another command took its index: try elsewhere
+            if sender == self.target:
                 self.next_server()
-            self.submit(only=msg.command)
+            self.submit()
             return
         self.indexes[msg.command] = msg.index
         if len(self.indexes) == len(self.pending):
