@@ -7,7 +7,8 @@ what the driver asks of :class:`SandboxHosts`, one JSON line at a time::
 
     grader -> helper   {"op": "spawn", "id": 3, "serial": 3, "avoid": [], "config": "...", "source": "..."}
                        {"op": "control" | "set_peers", "id": 3, "text": "..."}   {"op": "kill", "id": 3}
-                       {"op": "wipe", "path": "..."}   {"op": "top_up", "count": 2}   {"op": "spares", "q": 1}
+                       {"op": "wipe", "path": "..."}   {"op": "top_up", "count": 2, "preload": ["labs.raft.node"]}
+                       {"op": "spares", "q": 1}
     helper -> grader   {"k": "ready"}   {"k": "configured", "id": 3, "error": null | "..."}   {"k": "spares", "q": 1}
 
 Whatever the helper says is read as plain JSON and checked; the nodes themselves call the
@@ -174,8 +175,8 @@ class SandboxHosts(Hosts):
         with contextlib.suppress(TimeoutError, HostError):
             await asyncio.wait_for(asyncio.wrap_future(f), START_TIMEOUT)
 
-    def top_up(self, count: int) -> None:
-        self.send({"op": "top_up", "count": count})
+    def top_up(self, count: int, preload: tuple[str, ...] = ()) -> None:
+        self.send({"op": "top_up", "count": count, "preload": list(preload)})
 
     def storage_root(self, lab: str) -> Path:
         # Created by the nodes themselves, as the sandbox user: the grader makes nothing in the
@@ -259,7 +260,8 @@ def helper_main() -> None:
                 elif op == "wipe":
                     shutil.rmtree(m["path"], ignore_errors=True)
                 elif op == "top_up":
-                    hosts.top_up(int(m["count"]))
+                    preload = m.get("preload") or []
+                    hosts.top_up(int(m["count"]), tuple(str(name) for name in preload))
                 continue
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -59,3 +59,14 @@ def test_classroom_benchmark_prints_its_figures() -> None:
     assert figures["one_score"] == "5/5" and figures["one_sim_runs"] == 1
     assert figures["full_marks_one_node"] == figures["full_marks_two_nodes"] == 2
     assert figures["class_one_node_s"] > 0 and figures["scaling_ratio"] > 0
+
+
+@pytest.mark.ray
+def test_ray_stability_benchmark_counts_failures_and_late_restarts() -> None:
+    """One RPC test with a restart, run twice on Ray: the reference fails none, and the restart
+    is timed against the schedule."""
+    figures = run_script("benchmarks/ray_stability.py", "--lab", "rpc", "-k", "restart-with-disk", "--repeat", "2",
+                         "--visible-only")
+    assert figures["runs"] == 2 and figures["failed_runs"] == 0
+    assert figures["failed_per_test"] == {"rpc restart-with-disk": 0}
+    assert figures["restarts"] == 2 and figures["restart_late_max_s"] is not None

@@ -76,8 +76,9 @@ class Hosts(ABC):
         """Return once the idle processes booted ahead of time are up (none by default)."""
         return None
 
-    def top_up(self, count: int) -> None:
-        """Boot idle processes until ``count`` wait for the next run (by default: boot none)."""
+    def top_up(self, count: int, preload: tuple[str, ...] = ()) -> None:
+        """Boot idle processes until ``count`` wait to be used (by default: boot none); a process
+        booted now imports the modules named in ``preload`` (the lab's) while it boots."""
         return None
 
     def driver_host(self) -> str:
@@ -146,10 +147,10 @@ class LocalHosts(Hosts):
         if ready:
             await asyncio.wait([asyncio.ensure_future(ref) for ref in ready], timeout=START_TIMEOUT)
 
-    def top_up(self, count: int) -> None:
+    def top_up(self, count: int, preload: tuple[str, ...] = ()) -> None:
         idle = _idle()
         while len(idle) < count:
-            idle.append(_boot_host(len(idle), set()))
+            idle.append(_boot_host(len(idle), set(), preload))
 
     def driver_host(self) -> str:
         """Loopback, unless some Ray node lives on another machine and must call back to us."""
@@ -218,11 +219,11 @@ def _idle() -> list[tuple[Any, str | None]]:
     return _IDLE.setdefault(ray.get_runtime_context().get_job_id(), [])
 
 
-def _boot_host(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
+def _boot_host(serial: int, avoid: set[str], preload: tuple[str, ...] = ()) -> tuple[Any, str | None]:
     strategy, machine = _placement(serial, avoid)
     handle = _host_actor().options(
         num_cpus=0, max_restarts=0, max_task_retries=0, scheduling_strategy=strategy
-    ).remote()
+    ).remote(tuple(preload))
     return handle, machine
 
 

@@ -125,6 +125,12 @@ class RayRun:
         self.lost_machines: set[str] = set()  # where a process died unasked: place nothing there
         self.background: set[asyncio.Task[None]] = set()
         self.start_error = ""
+        # A restart takes an idle process booted ahead of time: booting one takes a second or
+        # more, and a restart must land when the schedule says (five servers restarted together
+        # then elect a leader as soon as in the simulator, not seconds later).
+        self.restarts_left = sum(isinstance(e, Crash) for e in self.schedule.events)
+        self.preload = tuple(sorted({cls.__module__ for cls in (lab.node, lab.clerk)
+                                     if cls is not None and cls.__module__.startswith("labs.")}))
         # Every message type, nested ones included, found here where annotations resolve: an
         # actor cannot always resolve them (a class from a notebook or a student's file).
         classes = [lab.node] + ([lab.clerk] if lab.clerk else [])
@@ -198,8 +204,7 @@ class RayRun:
         try:
             for proc in self.procs.values():
                 self._spawn(proc)
-            restarts = sum(isinstance(e, Crash) for e in self.schedule.events)
-            self.hosts.top_up(min(2, restarts))  # spares, booting while the nodes start, for fast restarts
+            self.hosts.top_up(self._spares_wanted(), self.preload)  # booting while the nodes start
             await self._await_hellos(list(self.procs.values()))
             await self.hosts.spares_booted()
             addresses = json.dumps({p.name: p.address for p in self.procs.values()})
@@ -241,6 +246,11 @@ class RayRun:
         self.stop_at = max(self.stop_at, self.t() + self.lab.settle)
         self.settling = True
         await asyncio.sleep(max(0.0, self.t0 + self.stop_at - time.time()))
+
+    def _spares_wanted(self) -> int:
+        """Idle processes to keep booted: one per restart still to come, up to one per server
+        (the most that restart at once); each restart's process is replaced as it is taken."""
+        return min(self.restarts_left, len(self.servers))
 
     def _host(self, proc: _Proc) -> Host:
         assert proc.handle is not None, f"{proc.name} has no process"
@@ -587,6 +597,9 @@ class RayRun:
                 await proc.reaped
             self.start_error = ""
             self._spawn(proc)
+            if not proc.is_client:
+                self.restarts_left = max(0, self.restarts_left - 1)
+                self.hosts.top_up(self._spares_wanted(), self.preload)
             await self._await_hellos([proc])
         except RayRunError as exc:  # the node stays down; a client whose process is gone stops
             self.emit("skip", what="restart", node=proc.name, why=str(exc))
