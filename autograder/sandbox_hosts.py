@@ -8,7 +8,7 @@ what the driver asks of :class:`SandboxHosts`, one JSON line at a time::
     grader -> helper   {"op": "spawn", "id": 3, "serial": 3, "avoid": [], "config": "...", "source": "..."}
                        {"op": "control" | "set_peers", "id": 3, "text": "..."}   {"op": "kill", "id": 3}
                        {"op": "wipe", "path": "..."}   {"op": "top_up", "count": 2, "preload": ["labs.raft.node"]}
-                       {"op": "spares", "q": 1}
+                       {"op": "spares", "q": 1, "preload": ["labs.raft.node"]}
     helper -> grader   {"k": "ready"}   {"k": "configured", "id": 3, "error": null | "..."}   {"k": "spares", "q": 1}
 
 Whatever the helper says is read as plain JSON and checked; the nodes themselves call the
@@ -166,12 +166,12 @@ class SandboxHosts(Hosts):
                    "source": source})
         return SandboxHost(self, key)
 
-    async def spares_booted(self) -> None:
+    async def spares_booted(self, preload: tuple[str, ...] = ()) -> None:
         with self.lock:
             self.keys += 1
             q = self.keys
         f = self.pending(f"spares-{q}")
-        self.send({"op": "spares", "q": q})
+        self.send({"op": "spares", "q": q, "preload": list(preload)})
         with contextlib.suppress(TimeoutError, HostError):
             await asyncio.wait_for(asyncio.wrap_future(f), START_TIMEOUT)
 
@@ -227,8 +227,8 @@ def helper_main() -> None:
         except Failed as exc:
             say({"k": "configured", "id": key, "error": str(exc)})
 
-    async def spares(q: int) -> None:
-        await hosts.spares_booted()
+    async def spares(q: int, preload: tuple[str, ...]) -> None:
+        await hosts.spares_booted(preload)
         say({"k": "spares", "q": q})
 
     async def serve() -> None:
@@ -248,7 +248,7 @@ def helper_main() -> None:
                     continue
                 task = loop.create_task(configured(key, procs[key]))
             elif op == "spares":
-                task = loop.create_task(spares(m["q"]))
+                task = loop.create_task(spares(m["q"], tuple(str(name) for name in m.get("preload") or [])))
             else:
                 if op == "control" and host:
                     host.control(m["text"])

@@ -91,11 +91,19 @@ class NodeHost:
         # start-up takes seconds) and hand one a node when it needs it, for example on a restart.
         # An empty host has never run node code: it is as fresh as a new process.
         self.configured = False
-        # It imports the lab's modules while it boots, as a new process importing them would:
-        # otherwise its first call (configure) pays for the imports, a second or more on a
-        # busy 2-core machine, and a restart lands that much later than the schedule says. A
-        # module that does not import is left for configure to import and report.
-        for module in preload:
+        self._import(preload)
+
+    async def preload(self, modules: list[str]) -> None:
+        """Import the lab's modules now, before this idle process is handed a node."""
+        self._import(modules)
+
+    @staticmethod
+    def _import(modules: tuple[str, ...] | list[str]) -> None:
+        # An idle process imports the lab's modules ahead of time, as a new process importing
+        # them would: otherwise its first call (configure) pays for the imports, a second or
+        # more on a busy 2-core machine, and a restart lands that much later than the schedule
+        # says. A module that does not import is left for configure to import and report.
+        for module in modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(module)
 

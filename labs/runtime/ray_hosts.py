@@ -72,8 +72,9 @@ class Hosts(ABC):
         node ``classes`` (server, clerk, message types) or the student's files as ``source``."""
         ...
 
-    async def spares_booted(self) -> None:
-        """Return once the idle processes booted ahead of time are up (none by default)."""
+    async def spares_booted(self, preload: tuple[str, ...] = ()) -> None:
+        """Return once the idle processes booted ahead of time are up and have imported the
+        modules named in ``preload`` (none by default)."""
         return None
 
     def top_up(self, count: int, preload: tuple[str, ...] = ()) -> None:
@@ -137,13 +138,14 @@ class LocalHosts(Hosts):
         server, clerk, types = classes
         return RayActorHost(handle, handle.configure.remote(config, server, clerk, types))
 
-    async def spares_booted(self) -> None:
-        """Wait until the idle processes have booted, so that none boots (and takes the CPU) during a run.
+    async def spares_booted(self, preload: tuple[str, ...] = ()) -> None:
+        """Wait until the idle processes have booted and imported the lab's modules, so that none
+        boots (and takes the CPU) during a run, and a restart's process starts its node at once.
 
         A booting Python process takes a core for a second or more; on a small machine that would
         delay the schedule's faults and the nodes' timers of the run that has just begun.
         """
-        ready = [handle.__ray_ready__.remote() for handle, _ in _idle()]
+        ready = [handle.preload.remote(list(preload)) for handle, _ in _idle()]
         if ready:
             await asyncio.wait([asyncio.ensure_future(ref) for ref in ready], timeout=START_TIMEOUT)
 

@@ -206,7 +206,7 @@ class RayRun:
                 self._spawn(proc)
             self.hosts.top_up(self._spares_wanted(), self.preload)  # booting while the nodes start
             await self._await_hellos(list(self.procs.values()))
-            await self.hosts.spares_booted()
+            await self.hosts.spares_booted(self.preload)
             addresses = json.dumps({p.name: p.address for p in self.procs.values()})
             for proc in self.procs.values():
                 self._host(proc).set_peers(addresses)
@@ -232,7 +232,7 @@ class RayRun:
         finally:
             await self._stop_all()
             server.close()
-            self.hosts.top_up(ray_hosts.WARM)
+            self.hosts.top_up(ray_hosts.WARM, self.preload)
 
     async def _settle(self) -> None:
         """The lab's settle time, counted from when the final heal's restarts are done.
