@@ -9,6 +9,12 @@ The simulator plays every part the real world plays on Ray: the network (latency
 duplication, reordering and partitions, using :mod:`.network` like the Ray runtime does), the
 disks, the processes (crash, restart, pause), the clocks (skew) and the clients' workload driver.
 Messages are encoded on send and decoded on delivery, exactly as between Ray processes.
+
+The nodes' own code runs on the other side of one seam (:mod:`.nodeside`): the simulator hands a
+node one event at a time and applies the effects the node hands back. Where that side runs is
+the caller's choice: in this process (the default, for students' runs), or each node in a
+process of its own that can reach nothing but this one (:mod:`.worker`, for graded runs); the
+trace is the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -17,25 +23,14 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from .codec import SerializationError
-from .common import (
-    Clock,
-    NodeError,
-    check_result,
-    check_send,
-    check_timer,
-    cluster_codec,
-    describe,
-    format_error,
-    resolve_partition,
-    state_size,
-)
-from .files import SIM_BYTES_PER_SECOND, Files, MemoryFiles
+from .common import Clock, NodeError, cluster_codec, resolve_partition
+from .files import SIM_BYTES_PER_SECOND, MemoryFiles
 from .lab import Lab, RunResult
 from .network import CLEAN, Delay, Links, Network, fate, links_to_data
-from .node import Clerk, Node, Op, TimerId
+from .node import Node, TimerId
+from .nodeside import CallRefused, Effect, NodeSide, Reply, World
 from .schedule import (
     ALL,
     LEADER,
@@ -50,8 +45,6 @@ from .schedule import (
     SetNetwork,
     Skew,
 )
-from .simwork import SimWork
-from .storage import MemoryDisk
 from .trace import TRACE_VERSION
 from .trace import Event as TraceEvent
 
@@ -66,24 +59,54 @@ def _t(x: float) -> float:
     return round(x, 9)
 
 
+class NodeProcess(Protocol):
+    """One incarnation of a node, wherever it runs (:class:`~labs.runtime.nodeside.NodeSide`)."""
+
+    def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply: ...
+    def stop(self) -> None: ...
+
+
+NodeProcesses = Callable[[str, World], NodeProcess]
+"""What starts a node's process: given its name and the world it calls, a fresh incarnation."""
+
+
+class LocalNodes:
+    """Node processes that are objects in the simulator's own process (students' runs)."""
+
+    def __init__(self, lab: Lab) -> None:
+        classes: dict[str, type[Node]] = {n: lab.node for n in lab.node_names()}
+        if lab.clerk is not None:
+            classes.update({c: lab.clerk for c in lab.client_names()})
+        self.classes = classes
+        self.codec = cluster_codec(list({id(c): c for c in classes.values()}.values()))
+        self.servers = tuple(lab.node_names())
+        self.params = lab.params
+
+    def __call__(self, name: str, world: World) -> NodeSide:
+        return NodeSide(name, self.classes[name], self.classes, self.codec, self.servers, self.params, world)
+
+
 @dataclass
 class _Slot:
     """One node's place in the simulated world: its process, disk, clock and timers."""
 
     name: str
-    cls: type[Node]
-    disk: MemoryDisk
-    obj: Node | None = None
+    clerk: bool
+    disk: dict[str, str] = field(default_factory=dict)
+    """The node's disk: key -> encoded value; it outlives the process unless a crash loses it."""
+    process_: NodeProcess | None = None
     up: bool = False
     incarnation: int = 0
     paused: bool = False
     paused_at: float = 0.0
     held: list[Callable[[], None]] = field(default_factory=list)
-    works: set[SimWork] = field(default_factory=set)
+    works: dict[int, str] = field(default_factory=dict)
+    """The node's works that are running: number -> function name."""
     writing: dict[int, tuple[str, str, float, float]] = field(default_factory=dict)
     """Writes of this node's works in progress: (name, text, began, ends), by number."""
     clock: Clock = field(default_factory=Clock)
-    timers: set[TimerId] = field(default_factory=set)
+    timers: dict[TimerId, str] = field(default_factory=dict)
+    """The node's timers that have not fired: id -> the timer's type."""
     # clerks only
     process: int = 0
     pending: int | None = None
@@ -99,80 +122,77 @@ MAX_SENDS_PER_SECOND = 20_000
 busiest node of any lab's tests sends a few thousand)."""
 
 
-class _Context:
-    """The node API's view of the simulator, for one incarnation of one node."""
+class _SlotWorld:
+    """The world as one node's process calls it: its effects so far, then one question about the
+    shared files (see :mod:`.nodeside`)."""
 
     def __init__(self, sim: Simulation, slot: _Slot) -> None:
         self._sim = sim
         self._slot = slot
-        self.node_id = slot.name
-        self.nodes = tuple(sim.servers)
-        self.params = sim.lab.params
-        self.storage = slot.disk
-        self.random = random.Random(f"{sim.seed}:{slot.name}:{slot.incarnation}")
-        self.files: Files = MemoryFiles(sim.files, lambda kind, **f: sim._emit(kind, node=slot.name, **f))
+        self._files = MemoryFiles(sim.files, lambda kind, **f: sim._emit(kind, node=slot.name, **f))
 
-    def send(self, dst: str, msg: object) -> None:
-        self._sim._send(self._slot, dst, msg)
+    def call(self, effects: list[Effect], request: tuple[Any, ...]) -> tuple[Any, int]:
+        sim = self._sim
+        sim._apply_effects(self._slot, effects)
+        try:
+            answer = self._answer(request)
+        except (FileNotFoundError, ValueError, TypeError) as exc:
+            raise CallRefused(type(exc).__name__, str(exc)) from None
+        return answer, sim._ids
 
-    def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
-        return self._sim._start_work(self._slot, fn, args)
-
-    def set_timer(self, delay: float, timer: object) -> TimerId:
-        return self._sim._set_timer(self._slot, delay, timer)
-
-    def cancel_timer(self, timer_id: TimerId) -> None:
-        if timer_id in self._slot.timers:
-            self._slot.timers.discard(timer_id)
-            self._sim._emit("timer_cancel", node=self._slot.name, id=timer_id)
-
-    def now(self) -> float:
-        return self._slot.clock.local(self._sim.now)
-
-    def log(self, text: str) -> None:
-        self._sim._emit("log", node=self._slot.name, text=text)
-
-    def complete(self, outcome: str, value: Any) -> None:
-        self._sim._complete(self._slot, outcome, value)
-
-
-class _WorkHost:
-    """The shared files as a node's works change them, each change at the moment it happens."""
-
-    def __init__(self, sim: Simulation, slot: _Slot) -> None:
-        self._sim = sim
-        self._slot = slot
-        self.files = sim.files
+    def _answer(self, request: tuple[Any, ...]) -> Any:
+        kind, args = request[0], request[1:]
+        if kind == "files" and args and args[0] in FILE_OPERATIONS:
+            return getattr(self._files, args[0])(*args[1:])
+        work = _WORK_CALLS.get(kind)
+        if work is None:
+            raise ValueError(f"no such call: {kind!r}")
+        return work(self, *args)
 
     def _emit(self, **fields: Any) -> None:
         self._sim._emit("file", node=self._slot.name, **fields)
 
+    def text(self, name: str) -> str | None:
+        return self._sim.files.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._sim.files)
+
     def write_begins(self, name: str, text: str, duration: float) -> int:
-        self.files[name] = ""  # truncated: it fills as the write goes on
+        sim = self._sim
+        sim.files[name] = ""  # truncated: it fills as the write goes on
         self._emit(op="write", name=name, bytes=len(text.encode("utf-8")))
-        self._sim._ids += 1
-        self._slot.writing[self._sim._ids] = (name, text, self._sim.now, self._sim.now + duration)
-        return self._sim._ids
+        sim._ids += 1
+        self._slot.writing[sim._ids] = (name, text, sim.now, sim.now + duration)
+        return sim._ids
 
     def write_ends(self, key: int) -> None:
         name, text, _, _ = self._slot.writing.pop(key)
-        self.files[name] = text
+        self._sim.files[name] = text
         self._emit(op="written", name=name, bytes=len(text.encode("utf-8")))
 
     def renamed(self, src: str, dst: str) -> None:
-        text = self.files.pop(src)
-        self.files[dst] = text
+        text = self._sim.files.pop(src)
+        self._sim.files[dst] = text
         self._emit(op="rename", name=src, to=dst, bytes=len(text.encode("utf-8")))
 
     def removed(self, name: str) -> None:
-        del self.files[name]
+        del self._sim.files[name]
         self._emit(op="remove", name=name)
+
+
+FILE_OPERATIONS = frozenset({"read", "write", "rename", "remove", "exists", "list"})
+_WORK_CALLS: dict[str, Callable[..., Any]] = {
+    "text": _SlotWorld.text, "names": _SlotWorld.names, "write_begins": _SlotWorld.write_begins,
+    "write_ends": _SlotWorld.write_ends, "renamed": _SlotWorld.renamed, "removed": _SlotWorld.removed,
+}
 
 
 class Simulation:
     """One simulated run of a lab under a schedule. Use :func:`run_sim` unless you need to step."""
 
-    def __init__(self, lab: Lab, schedule: Schedule, seed: int = 0) -> None:
+    def __init__(self, lab: Lab, schedule: Schedule, seed: int = 0, nodes: NodeProcesses | None = None) -> None:
+        """``nodes`` starts the nodes' processes: by default objects in this process."""
         self.lab = lab
         self.seed = seed
         self.servers = lab.node_names()
@@ -180,12 +200,10 @@ class Simulation:
         self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration)
         self.end_of_faults = self.schedule.end()
         self.stop_at = self.end_of_faults + lab.settle
-        classes: dict[str, type[Node]] = {n: lab.node for n in self.servers}
+        self.nodes: NodeProcesses = nodes if nodes is not None else LocalNodes(lab)
+        self.slots = {n: _Slot(n, clerk=False) for n in self.servers}
         if lab.clerk is not None:
-            classes.update({c: lab.clerk for c in self.clients})
-        self.classes = classes
-        self.codec = cluster_codec(list({id(c): c for c in classes.values()}.values()))
-        self.slots = {n: _Slot(n, cls, MemoryDisk(self.codec)) for n, cls in classes.items()}
+            self.slots.update({c: _Slot(c, clerk=True) for c in self.clients})
         for i, c in enumerate(self.clients):
             self.slots[c].process = i  # client i is process i, then i + clients after a restart
         self.now = 0.0
@@ -202,7 +220,6 @@ class Simulation:
         self._fifo_last: dict[tuple[str, str], float] = {}
         self._ids = 0
         self._op_index = 0
-        self._current: _Slot | None = None
         self._stopped: str | None = None  # why the run was stopped early, if it was
         self._sends_per_second: dict[tuple[str, int], int] = {}
 
@@ -248,10 +265,8 @@ class Simulation:
         stopped = self._stopped
         if stopped is None:
             self.now = self.stop_at
-        for slot in self.slots.values():  # works still running stop with the run
-            for work in list(slot.works):
-                work.cancel()
-            slot.works.clear()
+        for slot in self.slots.values():  # the processes stop with the run, works still running too
+            self._stop_process(slot)
         for i, name in enumerate(self.clients):
             slot = self.slots[name]
             if slot.pending is not None:
@@ -283,68 +298,97 @@ class Simulation:
         slot.held.clear()
         slot.timers.clear()
         self._emit("start" if first else "restart", node=slot.name)
+        slot.process_ = self.nodes(slot.name, _SlotWorld(self, slot))
+        rng = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}")
+        self._event(slot, ("start", dict(slot.disk), rng.getstate(), slot.pending is not None))
 
-        def boot() -> None:
-            slot.obj = slot.cls()
-            slot.obj._ctx = _Context(self, slot)
-            slot.obj.on_start()
-
-        self._call(slot, "on_start", boot)
+    def _stop_process(self, slot: _Slot) -> None:
+        process, slot.process_ = slot.process_, None
+        if process is not None:
+            process.stop()
+        slot.works.clear()
 
     def _crash(self, slot: _Slot, reason: str, disk: str = "keep", error: str | None = None) -> None:
         if not slot.up:
             return
         slot.up = False
-        slot.obj = None
+        self._stop_process(slot)
         slot.incarnation += 1
         slot.paused = False
         slot.held.clear()
         slot.timers.clear()
         self._tear_writes(slot)
         if disk == "lose":
-            slot.disk.wipe()
+            slot.disk.clear()
         fields: dict[str, Any] = {"node": slot.name, "reason": reason, "disk": disk}
         if error is not None:
             fields["error"] = error
         self._emit("crash", **fields)
 
-    def _call(self, slot: _Slot, what: str, fn: Callable[..., None], *args: Any) -> None:
-        """Run one handler to completion; if it raises, that node crashes (not the simulator)."""
-        self._current = slot
+    def _ask(self, slot: _Slot, event: tuple[Any, ...]) -> tuple[Any, str | None]:
+        """Hand ``event`` to the node's process and apply what it did; returns the event's value
+        and the report of the error that crashed the node, if one did."""
+        assert slot.process_ is not None
+        effects, error, value = slot.process_.handle(slot.clock.local(self.now), self._ids, event)
         try:
-            fn(*args)
-        except Exception as exc:
-            report = format_error(slot.name, what, exc)
-            self.errors.append(report)
-            clerk = issubclass(slot.cls, Clerk)
-            self._crash(slot, "error", "lose" if clerk else "keep", report)
-            if clerk and what != "on_start":
-                self._replace_clerk(slot)
-            elif clerk and slot.pending is not None:
-                # A clerk that cannot even start would fail forever: its client stops here.
-                self._finish(slot, "info", None, self.clients.index(slot.name))
-        finally:
-            self._current = None
+            self._apply_effects(slot, effects)
+        except NodeError as exc:  # what a node's process handed back makes no sense
+            error = error or f"{slot.name} crashed while handling {event[0]}: {exc}"
+        return value, error
+
+    def _event(self, slot: _Slot, event: tuple[Any, ...]) -> None:
+        """Run one handler to completion; if it raises, that node crashes (not the simulator)."""
+        _, report = self._ask(slot, event)
+        if report is None:
+            return
+        self.errors.append(report)
+        self._crash(slot, "error", "lose" if slot.clerk else "keep", report)
+        if slot.clerk and event[0] != "start":
+            self._replace_clerk(slot)
+        elif slot.clerk and slot.pending is not None:
+            # A clerk that cannot even start would fail forever: its client stops here.
+            self._finish(slot, "info", None, self.clients.index(slot.name))
+
+    def _apply_effects(self, slot: _Slot, effects: list[Effect]) -> None:
+        """What the node did during one event, in the order it did it (see :mod:`.nodeside`)."""
+        for e in effects:
+            kind = e[0]
+            if kind == "send":
+                self._send(slot, e[1], e[2], e[3])
+            elif kind == "timer":
+                self._set_timer(slot, e[2], e[3])
+            elif kind == "cancel":
+                if slot.timers.pop(e[1], None) is not None:
+                    self._emit("timer_cancel", node=slot.name, id=e[1])
+            elif kind == "log":
+                self._emit("log", node=slot.name, text=e[1])
+            elif kind == "complete":
+                self._complete(slot, e[1], e[2])
+            elif kind == "work":
+                self._start_work(slot, e[2])
+            elif kind == "put":
+                slot.disk[e[1]] = e[2]
+            elif kind == "del":
+                slot.disk.pop(e[1], None)
+            else:
+                raise NodeError(f"unknown effect {kind!r}")
 
     # -- messages -------------------------------------------------------------------------
 
-    def _send(self, slot: _Slot, dst: str, msg: object) -> None:
-        check_send(slot.name, dst, msg, self.classes)
+    def _send(self, slot: _Slot, dst: str, msg_type: str, body: Any) -> None:
+        if dst not in self.slots:
+            raise NodeError(f"{slot.name} sent {msg_type} to {dst!r}, which is not in this cluster")
         second = (slot.name, int(self.now))
         sent = self._sends_per_second[second] = self._sends_per_second.get(second, 0) + 1
         if sent > MAX_SENDS_PER_SECOND and self._stopped is None:
             self._stopped = (f"{slot.name} sent more than {MAX_SENDS_PER_SECOND:,} messages in one simulated second "
-                             f"(from t={second[1]}; the last was {type(msg).__name__} to {dst}) and the run was "
+                             f"(from t={second[1]}; the last was {msg_type} to {dst}) and the run was "
                              "stopped: a message storm? (does each reply trigger another request, or each "
                              "timer start one more?)")
-        try:
-            body = self.codec.encode(msg)
-        except SerializationError as exc:
-            raise NodeError(f"{slot.name} cannot send {type(msg).__name__} to {dst}: {exc}") from None
         self._ids += 1
         mid = self._ids
         src = slot.name
-        self._emit("send", node=src, dst=dst, id=mid, msg=type(msg).__name__, body=body)
+        self._emit("send", node=src, dst=dst, id=mid, msg=msg_type, body=body)
         if (src, dst) in self._blocked:
             self._emit("drop", node=src, src=src, dst=dst, id=mid, reason="partition")
             return
@@ -372,67 +416,59 @@ class Simulation:
         if slot.paused:
             slot.held.append(lambda: self._deliver(src, dst, mid, body))
             return
-        msg = self.codec.decode(body)
         self._emit("deliver", node=dst, src=src, id=mid)
-        assert slot.obj is not None
-        handler = slot.obj._handler_for_message(msg)
-        assert handler is not None  # check_send made sure
-        self._call(slot, f"{describe(msg)} from {src}", handler, msg, src)
+        self._event(slot, ("deliver", src, body))
 
     # -- timers ---------------------------------------------------------------------------
 
-    def _set_timer(self, slot: _Slot, delay: float, timer: object) -> TimerId:
-        delay = check_timer(slot.name, slot.cls, delay, timer)
+    def _set_timer(self, slot: _Slot, timer_type: str, delay: float) -> None:
         self._ids += 1
         tid = self._ids
-        slot.timers.add(tid)
-        self._emit("timer_set", node=slot.name, id=tid, timer=type(timer).__name__, delay=delay)
+        slot.timers[tid] = timer_type
+        self._emit("timer_set", node=slot.name, id=tid, timer=timer_type, delay=delay)
         incarnation = slot.incarnation
-        self._at(self.now + slot.clock.real_delay(delay), lambda: self._fire(slot, incarnation, tid, timer))
-        return tid
+        self._at(self.now + slot.clock.real_delay(delay), lambda: self._fire(slot, incarnation, tid))
 
-    def _fire(self, slot: _Slot, incarnation: int, tid: TimerId, timer: object) -> None:
+    def _fire(self, slot: _Slot, incarnation: int, tid: TimerId) -> None:
         if slot.incarnation != incarnation or tid not in slot.timers:
             return
         if slot.paused:
-            slot.held.append(lambda: self._fire(slot, incarnation, tid, timer))
+            slot.held.append(lambda: self._fire(slot, incarnation, tid))
             return
-        slot.timers.discard(tid)
-        self._emit("timer_fire", node=slot.name, id=tid, timer=type(timer).__name__)
-        assert slot.obj is not None
-        handler = slot.obj._handler_for_timer(timer)
-        assert handler is not None
-        self._call(slot, f"timer {describe(timer)}", handler, timer)
+        timer_type = slot.timers.pop(tid)
+        self._emit("timer_fire", node=slot.name, id=tid, timer=timer_type)
+        self._event(slot, ("fire", tid))
 
     # -- works (see simwork.py) -----------------------------------------------------------
 
-    def _start_work(self, slot: _Slot, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
-        if not callable(fn):
-            raise NodeError(f"{slot.name}: start_work({fn!r}, ...): give the function to run")
+    def _start_work(self, slot: _Slot, name: str) -> None:
         self._ids += 1
         wid = self._ids
-        name = getattr(fn, "__name__", type(fn).__name__)
         rng = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}:work{wid}")
         # Machines and disks differ: each work's speed is drawn from the seed.
         speed = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}:speed{wid}").uniform(*WORK_SPEED)
-        work = SimWork(slot.name, _WorkHost(self, slot), rng, fn, args, SIM_BYTES_PER_SECOND * speed)
-        slot.works.add(work)
+        slot.works[wid] = name
         self._emit("work", node=slot.name, id=wid, op="start", name=name)
         # It starts once the handler that started it has returned, as a thread would.
-        self._work_at(slot, slot.incarnation, self.now, lambda: self._step_work(slot, work, wid, name))
-        return wid
+        first = ("step", wid, rng.getstate(), SIM_BYTES_PER_SECOND * speed)
+        self._work_at(slot, slot.incarnation, self.now, lambda: self._step_work(slot, wid, name, first))
 
-    def _step_work(self, slot: _Slot, work: SimWork, wid: int, name: str) -> None:
-        self._current = slot
-        try:
-            wait = work.step()
-        finally:
-            self._current = None
-        if wait is not None:
-            self._work_at(slot, slot.incarnation, self.now + wait, lambda: self._step_work(slot, work, wid, name))
+    def _step_work(self, slot: _Slot, wid: int, name: str, event: tuple[Any, ...]) -> None:
+        wait, failure = self._ask(slot, event)
+        if failure is not None:
+            slot.works.pop(wid, None)
+            self._emit("work", node=slot.name, id=wid, op="error", name=name)
+            self.errors.append(failure)
+            self._crash(slot, "error", "keep", failure)
             return
-        slot.works.discard(work)
-        self._end_work(slot, wid, name, work.result, work.failure)
+        if isinstance(wait, (int, float)) and not isinstance(wait, bool):
+            later = ("step", wid, None, None)
+            self._work_at(slot, slot.incarnation, self.now + wait, lambda: self._step_work(slot, wid, name, later))
+            return
+        slot.works.pop(wid, None)
+        self._emit("work", node=slot.name, id=wid, op="end", name=name)
+        if wait == "result":
+            self._event(slot, ("result", wid))
 
     def _work_at(self, slot: _Slot, incarnation: int, due: float, action: Callable[[], None]) -> None:
         """Do ``action`` at ``due`` unless the node crashed meanwhile; a pause delays it by as
@@ -451,9 +487,6 @@ class Simulation:
 
     def _tear_writes(self, slot: _Slot) -> None:
         """A crash stops the node's works; a write it interrupts leaves the part written so far."""
-        for work in list(slot.works):
-            work.cancel()
-        slot.works.clear()
         for name, text, began, ends in slot.writing.values():
             data = text.encode("utf-8")
             done = 1.0 if ends <= began else min(1.0, max(0.0, (self.now - began) / (ends - began)))
@@ -462,41 +495,15 @@ class Simulation:
             self._emit("file", node=slot.name, op="torn", name=name, bytes=len(part.encode("utf-8")))
         slot.writing.clear()
 
-    def _end_work(self, slot: _Slot, wid: int, name: str, result: object, failure: Exception | None) -> None:
-        if failure is not None:
-            self._emit("work", node=slot.name, id=wid, op="error", name=name)
-            report = format_error(slot.name, f"work {name}", failure)
-            self.errors.append(report)
-            self._crash(slot, "error", "keep", report)
-            return
-        self._emit("work", node=slot.name, id=wid, op="end", name=name)
-        if result is None:
-            return
-
-        def deliver() -> None:
-            check_send(slot.name, slot.name, result, self.classes)
-            try:
-                msg = self.codec.decode(self.codec.encode(result))
-            except SerializationError as exc:
-                raise NodeError(f"{slot.name}: the work {name} returned {type(result).__name__}: {exc}") from None
-            assert slot.obj is not None
-            handler = slot.obj._handler_for_message(msg)
-            assert handler is not None
-            handler(msg, slot.name)
-
-        self._call(slot, f"the result of work {name}", deliver)
-
     # -- the schedule ---------------------------------------------------------------------
 
     def _leader(self) -> str | None:
         for name in self.servers:
             slot = self.slots[name]
-            if slot.up and not slot.paused and slot.obj is not None:
-                try:
-                    if slot.obj.role() == LEADER:
-                        return name
-                except Exception:  # a role() that raises names no leader
-                    continue
+            if slot.up and not slot.paused and slot.process_ is not None:
+                role, _ = self._ask(slot, ("role",))  # a role() that raises names no role
+                if role == LEADER:
+                    return name
         return None
 
     def _target(self, name: str, what: str) -> str | None:
@@ -581,13 +588,11 @@ class Simulation:
         self._emit("invoke", node=slot.name, process=slot.process, index=index,
                    f=op.f, key=op.key, value=op.value)
         self._at(self.now + workload.timeout, lambda: self._timeout(slot, client, index))
-        assert isinstance(slot.obj, Clerk)
-        self._call(slot, f"invoke {op.f}", slot.obj.on_invoke, Op(op.f, op.key, op.value))
+        self._event(slot, ("invoke", op.f, op.key, op.value))
 
     def _complete(self, slot: _Slot, outcome: str, value: Any) -> None:
         if slot.pending is None:
             raise NodeError(f"{slot.name}: complete() or fail() called with no operation in progress")
-        value = check_result(value)
         self._finish(slot, outcome, value, self.clients.index(slot.name))
 
     def _finish(self, slot: _Slot, outcome: str, value: Any, client: int) -> None:
@@ -606,8 +611,10 @@ class Simulation:
     def _measure(self) -> None:
         for name in self.servers:
             slot = self.slots[name]
-            if slot.up and slot.obj is not None:
-                self._emit("memory", node=name, bytes=state_size(slot.obj), disk=slot.disk.used_bytes())
+            if slot.up and slot.process_ is not None:
+                size, _ = self._ask(slot, ("measure",))
+                disk = sum(len(k) + len(v) for k, v in slot.disk.items())
+                self._emit("memory", node=name, bytes=size, disk=disk)
 
     def _timeout(self, slot: _Slot, client: int, index: int) -> None:
         if slot.pending != index:

@@ -35,8 +35,8 @@ class Cancelled(BaseException):
 class WorkHost(Protocol):
     """What a work needs from the simulator: the shared files and the moment's file changes."""
 
-    files: dict[str, str]
-
+    def text(self, name: str) -> str | None: ...
+    def names(self) -> list[str]: ...
     def write_begins(self, name: str, text: str, duration: float) -> int: ...
     def write_ends(self, key: int) -> None: ...
     def renamed(self, src: str, dst: str) -> None: ...
@@ -117,7 +117,7 @@ class SimWork(WorkBase):
         self._take(_check_seconds(seconds))
 
     def _read(self, name: str) -> str:
-        text = self._host.files.get(check_name(name))
+        text = self._host.text(check_name(name))
         if text is None:
             raise FileNotFoundError(f"no file {name!r}")
         self._take(_size(text) / self._rate)
@@ -130,12 +130,12 @@ class SimWork(WorkBase):
         self._host.write_ends(key)
 
     def _rename(self, src: str, dst: str) -> None:
-        if check_name(src) not in self._host.files:
+        if self._host.text(check_name(src)) is None:
             raise FileNotFoundError(f"no file {src!r} to rename")
         self._host.renamed(src, check_name(dst))
 
     def _remove(self, name: str) -> None:
-        if check_name(name) in self._host.files:
+        if self._host.text(check_name(name)) is not None:
             self._host.removed(name)
 
 
@@ -158,7 +158,7 @@ class _WorkFiles:
         self._work._remove(name)
 
     def exists(self, name: str) -> bool:
-        return check_name(name) in self._work._host.files
+        return self._work._host.text(check_name(name)) is not None
 
     def list(self, prefix: str = "") -> list[str]:
-        return sorted(n for n in self._work._host.files if n.startswith(prefix))
+        return sorted(n for n in self._work._host.names() if n.startswith(prefix))
