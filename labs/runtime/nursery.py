@@ -1,0 +1,325 @@
+"""The nursery: a small process that forks each simulated node into a process of its own, cut
+off from everything but its socket to the world (see :mod:`.worker`).
+
+The grader starts one nursery per grading (in the sandbox, as the sandbox's user); it imports
+the runtime and the lab's released packages once, never student code, and then, for every node
+incarnation of every run, forks a child that:
+
+* enters new namespaces of its own (user, mount, network, IPC, PID, hostname), so it has no
+  network at all (not even loopback to its siblings), sees no other process, and gets an empty
+  private ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (each a small tmpfs);
+* keeps one open file: its socket to the world (stdin, stdout and stderr lead to ``/dev/null``),
+  so it cannot ask the nursery for anything, and drops every capability (no new ones either);
+* only then imports the student's files (written into its private ``/tmp``) and serves events.
+
+A crash of a node kills its process (the PID namespace's first process: every process it
+started dies with it), so nothing of a node's memory outlives a crash: a restart is a new
+process, as on a real machine. The nursery's own protocol with the grader, over a Unix socket:
+``{"op": "run", ...}`` (the classes of the next runs), ``{"op": "spawn", "name": n}`` with the
+node's socket attached (answered with the child's pid), ``{"op": "kill", "pid": p}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import pkgutil
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .common import cluster_codec
+from .lab import Lab, load_submission
+from .node import Clerk, Node
+from .nodeside import NodeSide, World
+from .worker import RemoteNode
+
+TMPFS = "size=64m,mode=1777"
+"""Each node's private ``/tmp``: small, so that filling it costs that node only."""
+NODE_MEMORY = 2 << 30
+"""Bytes of address space one node's process may map."""
+RUN_SECONDS = 120.0
+"""Seconds of real time a run may take before it counts as hung."""
+
+_CLONE = {"NEWNS": 0x20000, "NEWUTS": 0x4000000, "NEWIPC": 0x8000000, "NEWUSER": 0x10000000,
+          "NEWPID": 0x20000000, "NEWNET": 0x40000000}
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 0x4000, 1 << 18
+_PR_SET_NO_NEW_PRIVS, _PR_SET_CHILD_SUBREAPER = 38, 36
+
+
+class IsolationError(OSError):
+    """The node's process could not be cut off (no user namespaces here?): the run must not go on."""
+
+
+# -- the grader's side --------------------------------------------------------------------------
+
+
+class Nursery:
+    """The grader's handle on a nursery process. ``launch(fd)`` starts ``python -m
+    labs.runtime.nursery FD`` (as the sandbox user, when grading) with ``fd`` passed to it."""
+
+    def __init__(self, launch: Callable[[int], subprocess.Popen[bytes]] | None = None, isolate: bool = True) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock = mine
+        fd = theirs.fileno()
+        args = [sys.executable, "-m", "labs.runtime.nursery", str(fd)] + ([] if isolate else ["--no-isolation"])
+        self.process = launch(fd) if launch is not None else subprocess.Popen(args, pass_fds=[fd])
+        theirs.close()
+        self.isolate = isolate
+
+    def _ask(self, request: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        data = json.dumps(request).encode("utf-8")
+        socket.send_fds(self._sock, [len(data).to_bytes(4, "big") + data], fds or [])
+        head = _read(self._sock, 4)
+        answer: dict[str, Any] = json.loads(_read(self._sock, int.from_bytes(head, "big")))
+        if "error" in answer:
+            raise IsolationError(str(answer["error"]))
+        return answer
+
+    def nodes(self, lab: Lab, seconds: float = RUN_SECONDS) -> ProcessNodes:
+        """The node processes of one run of ``lab`` (see :class:`ProcessNodes`)."""
+        self._ask({"op": "run", "config": run_config(lab)})
+        return ProcessNodes(self, time.monotonic() + seconds)
+
+    def spawn(self, name: str) -> tuple[socket.socket, int]:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            answer = self._ask({"op": "spawn", "name": name}, [theirs.fileno()])
+        finally:
+            theirs.close()
+        return mine, int(answer["pid"])
+
+    def kill(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            self._ask({"op": "kill", "pid": pid})
+
+    def close(self) -> None:
+        self._sock.close()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> Nursery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ProcessNodes:
+    """:data:`~labs.runtime.sim.NodeProcesses` for one run: each incarnation forked by the nursery."""
+
+    def __init__(self, nursery: Nursery, deadline: float) -> None:
+        self._nursery = nursery
+        self._deadline = deadline
+
+    def __call__(self, name: str, world: World) -> RemoteNode:
+        sock, pid = self._nursery.spawn(name)
+        return RemoteNode(name, sock, world, self._deadline, lambda: self._nursery.kill(pid))
+
+
+def run_config(lab: Lab) -> dict[str, Any]:
+    """What a node's process needs to know about a run: the classes (by module and name, or the
+    student's files as text), the names of the nodes and the test's parameters. Nothing else: not
+    the schedule, the seed, the test's name or the network."""
+
+    def where(cls: type[Node] | None) -> str | None:
+        return None if cls is None else f"{cls.__module__}:{cls.__qualname__}"
+
+    return {"lab": lab.name, "server": where(lab.node), "clerk": where(lab.clerk), "source": lab.impl_source,
+            "servers": lab.node_names(), "clients": lab.client_names(), "params": dict(lab.params)}
+
+
+def _read(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise IsolationError("the nursery process ended")
+        data += chunk
+    return data
+
+
+# -- the nursery process ------------------------------------------------------------------------
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise IsolationError(err, f"{what}: {os.strerror(err)}")
+
+
+def _enter_namespaces(libc: Any) -> None:
+    """The first child: new namespaces, this user mapped to itself inside them."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(libc.unshare(sum(_CLONE.values())), "unshare")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+
+
+def _mount(libc: Any, source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    _check(libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                      data.encode() if data else None), f"mount {target}")
+
+
+def _seal(libc: Any, keep: int) -> None:
+    """The node's own process (first of its PID namespace): private mounts, no files but its
+    socket, no capabilities, no way to gain any."""
+    _mount(libc, "none", "/", None, _MS_REC | _MS_PRIVATE, None)
+    _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV, None)
+    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(place):
+            _mount(libc, "tmpfs", place, "tmpfs", _MS_NOSUID | _MS_NODEV, TMPFS)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header, data = Header(0x20080522, 0), (Data * 2)()
+    _check(libc.capset(ctypes.byref(header), data), "capset")
+    resource.setrlimit(resource.RLIMIT_AS, (NODE_MEMORY, NODE_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.environ["TMPDIR"] = "/tmp"
+    os.environ["HOME"] = "/tmp"
+    os.chdir("/tmp")
+
+
+def _classes(config: dict[str, Any]) -> tuple[type[Node], type[Clerk] | None]:
+    if config["source"] is not None:
+        return load_submission(config["source"], Path(tempfile.mkdtemp(prefix="submission-")))
+
+    def load(where: str | None) -> Any:
+        if where is None:
+            return None
+        module, name = where.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    return load(config["server"]), load(config["clerk"])
+
+
+def _node(config: dict[str, Any], name: str, sock: socket.socket) -> None:
+    """The node's process, from the moment it is sealed: load the classes, serve events."""
+    from .worker import serve
+
+    server, clerk = _classes(config)
+    classes: dict[str, type[Node]] = {n: server for n in config["servers"]}
+    if clerk is not None:
+        classes.update({c: clerk for c in config["clients"]})
+    codec = cluster_codec([server] + ([clerk] if clerk is not None else []))
+    servers = tuple(config["servers"])
+    serve(sock, lambda world: NodeSide(name, classes[name], classes, codec, servers, config["params"], world))
+
+
+def _preload(lab: str) -> None:
+    """Import the lab's released packages now: a node's process, once sealed, may not see them."""
+    package = importlib.import_module(f"labs.{lab}")
+    for info in pkgutil.walk_packages(package.__path__, f"labs.{lab}."):
+        with contextlib.suppress(Exception):
+            importlib.import_module(info.name)
+
+
+def _spawn(libc: Any, config: dict[str, Any], name: str, fd: int, isolate: bool) -> int:
+    """Fork the node's process; returns its pid (the first of its own PID namespace)."""
+    read, write = os.pipe()
+    first = os.fork()
+    if first == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            os.close(read)
+            if isolate:
+                _enter_namespaces(libc)
+            node = os.fork()  # the first process of the new PID namespace
+            if node == 0:
+                os.close(write)
+                try:
+                    if isolate:
+                        _seal(libc, fd)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    _node(config, name, socket.socket(fileno=fd))
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.write(write, str(node).encode())
+            code = 0
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.write(write, f"error: {exc}".encode())
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        said = f.read().decode()
+    if not said.isdigit():
+        raise IsolationError(said.removeprefix("error: ") or "the node's process could not start")
+    return int(said)
+
+
+def serve_nursery(control: socket.socket, isolate: bool) -> None:
+    libc = _libc()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they end
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # nodes whose first child is gone come back here
+    config: dict[str, Any] | None = None
+    while True:
+        try:
+            head, fds, _, _ = socket.recv_fds(control, 4, 1)
+        except OSError:
+            return
+        if not head:
+            return
+        body = _read(control, int.from_bytes(head, "big"))
+        request = json.loads(body)
+        answer: dict[str, Any] = {}
+        try:
+            if request["op"] == "run":
+                config = request["config"]
+                assert config is not None
+                _preload(config["lab"])
+            elif request["op"] == "spawn":
+                if config is None or not fds:
+                    raise IsolationError("spawn before run, or without a socket")
+                answer["pid"] = _spawn(libc, config, request["name"], fds[0], isolate)
+            elif request["op"] == "kill":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(request["pid"]), signal.SIGKILL)
+        except Exception as exc:
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        data = json.dumps(answer).encode("utf-8")
+        control.sendall(len(data).to_bytes(4, "big") + data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    control = socket.socket(fileno=int(args[0]))
+    serve_nursery(control, isolate="--no-isolation" not in args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Simulated nodes in processes of their own: the world in one process, each node in another.
+
+For graded runs the simulator's world (:mod:`.sim`: time, the network's dice, the faults, the
+disks, the workload, the history) stays in the grader's process, and each incarnation of each
+node runs in a process of its own, forked by a :mod:`.nursery` into namespaces that reach
+nothing but one socket to the world. Over that socket go frames of JSON (a 4-byte length, then
+the text), nothing the world would have to trust more than data:
+
+* world -> node: ``[event, local time, id counter]`` (see :meth:`.nodeside.NodeSide.handle`);
+* node -> world: ``["call", effects, request]`` (answered ``["ok", answer, id counter]`` or
+  ``["no", exception name, text]``), then ``["done", effects, error report, value]``.
+
+The world checks every frame's shape before it applies anything: a node process that sends
+garbage, dies or hangs crashes that node (or stops the run) with a report saying so; it never
+crashes the grader.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .common import NodeError
+from .nodeside import CallRefused, Effect, NodeSide, Reply, World
+
+FRAME = struct.Struct("!I")
+MAX_FRAME = 64 << 20
+"""Bytes one frame may hold (a message, a file written by a work...)."""
+
+
+class ChannelClosed(ConnectionError):
+    """The other end of a node's socket went away."""
+
+
+def send_frame(sock: socket.socket, obj: Any) -> None:
+    data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    if len(data) > MAX_FRAME:
+        raise NodeError(f"a frame of {len(data):,} bytes is more than the {MAX_FRAME:,} allowed")
+    sock.sendall(FRAME.pack(len(data)) + data)
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    parts: list[bytes] = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise ChannelClosed("the other end closed the socket")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def recv_frame(sock: socket.socket) -> Any:
+    (size,) = FRAME.unpack(_read_exactly(sock, FRAME.size))
+    if size > MAX_FRAME:
+        raise NodeError(f"a frame of {size:,} bytes is more than the {MAX_FRAME:,} allowed")
+    try:
+        return json.loads(_read_exactly(sock, size))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NodeError(f"a frame that is not JSON: {exc}") from None
+
+
+# -- the node's side: runs in the node's own process ------------------------------------------
+
+
+class _Channel:
+    """:class:`~.nodeside.World` over the socket, from the node's process."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def call(self, effects: list[Effect], request: tuple[Any, ...]) -> tuple[Any, int]:
+        send_frame(self.sock, ["call", effects, list(request)])
+        answer = recv_frame(self.sock)
+        if answer[0] == "no":
+            raise CallRefused(str(answer[1]), str(answer[2]))
+        return answer[1], int(answer[2])
+
+
+def _random_state(state: Any) -> Any:
+    """A ``random.Random`` state as JSON carried it (lists) back in the form ``setstate`` takes."""
+    return None if state is None else (state[0], tuple(state[1]), state[2])
+
+
+def serve(sock: socket.socket, make: Callable[[World], NodeSide]) -> None:
+    """Run one node incarnation: events in, effects out, until the world closes the socket."""
+    side = make(_Channel(sock))
+    while True:
+        try:
+            frame = recv_frame(sock)
+        except ChannelClosed:
+            return
+        event, now, ids = frame
+        if event[0] in ("start", "step"):
+            event[2] = _random_state(event[2])
+        effects, error, value = side.handle(float(now), int(ids), tuple(event))
+        send_frame(sock, ["done", effects, error, value])
+
+
+# -- the world's side: runs in the grader's process -------------------------------------------
+
+
+class NodeHung(RuntimeError):
+    """A node's process did not answer in time (a handler that never returns): the run stops."""
+
+
+_JSONABLE = (type(None), bool, int, float, str, list, dict)
+
+
+def _effects(raw: Any, node: str) -> list[Effect]:
+    """The effects of a frame, each checked for its shape (see :mod:`.nodeside`)."""
+    if type(raw) is not list:
+        raise NodeError(f"{node}'s process handed back effects that are not a list")
+    out: list[Effect] = []
+    for e in raw:
+        if type(e) is not list or not e or type(e[0]) is not str or not _EFFECT_SHAPES.get(e[0], _bad)(e):
+            raise NodeError(f"{node}'s process handed back a malformed effect: {str(e)[:200]}")
+        out.append(tuple(e))
+    return out
+
+
+def _bad(e: list[Any]) -> bool:
+    return False
+
+
+def _number(x: Any) -> bool:
+    return type(x) in (int, float) and math.isfinite(x) and x >= 0
+
+
+_EFFECT_SHAPES: dict[str, Callable[[list[Any]], bool]] = {
+    "send": lambda e: len(e) == 4 and type(e[1]) is str and type(e[2]) is str and isinstance(e[3], _JSONABLE),
+    "timer": lambda e: len(e) == 4 and type(e[1]) is int and type(e[2]) is str and _number(e[3]),
+    "cancel": lambda e: len(e) == 2 and type(e[1]) is int,
+    "log": lambda e: len(e) == 2 and type(e[1]) is str,
+    "complete": lambda e: len(e) == 3 and e[1] in ("ok", "fail") and isinstance(e[2], _JSONABLE),
+    "work": lambda e: len(e) == 3 and type(e[1]) is int and type(e[2]) is str,
+    "put": lambda e: len(e) == 3 and type(e[1]) is str and type(e[2]) is str,
+    "del": lambda e: len(e) == 2 and type(e[1]) is str,
+}
+
+
+class RemoteNode:
+    """One node incarnation in a process of its own, as the simulator drives it."""
+
+    def __init__(self, name: str, sock: socket.socket, world: World, deadline: float,
+                 kill: Callable[[], None]) -> None:
+        self.name = name
+        self._sock = sock
+        self._world = world
+        self._deadline = deadline
+        self._kill = kill
+        self._dead: str | None = None
+
+    def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply:
+        what = str(event[0])
+        if self._dead is not None:
+            return [], None, None
+        try:
+            send_frame(self._sock, [list(event), now, ids])
+            while True:
+                frame = self._receive(what)
+                if type(frame) is not list or not frame:
+                    raise NodeError(f"{self.name}'s process handed back something that is not a frame")
+                if frame[0] == "done" and len(frame) == 4:
+                    error = frame[2]
+                    if error is not None and type(error) is not str:
+                        raise NodeError(f"{self.name}'s process handed back an error report that is not text")
+                    return _effects(frame[1], self.name), error, frame[3]
+                if frame[0] != "call" or len(frame) != 3 or type(frame[2]) is not list or not frame[2]:
+                    raise NodeError(f"{self.name}'s process handed back something that is not a frame")
+                try:
+                    answer, counter = self._world.call(_effects(frame[1], self.name), tuple(frame[2]))
+                except CallRefused as exc:
+                    send_frame(self._sock, ["no", exc.kind, str(exc)])
+                else:
+                    send_frame(self._sock, ["ok", answer, counter])
+        except (ChannelClosed, OSError) as exc:
+            self._dead = f"{self.name}'s process ended while handling {what} ({exc})"
+            self._kill()
+            return [], self._dead, None
+        except NodeError as exc:
+            self._dead = str(exc)
+            self._kill()
+            return [], f"{self.name} crashed while handling {what}: {exc}", None
+
+    def _receive(self, what: str) -> Any:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise NodeHung(f"the run ran out of real time while {self.name} was handling {what}")
+        self._sock.settimeout(left)
+        try:
+            return recv_frame(self._sock)
+        except TimeoutError:
+            self._kill()
+            raise NodeHung(f"{self.name} did not return from handling {what}: a handler that never returns "
+                           "(an endless loop?)") from None
+
+    def stop(self) -> None:
+        self._kill()
+        self._sock.close()

@@ -1,0 +1,204 @@
+"""The simulator split at the trust line: the world here, each node in a sealed process of its own
+(labs.runtime.nursery). The same seed gives the same trace as the in-process simulator, and a node
+process reaches nothing: no network, no other node, no files but its own, no schedule."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder.suite import load_graded_suite
+from labs.runtime.lab import get_lab
+from labs.runtime.nursery import IsolationError, Nursery
+from labs.runtime.schedule import load, parse
+from labs.runtime.sim import Simulation, first_difference
+from labs.runtime.worker import NodeHung
+
+
+def _userns_available() -> str | None:
+    probe = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+             "sys.exit(0 if libc.unshare(0x10000000 | 0x40000000) == 0 else 1)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True)
+    return None if done.returncode == 0 else "this machine does not allow new user namespaces"
+
+
+pytestmark = pytest.mark.skipif(_userns_available() is not None, reason="no user namespaces here")
+
+
+@pytest.fixture(scope="module")
+def nursery() -> Iterator[Nursery]:
+    with Nursery() as n:
+        yield n
+
+
+def _comparable(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A trace without the memory a node's process holds: measured from the real process when it
+    runs apart (a property of that process, not of the simulated run), so it is left out."""
+    return [{k: v for k, v in e.items() if not (e["type"] == "memory" and k == "bytes")} for e in trace]
+
+
+SAME_TRACE = [
+    ("demo", None), ("rpc", "restart-with-disk"), ("rpc", "hidden-churn"), ("rpc", "memory-bounded"),
+    ("raft", "C-restart-leader"), ("raft", "D-snapshots-crashes"), ("raft", "E-unreliable"),
+    ("mapreduce", "crash-partial-output"), ("mapreduce", "hidden-paused-workers"),
+]
+
+
+@pytest.mark.parametrize(("lab_name", "test_name"), SAME_TRACE)
+def test_an_isolated_run_gives_the_in_process_trace(nursery: Nursery, lab_name: str, test_name: str | None) -> None:
+    if test_name is None:
+        lab, schedule, seeds = get_lab(lab_name), load("leader-isolated-then-crash"), [1, 2]
+    else:
+        test = next(t for t in load_graded_suite(lab_name).tests if t.name == test_name)
+        lab, schedule, seeds = test.lab, test.schedule, list(test.seeds[:2])
+    for seed in seeds:
+        here = Simulation(lab, schedule, seed).run()
+        apart = Simulation(lab, schedule, seed, nodes=nursery.nodes(lab)).run()
+        assert apart.errors == here.errors
+        diff = first_difference(_comparable(here.trace), _comparable(apart.trace))
+        assert diff is None, f"seed {seed}: the traces part at event {diff}"
+
+
+PROBE = '''
+import gc, os, socket, sys
+from labs.rpc.node import KVServer as _Server, KVClerk as _Clerk
+
+
+def _try(what, fn):
+    try:
+        return f"{what}: {fn()!r}"
+    except Exception as exc:
+        return f"{what}: refused ({type(exc).__name__})"
+
+
+def _connect(port):
+    s = socket.socket()
+    s.settimeout(1)
+    s.connect(("127.0.0.1", port))
+    return "connected"
+
+
+def _strings_with(marker):
+    mine = globals()
+    return sum(1 for o in gc.get_objects()
+               if o is not mine and isinstance(o, (dict, list, tuple)) and marker in repr(o)[:100000])
+
+
+class KVServer(_Server):
+    def on_start(self):
+        super().on_start()
+        report = [
+            _try("connect", lambda: _connect(PORT)),
+            _try("tmp", lambda: sorted(os.listdir("/tmp"))),
+            _try("secret", lambda: open(SECRET).read()),
+            _try("pids", lambda: sorted(p for p in os.listdir("/proc") if p.isdigit())),
+            _try("fds", lambda: len(os.listdir("/proc/self/fd"))),
+            _try("marker", lambda: _strings_with(MARKER) + sum(MARKER in v for v in os.environ.values())),
+            _try("argv", lambda: open("/proc/self/cmdline").read()),
+        ]
+        with open("/tmp/left-by-" + self.id, "w") as f:
+            f.write("x")
+        for line in report:
+            self.log(line)
+
+
+class KVClerk(_Clerk):
+    def on_start(self):
+        super().on_start()
+        self.log(_try("tmp", lambda: sorted(os.listdir("/tmp"))))
+'''
+
+
+def test_a_node_process_reaches_nothing(nursery: Nursery, tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    secret = Path("/tmp") / f"isolation-secret-{port}"
+    secret.write_text("the hidden schedule")
+    marker = f"secret-schedule-{port}"
+    submission = tmp_path / "node.py"
+    submission.write_text(f"PORT = {port}\nSECRET = {str(secret)!r}\nMARKER = 'secret-' + 'schedule-{port}'\n"
+                          + textwrap.dedent(PROBE))
+    lab = get_lab("rpc").with_impl_source(submission)
+    schedule = parse({"name": marker, "events": []})
+    try:
+        run = Simulation(lab, schedule, 7, nodes=nursery.nodes(lab)).run()
+    finally:
+        listener.close()
+        secret.unlink()
+    assert not run.errors, run.errors
+    logs = {(e["node"], str(e["text"]).split(":")[0]): str(e["text"]) for e in run.trace if e["type"] == "log"}
+    assert logs[("n1", "connect")] == "connect: refused (OSError)"
+    assert logs[("n1", "secret")] == "secret: refused (FileNotFoundError)"
+    assert logs[("n1", "tmp")].startswith("tmp: ['submission-")  # its own files, and nothing else
+    assert logs[("n1", "pids")] == "pids: ['1']"  # alone in its PID namespace
+    assert logs[("n1", "fds")] == "fds: 5"  # stdin, stdout, stderr, its socket, and the listing itself
+    assert logs[("n1", "marker")] == "marker: 0"
+    assert "secret-schedule" not in logs[("n1", "argv")]
+    for clerk in ("c1", "c2", "c3"):  # nothing the server left in its /tmp
+        assert "left-by" not in logs[(clerk, "tmp")]
+
+
+BROKEN = {
+    "exits": "os._exit(3)",
+    "garbage": "os.write(_socket_fd(), b'\\x00\\x00\\x00\\x05hello')",
+}
+
+
+@pytest.mark.parametrize("how", sorted(BROKEN))
+def test_a_node_process_that_dies_or_babbles_crashes_that_node_only(nursery: Nursery, tmp_path: Path, how: str) -> None:
+    submission = tmp_path / "node.py"
+    submission.write_text(textwrap.dedent(f'''
+        import os
+        from labs.rpc.node import KVServer as _Server, KVClerk
+
+        def _socket_fd():
+            for fd in range(3, 64):
+                try:
+                    if os.readlink(f"/proc/self/fd/{{fd}}").startswith("socket:"):
+                        return fd
+                except OSError:
+                    pass
+
+        class KVServer(_Server):
+            def on_start(self):
+                super().on_start()
+                if self.now() < 0.5:
+                    {BROKEN[how]}
+    '''))
+    lab = get_lab("rpc").with_impl_source(submission)
+    schedule = parse({"events": [{"at": 1.0, "restart": "n1"}]})
+    run = Simulation(lab, schedule, 3, nodes=nursery.nodes(lab)).run()
+    crashes = [e for e in run.trace if e["type"] == "crash" and e["node"] == "n1"]
+    assert len(crashes) == 1 and crashes[0]["reason"] == "error"
+    assert ("ended while handling start" if how == "exits" else "that is not JSON") in str(crashes[0]["error"])
+    assert any(e["type"] == "restart" and e["node"] == "n1" for e in run.trace)
+    assert any(e["type"] == "complete" and e["outcome"] == "ok" and e["t"] > 1.0 for e in run.trace)  # it went on
+
+
+def test_a_handler_that_never_returns_stops_the_run(nursery: Nursery, tmp_path: Path) -> None:
+    submission = tmp_path / "node.py"
+    submission.write_text(textwrap.dedent('''
+        from labs.rpc.node import KVServer as _Server, KVClerk
+
+        class KVServer(_Server):
+            def on_start(self):
+                while True:
+                    pass
+    '''))
+    lab = get_lab("rpc").with_impl_source(submission)
+    with pytest.raises(NodeHung, match="n1 did not return from handling start"):
+        Simulation(lab, parse({"events": []}), 3, nodes=nursery.nodes(lab, seconds=2.0)).run()
+
+
+def test_a_nursery_says_why_it_cannot_isolate() -> None:
+    with Nursery() as n, pytest.raises(IsolationError, match="spawn before run"):
+        n.spawn("n1")
