@@ -252,14 +252,6 @@ def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, 
     click.echo(f"total {total} / {worth}; wrote {out / 'results.json'}, {out / 'report.json'}, {out / 'feedback.html'}")
 
 
-@main.command("run-one", hidden=True)
-def run_one() -> None:
-    """(Internal) run one test on one seed from a JSON spec on stdin; used by grade."""
-    from .grade import run_one_from_stdin
-
-    run_one_from_stdin()
-
-
 @main.command("explore")
 @click.argument("lab")
 @click.option("--like", "like", required=True, help="The test whose workload and checks to use, e.g. unreliable.")

@@ -6,11 +6,14 @@ Where student code runs, and what the grader trusts:
 * **Ray runs are authoritative.** The grader is the Ray driver: it records the client history
   with its own clock, the student's nodes and clerks run in actor processes, and the checks run
   here on plain data.
-* **Simulator runs** (many seeds, fast) run in a child process per run, with a wall-clock limit
-  and a memory limit, so that an endless loop or a memory blow-up costs that run only. The
-  child is given the test as data (it never reads the suite files, hidden ones included) and
-  hands back the run's trace as JSON lines, written to a file the grader opened and passed it,
-  which the grader checks field by field before its own checks read them.
+* **Simulator runs** (many seeds, fast) are split at the trust line: the simulated world (virtual
+  time, the network and its faults, the schedule, the workload and its history) runs here, in
+  the grader's process, and each node incarnation runs in a sealed process of its own
+  (:mod:`labs.runtime.nursery`: no network, no other process, a private ``/tmp``, one socket to
+  the world). A node is handed one event at a time and hands back its effects as data, which the
+  grader checks before it applies them; it never sees the schedule, the seed or the test's name.
+  A handler that never returns stops the run at a wall-clock limit; a process that dies or
+  babbles crashes its node.
 * **In the sandbox** (:mod:`.sandbox`, used whenever this machine has it): both kinds of runs
   execute as an unprivileged user that cannot read the instructor's files, against the
   *released* packages, under limits on processes, memory and file sizes; whatever it did
@@ -24,31 +27,23 @@ from __future__ import annotations
 import contextlib
 import html
 import json
-import math
-import os
-import resource
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labs.runtime.lab import Finding, RunResult
-from labs.runtime.schedule import ScheduleError, parse
+from labs.runtime.lab import Finding
+from labs.runtime.nursery import IsolationError, Nursery, isolation_available
+from labs.runtime.sim import Simulation
+from labs.runtime.worker import RunAborted
 
-from .child import run_child
 from .runner import Outcome, apply_checks, replay_command, report, run_test, write_pictures
 from .sandbox import Sandbox, SandboxError, open_sandbox, unavailable
 from .suite import PartTotal, Suite, Test, load_graded_suite
 
 SIM_TIME_LIMIT = 120.0
 """Seconds of wall-clock time one simulator run may take before it counts as hung."""
-MEMORY_LIMIT = 4 << 30
-"""Bytes of address space one simulator run may use."""
-TRACE_LIMIT = 256 << 20
-"""Bytes of trace one simulator run may hand back."""
 
 
 @dataclass
@@ -86,7 +81,7 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     grades: list[TestGrade] = []
-    with _sandbox_for(impl, sandbox) as sb:
+    with _sandbox_for(impl, sandbox) as sb, start_nursery(sb) as nursery:
         if sb is not None:
             out.chmod(0o700)  # the results are the instructor's until handed back
             sb.make_private([suite.source.resolve().parent, out.resolve(), *[Path(p).resolve() for p in private]],
@@ -95,7 +90,7 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
             g = TestGrade(test)
             seeds = list(test.seeds if sim_seeds is None else test.seeds[:sim_seeds])
             for seed in seeds:
-                g.outcomes.append(run_sim_isolated(test, seed, impl, sb))
+                g.outcomes.append(run_sim_isolated(test, seed, impl, sb, nursery))
                 if progress:
                     progress(f"{test.name} sim seed {seed}")
             if ray:
@@ -138,73 +133,42 @@ def _sandbox_findings(outcome: Outcome, sb: Sandbox | None) -> None:
 # -- a simulator run in a child process -------------------------------------------------------
 
 
-def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None = None) -> Outcome:
-    """Run ``test`` on ``seed`` in a child process (as the sandbox user, given a sandbox) and
-    check its trace here."""
+def start_nursery(sandbox: Sandbox | None) -> Nursery:
+    """The process that forks the nodes of simulator runs: as the sandbox's user given a sandbox,
+    else as this user (sealed in namespaces when this machine allows it)."""
+    if sandbox is None:
+        return Nursery(isolate=isolation_available() is None)
+
+    def launch(fd: int) -> Any:
+        return sandbox.popen([str(sandbox.python), "-m", "labs.runtime.nursery", str(fd)], pass_fds=(fd,))
+
+    return Nursery(launch)
+
+
+def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None = None,
+                     nursery: Nursery | None = None) -> Outcome:
+    """Run ``test`` on ``seed``: the world here, each node in a sealed process forked by
+    ``nursery`` (one of its own when not given); then check the run here."""
     started = time.monotonic()
     outcome = Outcome(test, seed, "sim")
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp, tempfile.TemporaryFile() as trace:
-        # The child writes into a file the grader opened: no path it could swap for a link.
-        fd = trace.fileno()
-        where = sandbox.impl if sandbox is not None else impl
-        spec = {"lab": test.lab.name, "test": test.raw, "seed": seed, "impl": str(where), "trace_fd": fd}
-        if sandbox is not None:
-            done = sandbox.run([str(sandbox.python), "-m", "autograder", "run-one"], json.dumps(spec),
-                               SIM_TIME_LIMIT, pass_fds=[fd], extra_limits=_limits)
-        else:
-            done = run_child([sys.executable, "-m", "autograder", "run-one"], json.dumps(spec), SIM_TIME_LIMIT,
-                             Path(tmp), preexec_fn=_limits, pass_fds=[fd])
-        size = os.fstat(fd).st_size
-        if done is None:
+    with contextlib.ExitStack() as stack:
+        if nursery is None:
+            nursery = stack.enter_context(start_nursery(sandbox))
+        try:
+            lab = test.lab.with_impl_source(impl)
+            outcome.result = Simulation(lab, test.schedule, seed, nodes=nursery.nodes(lab, SIM_TIME_LIMIT)).run()
+        except RunAborted as exc:
             outcome.findings.append(Finding(f"the run did not finish within {SIM_TIME_LIMIT:.0f} s of real "
-                                            "time: a handler that never returns (an endless loop?)"))
-        elif done.returncode != 0 or size == 0:
-            tail = "\n".join((done.stderr or "").strip().splitlines()[-8:])
-            why = "it ran out of memory" if "MemoryError" in tail else f"it exited with code {done.returncode}"
-            outcome.findings.append(Finding(f"the run crashed: {why}", tail))
-        elif size > TRACE_LIMIT:
-            outcome.findings.append(Finding(f"the run's trace is {size / 2**20:.0f} MiB, more than the "
-                                            f"{TRACE_LIMIT >> 20} MiB a run may write"))
+                                            f"time: {exc}"))
+        except IsolationError as exc:  # the machine's fault, not the student's: grading stops
+            raise SandboxError(f"could not start a node's sealed process: {exc}") from exc
+        except Exception as exc:  # the student's files cannot be read...
+            outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}"))
         else:
-            trace.seek(0)
-            try:
-                outcome.result = _result_from_trace(test, seed, trace)
-            except ValueError as exc:
-                outcome.findings.append(Finding(f"the run's trace is not a trace: {exc}"))
-            else:
-                apply_checks(outcome)
+            apply_checks(outcome)
     _sandbox_findings(outcome, sandbox)
     outcome.seconds = time.monotonic() - started
     return outcome
-
-
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    cpu = int(SIM_TIME_LIMIT) + 5
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-
-
-def _result_from_trace(test: Test, seed: int, f: Any) -> RunResult:
-    """A run rebuilt from its trace (a binary file object), every line checked as plain data first."""
-    events: list[dict[str, Any]] = []
-    for number, line in enumerate(f, 1):
-        try:
-            e = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError(f"line {number} is not JSON") from None
-        if type(e) is not dict or type(e.get("type")) is not str:
-            raise ValueError(f"line {number} is not an event")
-        if number > 1 and not (type(e.get("t")) in (int, float) and math.isfinite(e["t"])):
-            raise ValueError(f"line {number} has no time")
-        events.append(e)
-    if not events or events[0]["type"] != "run" or events[0].get("seed") != seed:
-        raise ValueError("its first line is not this run's header")
-    try:
-        schedule = parse(events[0].get("schedule"), "the trace's schedule")
-    except ScheduleError as exc:
-        raise ValueError(str(exc)) from None
-    errors = [str(e["error"]) for e in events if e["type"] == "crash" and e.get("reason") == "error" and "error" in e]
-    return RunResult(test.lab, "sim", seed, schedule, events, errors)
 
 
 # -- what the grader writes -------------------------------------------------------------------
@@ -314,23 +278,4 @@ h2.part {{ margin-top: 2.5rem; border-bottom: 1px solid #ccc; }}
 """
 
 
-def run_one_from_stdin() -> None:
-    """The child's side of :func:`run_sim_isolated`: run one test on one seed, write its trace."""
-    from labs.runtime.lab import get_lab
-    from labs.runtime.run import run
-    from labs.runtime.trace import dumps_event
-
-    from .suite import parse_suite
-
-    spec = json.loads(sys.stdin.read())
-    out = os.fdopen(int(spec["trace_fd"]), "w", encoding="utf-8")
-    lab = get_lab(spec["lab"])
-    suite = parse_suite({"lab": lab.name, "seeds": 1, "ray_seeds": 0, "tests": [spec["test"]]}, lab, Path("<grader>"))
-    test = suite.tests[0]
-    result = run(test.lab.with_impl(spec["impl"]), "sim", test.schedule, seed=int(spec["seed"]))
-    with out:
-        for e in result.trace:
-            out.write(dumps_event(e) + "\n")
-
-
-__all__ = ["TestGrade", "grade", "replay_command", "run_sim_isolated", "write_pictures"]
+__all__ = ["TestGrade", "grade", "replay_command", "run_sim_isolated", "start_nursery", "write_pictures"]

@@ -221,7 +221,6 @@ def test_a_hostile_run_costs_only_itself(tmp_path: Path, source: str, says: str,
     import autograder.grade as grading
 
     monkeypatch.setattr(grading, "SIM_TIME_LIMIT", 8.0)
-    monkeypatch.setattr(grading, "MEMORY_LIMIT", 1 << 30)
     impl = standalone(source, tmp_path / "node.py")
     (appends,) = SUITE.select("appends-under-loss")
     (basic,) = SUITE.select("basic")
@@ -236,14 +235,15 @@ def test_a_hostile_run_costs_only_itself(tmp_path: Path, source: str, says: str,
 
 @pytest.mark.ray
 def test_a_forged_simulator_trace_cannot_earn_points(tmp_path: Path, ray_session: None) -> None:
-    """The simulator child runs student code, so what it hands back can be forged; the Ray run,
-    whose history the grader records itself, is what the points depend on."""
+    """A simulator run's trace is written by the grader's own process (the world), never by a
+    process that runs student code: a submission that looks for the grader's spec to forge the
+    trace finds nothing, in either runtime."""
     impl = standalone(FORGES_THE_TRACE, tmp_path / "node.py")
     (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=2, ray=True, pattern="appends-under-loss")
     sim = [o for o in g.outcomes if o.runtime == "sim"]
     ray = [o for o in g.outcomes if o.runtime == "ray"]
-    assert sim and all(o.passed for o in sim)  # the forgery fooled the simulator part...
-    assert ray and not any(o.passed for o in ray)  # ...not the run the grader watched itself
+    assert sim and not any(o.passed for o in sim)
+    assert ray and not any(o.passed for o in ray)
     assert g.score == 0
 
 
@@ -267,7 +267,7 @@ def test_grade_cli_writes_its_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("source", "says"), [
     (PATCHES_THE_CHECKER, "not linearizable"),
-    (EXITS, "the run crashed"),
+    (EXITS, "n1's process ended while handling a message"),
 ])
 def test_tampering_from_the_simulator_child_gets_nowhere(tmp_path: Path, source: str, says: str) -> None:
     impl = standalone(source, tmp_path / "node.py")

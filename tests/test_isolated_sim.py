@@ -5,8 +5,6 @@ process reaches nothing: no network, no other node, no files but its own, no sch
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,20 +14,12 @@ import pytest
 
 from autograder.suite import load_graded_suite
 from labs.runtime.lab import get_lab
-from labs.runtime.nursery import IsolationError, Nursery
+from labs.runtime.nursery import IsolationError, Nursery, isolation_available
 from labs.runtime.schedule import load, parse
 from labs.runtime.sim import Simulation, first_difference
 from labs.runtime.worker import NodeHung
 
-
-def _userns_available() -> str | None:
-    probe = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
-             "sys.exit(0 if libc.unshare(0x10000000 | 0x40000000) == 0 else 1)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True)
-    return None if done.returncode == 0 else "this machine does not allow new user namespaces"
-
-
-pytestmark = pytest.mark.skipif(_userns_available() is not None, reason="no user namespaces here")
+pytestmark = pytest.mark.skipif(isolation_available() is not None, reason="no user namespaces here")
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +169,7 @@ def test_a_node_process_that_dies_or_babbles_crashes_that_node_only(nursery: Nur
     run = Simulation(lab, schedule, 3, nodes=nursery.nodes(lab)).run()
     crashes = [e for e in run.trace if e["type"] == "crash" and e["node"] == "n1"]
     assert len(crashes) == 1 and crashes[0]["reason"] == "error"
-    assert ("ended while handling start" if how == "exits" else "that is not JSON") in str(crashes[0]["error"])
+    assert ("ended while handling on_start" if how == "exits" else "that is not JSON") in str(crashes[0]["error"])
     assert any(e["type"] == "restart" and e["node"] == "n1" for e in run.trace)
     assert any(e["type"] == "complete" and e["outcome"] == "ok" and e["t"] > 1.0 for e in run.trace)  # it went on
 
@@ -195,7 +185,7 @@ def test_a_handler_that_never_returns_stops_the_run(nursery: Nursery, tmp_path: 
                     pass
     '''))
     lab = get_lab("rpc").with_impl_source(submission)
-    with pytest.raises(NodeHung, match="n1 did not return from handling start"):
+    with pytest.raises(NodeHung, match="n1 did not return from handling on_start"):
         Simulation(lab, parse({"events": []}), 3, nodes=nursery.nodes(lab, seconds=2.0)).run()
 
 

@@ -38,11 +38,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import cluster_codec
+from .common import cluster_codec, format_error
 from .lab import Lab, load_submission
 from .node import Clerk, Node
 from .nodeside import NodeSide, World
-from .worker import RemoteNode
+from .worker import Budget, RemoteNode
 
 TMPFS = "size=64m,mode=1777"
 """Each node's private ``/tmp``: small, so that filling it costs that node only."""
@@ -53,7 +53,7 @@ RUN_SECONDS = 120.0
 
 _CLONE = {"NEWNS": 0x20000, "NEWUTS": 0x4000000, "NEWIPC": 0x8000000, "NEWUSER": 0x10000000,
           "NEWPID": 0x20000000, "NEWNET": 0x40000000}
-_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 0x4000, 1 << 18
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 0x4000, 1 << 18
 _PR_SET_NO_NEW_PRIVS, _PR_SET_CHILD_SUBREAPER = 38, 36
 
 
@@ -89,7 +89,7 @@ class Nursery:
     def nodes(self, lab: Lab, seconds: float = RUN_SECONDS) -> ProcessNodes:
         """The node processes of one run of ``lab`` (see :class:`ProcessNodes`)."""
         self._ask({"op": "run", "config": run_config(lab)})
-        return ProcessNodes(self, time.monotonic() + seconds)
+        return ProcessNodes(self, Budget(time.monotonic() + seconds))
 
     def spawn(self, name: str) -> tuple[socket.socket, int]:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -121,13 +121,21 @@ class Nursery:
 class ProcessNodes:
     """:data:`~labs.runtime.sim.NodeProcesses` for one run: each incarnation forked by the nursery."""
 
-    def __init__(self, nursery: Nursery, deadline: float) -> None:
+    def __init__(self, nursery: Nursery, budget: Budget) -> None:
         self._nursery = nursery
-        self._deadline = deadline
+        self.budget = budget
 
     def __call__(self, name: str, world: World) -> RemoteNode:
         sock, pid = self._nursery.spawn(name)
-        return RemoteNode(name, sock, world, self._deadline, lambda: self._nursery.kill(pid))
+        return RemoteNode(name, sock, world, self.budget, lambda: self._nursery.kill(pid))
+
+
+def isolation_available() -> str | None:
+    """Why this machine cannot seal node processes (no user namespaces), or None when it can."""
+    probe = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+             f"sys.exit(0 if libc.unshare({_CLONE['NEWUSER'] | _CLONE['NEWNET']}) == 0 else 1)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True)
+    return None if done.returncode == 0 else "this machine does not allow new user namespaces"
 
 
 def run_config(lab: Lab) -> dict[str, Any]:
@@ -184,9 +192,18 @@ def _seal(libc: Any, keep: int) -> None:
     socket, no capabilities, no way to gain any."""
     _mount(libc, "none", "/", None, _MS_REC | _MS_PRIVATE, None)
     _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV, None)
-    for place in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(place):
-            _mount(libc, "tmpfs", place, "tmpfs", _MS_NOSUID | _MS_NODEV, TMPFS)
+    places = [p for p in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(p)]
+    # Where Python finds the released packages may lie under one of those (the sandbox's work
+    # folder is in /tmp): keep each such folder, read-only, at its own path.
+    keep_paths = [p for p in sys.path if p and os.path.isdir(p) and any(p.startswith(t + "/") for t in places)]
+    held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in keep_paths]
+    for place in places:
+        _mount(libc, "tmpfs", place, "tmpfs", _MS_NOSUID | _MS_NODEV, TMPFS)
+    for path, fd in held:
+        os.makedirs(path, exist_ok=True)
+        _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC, None)
+        _mount(libc, "none", path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
+        os.close(fd)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -226,13 +243,29 @@ def _node(config: dict[str, Any], name: str, sock: socket.socket) -> None:
     """The node's process, from the moment it is sealed: load the classes, serve events."""
     from .worker import serve
 
-    server, clerk = _classes(config)
+    try:
+        server, clerk = _classes(config)
+    except Exception as exc:  # the student's file does not import: every event says so
+        _refuse(sock, format_error(name, "loading the submission", exc))
+        return
     classes: dict[str, type[Node]] = {n: server for n in config["servers"]}
     if clerk is not None:
         classes.update({c: clerk for c in config["clients"]})
     codec = cluster_codec([server] + ([clerk] if clerk is not None else []))
     servers = tuple(config["servers"])
     serve(sock, lambda world: NodeSide(name, classes[name], classes, codec, servers, config["params"], world))
+
+
+def _refuse(sock: socket.socket, report: str) -> None:
+    """Answer every event with ``report`` (the node crashes with it, each time it is started)."""
+    from .worker import ChannelClosed, recv_frame, send_frame
+
+    while True:
+        try:
+            recv_frame(sock)
+        except ChannelClosed:
+            return
+        send_frame(sock, ["done", [], report, None])
 
 
 def _preload(lab: str) -> None:

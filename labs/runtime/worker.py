@@ -55,10 +55,13 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(parts)
 
 
-def recv_frame(sock: socket.socket) -> Any:
+def recv_frame(sock: socket.socket, count: Callable[[int], None] | None = None) -> Any:
+    """The next frame; ``count`` hears its size before it is read."""
     (size,) = FRAME.unpack(_read_exactly(sock, FRAME.size))
     if size > MAX_FRAME:
         raise NodeError(f"a frame of {size:,} bytes is more than the {MAX_FRAME:,} allowed")
+    if count is not None:
+        count(size)
     try:
         return json.loads(_read_exactly(sock, size))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -105,8 +108,35 @@ def serve(sock: socket.socket, make: Callable[[World], NodeSide]) -> None:
 # -- the world's side: runs in the grader's process -------------------------------------------
 
 
-class NodeHung(RuntimeError):
+class RunAborted(RuntimeError):
+    """The run cannot go on (the message says why); it is a failure of the submission."""
+
+
+class NodeHung(RunAborted):
     """A node's process did not answer in time (a handler that never returns): the run stops."""
+
+
+class TooMuchData(RunAborted):
+    """The nodes handed back more bytes than a run may hold: the run stops."""
+
+
+RUN_BYTES = 256 << 20
+"""Bytes all node processes of one run may hand back together (their messages, logs, results)."""
+
+
+class Budget:
+    """Real time and bytes one run's node processes may use together."""
+
+    def __init__(self, deadline: float, max_bytes: int = RUN_BYTES) -> None:
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.received = 0
+
+    def count(self, size: int) -> None:
+        self.received += size
+        if self.received > self.max_bytes:
+            raise TooMuchData(f"the nodes handed back more than {self.max_bytes >> 20} MiB in one run (messages, "
+                              "logs, results): a message storm, or messages too big?")
 
 
 _JSONABLE = (type(None), bool, int, float, str, list, dict)
@@ -144,20 +174,27 @@ _EFFECT_SHAPES: dict[str, Callable[[list[Any]], bool]] = {
 }
 
 
+_EVENTS = {"start": "on_start", "fire": "a timer", "invoke": "an operation", "step": "a step of a work",
+           "result": "the result of a work", "role": "role()", "measure": "a measurement"}
+"""Events as a report names them."""
+
+
 class RemoteNode:
     """One node incarnation in a process of its own, as the simulator drives it."""
 
-    def __init__(self, name: str, sock: socket.socket, world: World, deadline: float,
+    def __init__(self, name: str, sock: socket.socket, world: World, budget: Budget,
                  kill: Callable[[], None]) -> None:
         self.name = name
         self._sock = sock
         self._world = world
-        self._deadline = deadline
+        self._budget = budget
         self._kill = kill
         self._dead: str | None = None
 
     def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply:
-        what = str(event[0])
+        what = _EVENTS.get(str(event[0]), str(event[0]))
+        if event[0] == "deliver":
+            what = f"a message from {event[1]}"
         if self._dead is not None:
             return [], None, None
         try:
@@ -189,12 +226,12 @@ class RemoteNode:
             return [], f"{self.name} crashed while handling {what}: {exc}", None
 
     def _receive(self, what: str) -> Any:
-        left = self._deadline - time.monotonic()
+        left = self._budget.deadline - time.monotonic()
         if left <= 0:
             raise NodeHung(f"the run ran out of real time while {self.name} was handling {what}")
         self._sock.settimeout(left)
         try:
-            return recv_frame(self._sock)
+            return recv_frame(self._sock, self._budget.count)
         except TimeoutError:
             self._kill()
             raise NodeHung(f"{self.name} did not return from handling {what}: a handler that never returns "
