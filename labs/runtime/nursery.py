@@ -290,6 +290,7 @@ def _spawn(libc: Any, config: dict[str, Any], name: str, fd: int, isolate: bool)
             if node == 0:
                 os.close(write)
                 try:
+                    os.setsid()  # a group of its own: kill(0, ...) reaches no process but its own
                     if isolate:
                         _seal(libc, fd)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
