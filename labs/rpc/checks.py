@@ -157,7 +157,29 @@ def serves_again_after_disk_loss(run: RunResult) -> list[str]:
     return []
 
 
+def answered_by_the_server(run: RunResult) -> list[str]:
+    """Every operation that succeeded heard from a server while it was in progress: a clerk that
+    answers by itself (from a store of its own, or one shared outside the network) is not a
+    client of the service. Read from the trace the runtime wrote: deliveries, not claims."""
+    servers = set(run.trace[0].get("nodes", ()))
+    heard: dict[str, bool] = {}  # clerk -> whether a server's message reached it since its invoke
+    invoked: dict[str, dict[str, Any]] = {}
+    for e in run.trace:
+        kind, node = e["type"], e.get("node")
+        if kind == "invoke":
+            heard[node], invoked[node] = False, e
+        elif kind == "deliver" and node in heard and e.get("src") in servers:
+            heard[node] = True
+        elif kind == "complete" and e.get("outcome") == "ok" and not heard.get(node, True):
+            call = invoked[node]
+            return [Finding(f"operation {e['index']} ({call['f']} of key {call['key']!r}) completed at t={e['t']:.3f} "
+                            f"though no message from a server reached {node} since it was invoked at "
+                            f"t={call['t']:.3f}: a clerk asks the server, it never answers by itself")]
+    return []
+
+
 CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+    "answered-by-the-server": answered_by_the_server,
     "no-node-errors": no_node_errors,
     "linearizable": linearizable,
     "most-operations-complete": most_operations_complete(0.95),

@@ -1,0 +1,145 @@
+"""The grader owns the run: submissions that tried to steer it, graded as a dishonest student would
+hand them in. Each once scored full marks (issue 13); each now scores nothing on what it attacks,
+with the reason in its feedback (the reference's full marks on the same path: test_grade.py).
+
+They are graded on the simulator (the world in the grader's process, each node in a sealed
+process of its own), in the sandbox when this machine has one, as CI's does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from submissions import standalone
+
+from autograder.grade import TestGrade, grade
+from labs.runtime.nursery import isolation_available
+
+pytestmark = pytest.mark.skipif(isolation_available() is not None, reason="no user namespaces here")
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = Path(__file__).resolve().parent / "rpc_variants"
+
+NO_MESSAGES = '''
+"""Sends no message at all: the server does nothing, and each clerk applies its operation to a
+store shared by every clerk outside the network (a module-level dict), then completes after 1 ms."""
+from dataclasses import dataclass
+
+from labs.runtime.node import Clerk, Node, on_timer
+
+_STORE = {}
+
+
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+class KVServer(Node):
+    pass
+
+
+class KVClerk(Clerk):
+    def on_invoke(self, op):
+        key = str(op.key)
+        value, version = _STORE.get(key, ("", 0))
+        if op.f == "get":
+            self.result = [value, version]
+        elif op.f == "put":
+            new, expected = op.value
+            self.result = int(expected) == version
+            if self.result:
+                _STORE[key] = (str(new), version + 1)
+        else:
+            _STORE[key] = (value + str(op.value), version + 1)
+            self.result = None
+        self.set_timer(0.001, Done())
+
+    @on_timer(Done)
+    def done(self, timer):
+        self.complete(self.result)
+'''
+
+FAULTS_OFF = '''
+"""No retries and no duplicate detection, and one line that switches the network's faults off in
+every runtime module it can reach."""
+import labs.runtime.ray_host
+import labs.runtime.sim
+from labs.rpc import node as reference
+from labs.rpc.node import AppendRequest, PutRequest, Retry
+
+labs.runtime.sim.fate = labs.runtime.ray_host.fate = lambda rng, net: [0.0]
+
+
+class KVServer(reference.KVServer):
+    def answer_again(self, msg: PutRequest | AppendRequest, sender: str) -> bool:
+        return False
+
+
+class KVClerk(reference.KVClerk):
+    @reference.on_timer(Retry)
+    def handle_retry(self, timer: Retry) -> None:
+        pass
+'''
+
+READS_THE_TEST = '''
+"""No duplicate detection, unless it can find the test it is run under (a schedule, a seed, the
+test's name) anywhere in its process: then it behaves, so that only the graded runs pass."""
+import gc
+import inspect
+
+from labs.rpc import node as reference
+from labs.rpc.node import AppendRequest, PutRequest
+
+
+def _graded() -> bool:
+    for frame in inspect.stack():
+        if any(name in frame.frame.f_locals for name in ("spec", "schedule", "test")):
+            return True
+    return any(type(o).__name__ in ("Schedule", "Test", "Simulation") for o in gc.get_objects())
+
+
+class KVServer(reference.KVServer):
+    def on_start(self) -> None:
+        super().on_start()
+        self.behave = _graded()
+
+    def answer_again(self, msg: PutRequest | AppendRequest, sender: str) -> bool:
+        return self.behave and super().answer_again(msg, sender)
+
+
+KVClerk = reference.KVClerk
+'''
+
+
+def _grade(tmp_path: Path, name: str, source: str, pattern: str | None = None, seeds: int = 2) -> dict[str, TestGrade]:
+    impl = standalone(source, tmp_path / name / "node.py")
+    grades = grade(impl, "rpc", tmp_path / f"{name}-out", sim_seeds=seeds, ray=False, pattern=pattern)
+    return {g.test.name: g for g in grades}
+
+
+def _why(g: TestGrade) -> str:
+    return "\n".join(str(f) for o in g.failures for f in o.findings)
+
+
+def test_a_submission_that_sends_no_messages_earns_nothing(tmp_path: Path) -> None:
+    grades = _grade(tmp_path, "no-messages", NO_MESSAGES, seeds=1)
+    assert {name: g.score for name, g in grades.items()} == {name: 0 for name in grades}
+    # Each clerk has a store of its own now: what one wrote, the others never read...
+    assert "not linearizable" in _why(grades["racing-puts"])
+    # ...and with one client, where that cannot show, the trace shows that no server answered.
+    assert "no message from a server reached c1" in _why(grades["basic"])
+
+
+def test_switching_the_faults_off_from_student_code_changes_nothing(tmp_path: Path) -> None:
+    grades = _grade(tmp_path, "faults-off", FAULTS_OFF, pattern="unreliable")
+    (g,) = grades.values()
+    assert g.score == 0
+    assert "did not complete" in _why(g) or "linearizable" in _why(g), _why(g)
+
+
+def test_a_submission_that_looks_for_its_test_never_finds_it(tmp_path: Path) -> None:
+    grades = _grade(tmp_path, "reads-the-test", READS_THE_TEST, pattern="appends-under-loss")
+    (g,) = grades.values()
+    assert g.score == 0
+    assert "took effect 2 times" in _why(g), _why(g)
