@@ -258,14 +258,15 @@ def _node(config: dict[str, Any], name: str, sock: socket.socket) -> None:
 
 def _refuse(sock: socket.socket, report: str) -> None:
     """Answer every event with ``report`` (the node crashes with it, each time it is started)."""
-    from .worker import ChannelClosed, recv_frame, send_frame
+    from .worker import ChannelClosed, Frames
 
+    frames = Frames(sock)
     while True:
         try:
-            recv_frame(sock)
+            frames.recv()
         except ChannelClosed:
             return
-        send_frame(sock, ["done", [], report, None])
+        frames.send(["done", [], report, None])
 
 
 def _preload(lab: str) -> None:

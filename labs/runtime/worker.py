@@ -37,35 +37,42 @@ class ChannelClosed(ConnectionError):
     """The other end of a node's socket went away."""
 
 
-def send_frame(sock: socket.socket, obj: Any) -> None:
-    data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
-    if len(data) > MAX_FRAME:
-        raise NodeError(f"a frame of {len(data):,} bytes is more than the {MAX_FRAME:,} allowed")
-    sock.sendall(FRAME.pack(len(data)) + data)
+class Frames:
+    """Frames over one socket, both ways. Reads are buffered: one system call brings in a whole
+    frame, mostly (a run hands thousands of small frames back and forth)."""
 
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buffer = bytearray()
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
-    parts: list[bytes] = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
-            raise ChannelClosed("the other end closed the socket")
-        parts.append(chunk)
-        n -= len(chunk)
-    return b"".join(parts)
+    def send(self, obj: Any) -> None:
+        data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+        if len(data) > MAX_FRAME:
+            raise NodeError(f"a frame of {len(data):,} bytes is more than the {MAX_FRAME:,} allowed")
+        self.sock.sendall(FRAME.pack(len(data)) + data)
 
+    def _fill(self, need: int) -> None:
+        while len(self._buffer) < need:
+            chunk = self.sock.recv(max(1 << 16, min(need - len(self._buffer), 1 << 24)))
+            if not chunk:
+                raise ChannelClosed("the other end closed the socket")
+            self._buffer += chunk
 
-def recv_frame(sock: socket.socket, count: Callable[[int], None] | None = None) -> Any:
-    """The next frame; ``count`` hears its size before it is read."""
-    (size,) = FRAME.unpack(_read_exactly(sock, FRAME.size))
-    if size > MAX_FRAME:
-        raise NodeError(f"a frame of {size:,} bytes is more than the {MAX_FRAME:,} allowed")
-    if count is not None:
-        count(size)
-    try:
-        return json.loads(_read_exactly(sock, size))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NodeError(f"a frame that is not JSON: {exc}") from None
+    def recv(self, count: Callable[[int], None] | None = None) -> Any:
+        """The next frame; ``count`` hears its size before it is read."""
+        self._fill(FRAME.size)
+        (size,) = FRAME.unpack_from(self._buffer)
+        if size > MAX_FRAME:
+            raise NodeError(f"a frame of {size:,} bytes is more than the {MAX_FRAME:,} allowed")
+        if count is not None:
+            count(size)
+        self._fill(FRAME.size + size)
+        data = bytes(self._buffer[FRAME.size:FRAME.size + size])
+        del self._buffer[:FRAME.size + size]
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise NodeError(f"a frame that is not JSON: {exc}") from None
 
 
 # -- the node's side: runs in the node's own process ------------------------------------------
@@ -74,12 +81,12 @@ def recv_frame(sock: socket.socket, count: Callable[[int], None] | None = None) 
 class _Channel:
     """:class:`~.nodeside.World` over the socket, from the node's process."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    def __init__(self, frames: Frames) -> None:
+        self.frames = frames
 
     def call(self, effects: list[Effect], request: tuple[Any, ...]) -> tuple[Any, int]:
-        send_frame(self.sock, ["call", effects, list(request)])
-        answer = recv_frame(self.sock)
+        self.frames.send(["call", effects, list(request)])
+        answer = self.frames.recv()
         if answer[0] == "no":
             raise CallRefused(str(answer[1]), str(answer[2]))
         return answer[1], int(answer[2])
@@ -92,17 +99,18 @@ def _random_state(state: Any) -> Any:
 
 def serve(sock: socket.socket, make: Callable[[World], NodeSide]) -> None:
     """Run one node incarnation: events in, effects out, until the world closes the socket."""
-    side = make(_Channel(sock))
+    frames = Frames(sock)
+    side = make(_Channel(frames))
     while True:
         try:
-            frame = recv_frame(sock)
+            frame = frames.recv()
         except ChannelClosed:
             return
         event, now, ids = frame
         if event[0] in ("start", "step"):
             event[2] = _random_state(event[2])
         effects, error, value = side.handle(float(now), int(ids), tuple(event))
-        send_frame(sock, ["done", effects, error, value])
+        frames.send(["done", effects, error, value])
 
 
 # -- the world's side: runs in the grader's process -------------------------------------------
@@ -186,6 +194,7 @@ class RemoteNode:
                  kill: Callable[[], None]) -> None:
         self.name = name
         self._sock = sock
+        self._frames = Frames(sock)
         self._world = world
         self._budget = budget
         self._kill = kill
@@ -198,7 +207,7 @@ class RemoteNode:
         if self._dead is not None:
             return [], None, None
         try:
-            send_frame(self._sock, [list(event), now, ids])
+            self._frames.send([list(event), now, ids])
             while True:
                 frame = self._receive(what)
                 if type(frame) is not list or not frame:
@@ -213,9 +222,9 @@ class RemoteNode:
                 try:
                     answer, counter = self._world.call(_effects(frame[1], self.name), tuple(frame[2]))
                 except CallRefused as exc:
-                    send_frame(self._sock, ["no", exc.kind, str(exc)])
+                    self._frames.send(["no", exc.kind, str(exc)])
                 else:
-                    send_frame(self._sock, ["ok", answer, counter])
+                    self._frames.send(["ok", answer, counter])
         except (ChannelClosed, OSError) as exc:
             self._dead = f"{self.name}'s process ended while handling {what} ({exc})"
             self._kill()
@@ -231,7 +240,7 @@ class RemoteNode:
             raise NodeHung(f"the run ran out of real time while {self.name} was handling {what}")
         self._sock.settimeout(left)
         try:
-            return recv_frame(self._sock, self._budget.count)
+            return self._frames.recv(self._budget.count)
         except TimeoutError:
             self._kill()
             raise NodeHung(f"{self.name} did not return from handling {what}: a handler that never returns "
