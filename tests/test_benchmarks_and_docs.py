@@ -70,3 +70,10 @@ def test_ray_stability_benchmark_counts_failures_and_late_restarts() -> None:
     assert figures["runs"] == 2 and figures["failed_runs"] == 0
     assert figures["failed_per_test"] == {"rpc restart-with-disk": 0}
     assert figures["restarts"] == 2 and figures["restart_late_max_s"] is not None
+
+
+def test_isolation_benchmark_compares_both_paths() -> None:
+    """A few runs of each lab on the sealed path and on the path before it, the same runs."""
+    figures = run_script("benchmarks/isolation.py", "--labs", "rpc,raft", "-k", "restart", "--seeds", "1")
+    assert figures["rpc"]["runs"] == 2 and figures["raft"]["runs"] >= 3
+    assert all(f["sealed_seconds"] > 0 and f["child_seconds"] > 0 and f["ratio"] > 0 for f in figures.values())
