@@ -81,7 +81,8 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     grades: list[TestGrade] = []
-    with _sandbox_for(impl, sandbox) as sb, start_nursery(sb) as nursery:
+    with _sandbox_for(impl, sandbox) as sb, contextlib.ExitStack() as nurseries:
+        nursery = nurseries.enter_context(start_nursery(sb))
         if sb is not None:
             out.chmod(0o700)  # the results are the instructor's until handed back
             sb.make_private([suite.source.resolve().parent, out.resolve(), *[Path(p).resolve() for p in private]],
@@ -90,6 +91,8 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
             g = TestGrade(test)
             seeds = list(test.seeds if sim_seeds is None else test.seeds[:sim_seeds])
             for seed in seeds:
+                if not nursery.alive():  # the sandbox's watchdog killed it with the submission's processes
+                    nursery = nurseries.enter_context(start_nursery(sb))
                 g.outcomes.append(run_sim_isolated(test, seed, impl, sb, nursery))
                 if progress:
                     progress(f"{test.name} sim seed {seed}")
@@ -160,8 +163,12 @@ def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None 
         except RunAborted as exc:
             outcome.findings.append(Finding(f"the run did not finish within {SIM_TIME_LIMIT:.0f} s of real "
                                             f"time: {exc}"))
-        except IsolationError as exc:  # the machine's fault, not the student's: grading stops
-            raise SandboxError(f"could not start a node's sealed process: {exc}") from exc
+        except IsolationError as exc:
+            incidents = sandbox.take_incidents() if sandbox is not None else []
+            if not incidents:  # the machine's fault, not the student's: grading stops
+                raise SandboxError(f"could not start a node's sealed process: {exc}") from exc
+            # The watchdog killed the submission's processes (a fork bomb, too much memory).
+            outcome.findings.extend(Finding(text) for text in incidents)
         except Exception as exc:  # the student's files cannot be read...
             outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}"))
         else:

@@ -128,6 +128,9 @@ def test_files_written_outside_the_work_folder_and_fake_results_earn_nothing(tmp
     (g,) = grade(impl, "rpc", out, sim_seeds=1, ray=True, pattern="basic")
     assert g.score == 0
     for o in g.outcomes:  # the reference's code, so this is the only thing wrong
+        if o.runtime == "sim":  # a simulated node's /tmp is its own, and vanishes with it
+            assert o.passed, o.findings
+            continue
         assert [str(f) for f in o.findings] == [
             "the submission wrote /tmp/ds-course-fake-results.json, outside its work folder (it was removed)"], o.findings
     assert not Path("/tmp/ds-course-fake-results.json").exists()

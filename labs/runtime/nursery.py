@@ -38,16 +38,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import cluster_codec, format_error
+from .common import NodeError, cluster_codec, format_error
 from .lab import Lab, load_submission
 from .node import Clerk, Node
 from .nodeside import NodeSide, World
-from .worker import Budget, RemoteNode
+from .worker import Budget, ChannelClosed, Frames, RemoteNode
 
 TMPFS = "size=64m,mode=1777"
 """Each node's private ``/tmp``: small, so that filling it costs that node only."""
 NODE_MEMORY = 2 << 30
 """Bytes of address space one node's process may map."""
+SEAL_SECONDS = 30.0
+"""Seconds a new node process may take to say it is sealed."""
 RUN_SECONDS = 120.0
 """Seconds of real time a run may take before it counts as hung."""
 
@@ -103,6 +105,9 @@ class Nursery:
         with contextlib.suppress(OSError):
             self._ask({"op": "kill", "pid": pid})
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
     def close(self) -> None:
         self._sock.close()
         try:
@@ -127,7 +132,18 @@ class ProcessNodes:
 
     def __call__(self, name: str, world: World) -> RemoteNode:
         sock, pid = self._nursery.spawn(name)
-        return RemoteNode(name, sock, world, self.budget, lambda: self._nursery.kill(pid))
+        frames = Frames(sock)
+        sock.settimeout(SEAL_SECONDS)
+        try:
+            said = frames.recv()
+        except (OSError, ValueError, NodeError) as exc:
+            said = ["broken", f"no word from it ({exc})"]
+        if said != ["sealed"]:
+            self._nursery.kill(pid)
+            sock.close()
+            why = said[1] if isinstance(said, list) and len(said) == 2 and said[0] == "broken" else said
+            raise IsolationError(f"{name}'s process could not be sealed: {why}")
+        return RemoteNode(name, frames, world, self.budget, lambda: self._nursery.kill(pid))
 
 
 def isolation_available() -> str | None:
@@ -239,28 +255,25 @@ def _classes(config: dict[str, Any]) -> tuple[type[Node], type[Clerk] | None]:
     return load(config["server"]), load(config["clerk"])
 
 
-def _node(config: dict[str, Any], name: str, sock: socket.socket) -> None:
+def _node(config: dict[str, Any], name: str, frames: Frames) -> None:
     """The node's process, from the moment it is sealed: load the classes, serve events."""
     from .worker import serve
 
     try:
         server, clerk = _classes(config)
     except Exception as exc:  # the student's file does not import: every event says so
-        _refuse(sock, format_error(name, "loading the submission", exc))
+        _refuse(frames, format_error(name, "loading the submission", exc))
         return
     classes: dict[str, type[Node]] = {n: server for n in config["servers"]}
     if clerk is not None:
         classes.update({c: clerk for c in config["clients"]})
     codec = cluster_codec([server] + ([clerk] if clerk is not None else []))
     servers = tuple(config["servers"])
-    serve(sock, lambda world: NodeSide(name, classes[name], classes, codec, servers, config["params"], world))
+    serve(frames, lambda world: NodeSide(name, classes[name], classes, codec, servers, config["params"], world))
 
 
-def _refuse(sock: socket.socket, report: str) -> None:
+def _refuse(frames: Frames, report: str) -> None:
     """Answer every event with ``report`` (the node crashes with it, each time it is started)."""
-    from .worker import ChannelClosed, Frames
-
-    frames = Frames(sock)
     while True:
         try:
             frames.recv()
@@ -291,11 +304,18 @@ def _spawn(libc: Any, config: dict[str, Any], name: str, fd: int, isolate: bool)
             if node == 0:
                 os.close(write)
                 try:
-                    os.setsid()  # a group of its own: kill(0, ...) reaches no process but its own
-                    if isolate:
-                        _seal(libc, fd)
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    _node(config, name, socket.socket(fileno=fd))
+                    frames = Frames(socket.socket(fileno=fd))
+                    try:
+                        os.setsid()  # a group of its own: kill(0, ...) reaches no process but its own
+                        if isolate:
+                            _seal(libc, fd)
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    except BaseException as exc:
+                        frames.send(["broken", f"{type(exc).__name__}: {exc}"])
+                        raise
+                    # Said before any student code runs, so student code cannot say it instead.
+                    frames.send(["sealed"])
+                    _node(config, name, frames)
                     code = 0
                 finally:
                     os._exit(code)

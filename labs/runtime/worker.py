@@ -97,9 +97,8 @@ def _random_state(state: Any) -> Any:
     return None if state is None else (state[0], tuple(state[1]), state[2])
 
 
-def serve(sock: socket.socket, make: Callable[[World], NodeSide]) -> None:
+def serve(frames: Frames, make: Callable[[World], NodeSide]) -> None:
     """Run one node incarnation: events in, effects out, until the world closes the socket."""
-    frames = Frames(sock)
     side = make(_Channel(frames))
     while True:
         try:
@@ -190,11 +189,11 @@ _EVENTS = {"start": "on_start", "fire": "a timer", "invoke": "an operation", "st
 class RemoteNode:
     """One node incarnation in a process of its own, as the simulator drives it."""
 
-    def __init__(self, name: str, sock: socket.socket, world: World, budget: Budget,
+    def __init__(self, name: str, frames: Frames, world: World, budget: Budget,
                  kill: Callable[[], None]) -> None:
         self.name = name
-        self._sock = sock
-        self._frames = Frames(sock)
+        self._sock = frames.sock
+        self._frames = frames
         self._world = world
         self._budget = budget
         self._kill = kill
