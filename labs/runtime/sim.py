@@ -20,13 +20,14 @@ trace is the same, byte for byte.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .common import Clock, NodeError, cluster_codec, resolve_partition
-from .files import SIM_BYTES_PER_SECOND, MemoryFiles
+from .files import SIM_BYTES_PER_SECOND, MemoryFiles, _text, check_name
 from .lab import Lab, RunResult
 from .network import CLEAN, Delay, Links, Network, fate, links_to_data
 from .node import Node, TimerId
@@ -138,6 +139,8 @@ class _SlotWorld:
             answer = self._answer(request)
         except (FileNotFoundError, ValueError, TypeError) as exc:
             raise CallRefused(type(exc).__name__, str(exc)) from None
+        except (KeyError, AttributeError) as exc:  # only a node process that talks nonsense gets here
+            raise CallRefused("NodeError", f"a call that makes no sense: {request[0]!r} ({exc!r})") from None
         return answer, sim._ids
 
     def _answer(self, request: tuple[Any, ...]) -> Any:
@@ -153,12 +156,15 @@ class _SlotWorld:
         self._sim._emit("file", node=self._slot.name, **fields)
 
     def text(self, name: str) -> str | None:
-        return self._sim.files.get(name)
+        return self._sim.files.get(check_name(name))
 
     def names(self) -> list[str]:
         return list(self._sim.files)
 
     def write_begins(self, name: str, text: str, duration: float) -> int:
+        name, text = check_name(name), _text(text)
+        if type(duration) not in (int, float) or not 0 <= duration < math.inf:
+            raise ValueError(f"a write's duration is a number of seconds >= 0, not {duration!r}")
         sim = self._sim
         sim.files[name] = ""  # truncated: it fills as the write goes on
         self._emit(op="write", name=name, bytes=len(text.encode("utf-8")))
@@ -172,7 +178,8 @@ class _SlotWorld:
         self._emit(op="written", name=name, bytes=len(text.encode("utf-8")))
 
     def renamed(self, src: str, dst: str) -> None:
-        text = self._sim.files.pop(src)
+        dst = check_name(dst)
+        text = self._sim.files.pop(check_name(src))
         self._sim.files[dst] = text
         self._emit(op="rename", name=src, to=dst, bytes=len(text.encode("utf-8")))
 
@@ -455,6 +462,8 @@ class Simulation:
 
     def _step_work(self, slot: _Slot, wid: int, name: str, event: tuple[Any, ...]) -> None:
         wait, failure = self._ask(slot, event)
+        if failure is None and not (wait is None or wait == "result" or _seconds(wait)):
+            failure = f"{slot.name} crashed while running the work {name}: its process said to wait {wait!r}"
         if failure is not None:
             slot.works.pop(wid, None)
             self._emit("work", node=slot.name, id=wid, op="error", name=name)
@@ -613,6 +622,7 @@ class Simulation:
             slot = self.slots[name]
             if slot.up and slot.process_ is not None:
                 size, _ = self._ask(slot, ("measure",))
+                size = size if type(size) is int and size >= 0 else 0
                 disk = sum(len(k) + len(v) for k, v in slot.disk.items())
                 self._emit("memory", node=name, bytes=size, disk=disk)
 
@@ -630,6 +640,10 @@ class Simulation:
         slot.session_ops = 0
         slot.process += len(self.clients)
         self._start(slot, first=False)
+
+
+def _seconds(x: object) -> bool:
+    return type(x) in (int, float) and 0 <= x < math.inf  # type: ignore[operator]
 
 
 def run_sim(lab: Lab, schedule: Schedule, seed: int = 0) -> RunResult:
