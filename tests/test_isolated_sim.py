@@ -191,4 +191,4 @@ def test_a_handler_that_never_returns_stops_the_run(nursery: Nursery, tmp_path: 
 
 def test_a_nursery_says_why_it_cannot_isolate() -> None:
     with Nursery() as n, pytest.raises(IsolationError, match="spawn before run"):
-        n.spawn("n1")
+        n.spawn()

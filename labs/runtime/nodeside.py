@@ -118,8 +118,12 @@ class NodeSide:
 
     def _handler(self, kind: str, event: tuple[Any, ...]) -> tuple[str, Callable[[], None]]:
         """What the event is (as an error report names it) and the code that handles it."""
-        if kind == "start":
+        if kind == "start":  # a new incarnation (in this process again, for a clerk's next user)
             _, disk, state, pending = event
+            self.stop()
+            self.timers.clear()
+            self.works.clear()
+            self.results.clear()
             self.disk.load(disk)
             self.random.setstate(state)
             self.pending = bool(pending)

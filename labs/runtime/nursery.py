@@ -79,27 +79,30 @@ class Nursery:
         theirs.close()
         self.isolate = isolate
 
-    def _ask(self, request: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+    def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         data = json.dumps(request).encode("utf-8")
-        socket.send_fds(self._sock, [len(data).to_bytes(4, "big") + data], fds or [])
-        head = _read(self._sock, 4)
+        self._sock.sendall(len(data).to_bytes(4, "big") + data)
+        head, fds, _, _ = socket.recv_fds(self._sock, 4, 1)
+        if len(head) < 4:
+            head += _read(self._sock, 4 - len(head))
         answer: dict[str, Any] = json.loads(_read(self._sock, int.from_bytes(head, "big")))
         if "error" in answer:
+            for fd in fds:
+                os.close(fd)
             raise IsolationError(str(answer["error"]))
-        return answer
+        return answer, fds
 
     def nodes(self, lab: Lab, seconds: float = RUN_SECONDS) -> ProcessNodes:
         """The node processes of one run of ``lab`` (see :class:`ProcessNodes`)."""
         self._ask({"op": "run", "config": run_config(lab)})
         return ProcessNodes(self, Budget(time.monotonic() + seconds))
 
-    def spawn(self, name: str) -> tuple[socket.socket, int]:
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            answer = self._ask({"op": "spawn", "name": name}, [theirs.fileno()])
-        finally:
-            theirs.close()
-        return mine, int(answer["pid"])
+    def spawn(self) -> tuple[socket.socket, int]:
+        """A sealed node process, ready (the student's files loaded): a socket to it, and its pid."""
+        answer, fds = self._ask({"op": "spawn"})
+        if len(fds) != 1:
+            raise IsolationError("the nursery handed over no socket")
+        return socket.socket(fileno=fds[0]), int(answer["pid"])
 
     def kill(self, pid: int) -> None:
         with contextlib.suppress(OSError):
@@ -131,7 +134,7 @@ class ProcessNodes:
         self.budget = budget
 
     def __call__(self, name: str, world: World) -> RemoteNode:
-        sock, pid = self._nursery.spawn(name)
+        sock, pid = self._nursery.spawn()
         frames = Frames(sock)
         sock.settimeout(SEAL_SECONDS)
         try:
@@ -143,6 +146,7 @@ class ProcessNodes:
             sock.close()
             why = said[1] if isinstance(said, list) and len(said) == 2 and said[0] == "broken" else said
             raise IsolationError(f"{name}'s process could not be sealed: {why}")
+        frames.send(["node", name])
         return RemoteNode(name, frames, world, self.budget, lambda: self._nursery.kill(pid))
 
 
@@ -255,15 +259,11 @@ def _classes(config: dict[str, Any]) -> tuple[type[Node], type[Clerk] | None]:
     return load(config["server"]), load(config["clerk"])
 
 
-def _node(config: dict[str, Any], name: str, frames: Frames) -> None:
-    """The node's process, from the moment it is sealed: load the classes, serve events."""
+def _node(config: dict[str, Any], name: str, loaded: tuple[type[Node], type[Clerk] | None], frames: Frames) -> None:
+    """Serve events as node ``name``."""
     from .worker import serve
 
-    try:
-        server, clerk = _classes(config)
-    except Exception as exc:  # the student's file does not import: every event says so
-        _refuse(frames, format_error(name, "loading the submission", exc))
-        return
+    server, clerk = loaded
     classes: dict[str, type[Node]] = {n: server for n in config["servers"]}
     if clerk is not None:
         classes.update({c: clerk for c in config["clients"]})
@@ -290,32 +290,43 @@ def _preload(lab: str) -> None:
             importlib.import_module(info.name)
 
 
-def _spawn(libc: Any, config: dict[str, Any], name: str, fd: int, isolate: bool) -> int:
-    """Fork the node's process; returns its pid (the first of its own PID namespace)."""
+class _Forked:
+    """A node process on its way: its socket, and the pipe on which it will say its pid."""
+
+    def __init__(self, sock: socket.socket, pid_pipe: int) -> None:
+        self.sock, self._pipe = sock, pid_pipe
+        self._pid: int | None = None
+
+    def pid(self) -> int:
+        """Its pid (the first of its own PID namespace), once it is known (waits for it)."""
+        if self._pid is None:
+            with os.fdopen(self._pipe, "rb") as f:
+                said = f.read().decode()
+            if not said.isdigit():
+                self.sock.close()
+                raise IsolationError(said.removeprefix("error: ") or "the node's process could not start")
+            self._pid = int(said)
+        return self._pid
+
+
+def _prefork(libc: Any, config: dict[str, Any], isolate: bool) -> _Forked:
+    """Fork a node process, which seals itself and loads the student's files, then waits to be
+    told its name. Returns at once: the process gets ready meanwhile."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     read, write = os.pipe()
     first = os.fork()
     if first == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
             os.close(read)
+            mine.close()
             if isolate:
                 _enter_namespaces(libc)
             node = os.fork()  # the first process of the new PID namespace
             if node == 0:
                 os.close(write)
                 try:
-                    frames = Frames(socket.socket(fileno=fd))
-                    try:
-                        os.setsid()  # a group of its own: kill(0, ...) reaches no process but its own
-                        if isolate:
-                            _seal(libc, fd)
-                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    except BaseException as exc:
-                        frames.send(["broken", f"{type(exc).__name__}: {exc}"])
-                        raise
-                    # Said before any student code runs, so student code cannot say it instead.
-                    frames.send(["sealed"])
-                    _node(config, name, frames)
+                    _node_process(libc, config, theirs, isolate)
                     code = 0
                 finally:
                     os._exit(code)
@@ -327,47 +338,108 @@ def _spawn(libc: Any, config: dict[str, Any], name: str, fd: int, isolate: bool)
         finally:
             os._exit(code)
     os.close(write)
-    with os.fdopen(read, "rb") as f:
-        said = f.read().decode()
-    if not said.isdigit():
-        raise IsolationError(said.removeprefix("error: ") or "the node's process could not start")
-    return int(said)
+    theirs.close()
+    return _Forked(mine, read)
+
+
+def _node_process(libc: Any, config: dict[str, Any], sock: socket.socket, isolate: bool) -> None:  # pragma: no cover
+    """A node's process: sealed first, then the student's files, then its name, then events."""
+    frames = Frames(sock)
+    try:
+        os.setsid()  # a group of its own: kill(0, ...) reaches no process but its own
+        if isolate:
+            _seal(libc, sock.fileno())
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    except BaseException as exc:
+        frames.send(["broken", f"{type(exc).__name__}: {exc}"])
+        raise
+    frames.send(["sealed"])  # said before any student code runs, so student code cannot say it
+    try:
+        classes: tuple[type[Node], type[Clerk] | None] | None = _classes(config)
+        failure: Exception | None = None
+    except Exception as exc:  # the student's file does not import: every event will say so
+        classes, failure = None, exc
+    try:
+        told = frames.recv()
+    except ChannelClosed:
+        return
+    name = str(told[1])
+    if classes is None:
+        assert failure is not None
+        _refuse(frames, format_error(name, "loading the submission", failure))
+        return
+    _node(config, name, classes, frames)
+
+
+POOL = 4
+"""Node processes the nursery keeps sealed and loaded ahead, so that a start (or a restart, or a
+new clerk) need not wait for one: they get ready while the simulator runs on the other core."""
+
+
+class _Pool:
+    """The nursery's node processes made ahead for the current run's configuration."""
+
+    def __init__(self, libc: Any, isolate: bool) -> None:
+        self.libc, self.isolate = libc, isolate
+        self.config: dict[str, Any] | None = None
+        self.ready: list[_Forked] = []
+
+    def configure(self, config: dict[str, Any]) -> None:
+        if config != self.config:
+            self.drain()
+            self.config = config
+            _preload(config["lab"])
+
+    def take(self) -> tuple[int, socket.socket]:
+        if self.config is None:
+            raise IsolationError("spawn before run")
+        forked = self.ready.pop(0) if self.ready else _prefork(self.libc, self.config, self.isolate)
+        return forked.pid(), forked.sock
+
+    def fill(self) -> None:
+        while self.config is not None and len(self.ready) < POOL:
+            self.ready.append(_prefork(self.libc, self.config, self.isolate))
+
+    def drain(self) -> None:
+        for forked in self.ready:
+            with contextlib.suppress(ProcessLookupError, IsolationError):
+                os.kill(forked.pid(), signal.SIGKILL)
+            forked.sock.close()
+        self.ready.clear()
 
 
 def serve_nursery(control: socket.socket, isolate: bool) -> None:
     libc = _libc()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they end
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # nodes whose first child is gone come back here
-    config: dict[str, Any] | None = None
-    while True:
-        try:
-            head, fds, _, _ = socket.recv_fds(control, 4, 1)
-        except OSError:
-            return
-        if not head:
-            return
-        body = _read(control, int.from_bytes(head, "big"))
-        request = json.loads(body)
-        answer: dict[str, Any] = {}
-        try:
-            if request["op"] == "run":
-                config = request["config"]
-                assert config is not None
-                _preload(config["lab"])
-            elif request["op"] == "spawn":
-                if config is None or not fds:
-                    raise IsolationError("spawn before run, or without a socket")
-                answer["pid"] = _spawn(libc, config, request["name"], fds[0], isolate)
-            elif request["op"] == "kill":
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(request["pid"]), signal.SIGKILL)
-        except Exception as exc:
-            answer = {"error": f"{type(exc).__name__}: {exc}"}
-        finally:
-            for fd in fds:
-                os.close(fd)
-        data = json.dumps(answer).encode("utf-8")
-        control.sendall(len(data).to_bytes(4, "big") + data)
+    pool = _Pool(libc, isolate)
+    try:
+        while True:
+            try:
+                head = _read(control, 4)
+                request = json.loads(_read(control, int.from_bytes(head, "big")))
+            except (OSError, IsolationError):
+                return
+            answer: dict[str, Any] = {}
+            handed: socket.socket | None = None
+            try:
+                if request["op"] == "run":
+                    pool.configure(request["config"])
+                elif request["op"] == "spawn":
+                    answer["pid"], handed = pool.take()
+                elif request["op"] == "kill":
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(request["pid"]), signal.SIGKILL)
+            except Exception as exc:
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            data = json.dumps(answer).encode("utf-8")
+            socket.send_fds(control, [len(data).to_bytes(4, "big") + data], [handed.fileno()] if handed else [])
+            if handed is not None:
+                handed.close()
+            with contextlib.suppress(IsolationError, OSError):
+                pool.fill()  # while the grader runs the simulation
+    finally:
+        pool.drain()
 
 
 def main(argv: list[str] | None = None) -> None:

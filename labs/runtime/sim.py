@@ -299,13 +299,13 @@ class Simulation:
 
     # -- processes ------------------------------------------------------------------------
 
-    def _start(self, slot: _Slot, first: bool) -> None:
+    def _start(self, slot: _Slot, first: bool, process: NodeProcess | None = None) -> None:
         slot.up = True
         slot.paused = False
         slot.held.clear()
         slot.timers.clear()
         self._emit("start" if first else "restart", node=slot.name)
-        slot.process_ = self.nodes(slot.name, _SlotWorld(self, slot))
+        slot.process_ = process if process is not None else self.nodes(slot.name, _SlotWorld(self, slot))
         rng = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}")
         self._event(slot, ("start", dict(slot.disk), rng.getstate(), slot.pending is not None))
 
@@ -315,11 +315,19 @@ class Simulation:
             process.stop()
         slot.works.clear()
 
-    def _crash(self, slot: _Slot, reason: str, disk: str = "keep", error: str | None = None) -> None:
+    def _crash(self, slot: _Slot, reason: str, disk: str = "keep", error: str | None = None,
+               keep_process: bool = False) -> NodeProcess | None:
+        """The node is down; with ``keep_process``, its process lives on (and is returned) to
+        host the node's next incarnation."""
         if not slot.up:
-            return
+            return None
         slot.up = False
-        self._stop_process(slot)
+        kept = slot.process_ if keep_process else None
+        if kept is None:
+            self._stop_process(slot)
+        else:
+            slot.process_ = None
+            slot.works.clear()
         slot.incarnation += 1
         slot.paused = False
         slot.held.clear()
@@ -331,6 +339,7 @@ class Simulation:
         if error is not None:
             fields["error"] = error
         self._emit("crash", **fields)
+        return kept
 
     def _ask(self, slot: _Slot, event: tuple[Any, ...]) -> tuple[Any, str | None]:
         """Hand ``event`` to the node's process and apply what it did; returns the event's value
@@ -614,7 +623,7 @@ class Simulation:
         if workload.session and slot.session_ops >= workload.session and outcome != "info":
             # This user is done: a new one takes the clerk's place, once the handler that
             # completed the operation has returned.
-            self._at(self.now, lambda: self._replace_clerk(slot) if slot.up else None)
+            self._at(self.now, lambda: self._replace_clerk(slot, new_user=True) if slot.up else None)
         self._at(self.now + workload.think, lambda: self._invoke(slot, client))
 
     def _measure(self) -> None:
@@ -632,14 +641,17 @@ class Simulation:
         self._finish(slot, "info", None, client)
         self._replace_clerk(slot)
 
-    def _replace_clerk(self, slot: _Slot) -> None:
-        """A clerk that timed out or raised is replaced by a fresh one, as a new process."""
+    def _replace_clerk(self, slot: _Slot, new_user: bool = False) -> None:
+        """A clerk that timed out or raised is replaced by a fresh one, as a new process. One
+        whose user is done (``new_user``, see ``Workload.session``) is replaced by a fresh object
+        in the same process: a lab's memory test churns through hundreds of users, and a process
+        each would cost more than the rest of the run."""
         if slot.pending is not None:
             self._finish(slot, "info", None, self.clients.index(slot.name))
-        self._crash(slot, "replaced", "lose")
+        kept = self._crash(slot, "replaced", "lose", keep_process=new_user)
         slot.session_ops = 0
         slot.process += len(self.clients)
-        self._start(slot, first=False)
+        self._start(slot, first=False, process=kept)
 
 
 def _seconds(x: object) -> bool:
