@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .codec import Codec, SerializationError
 from .common import (
@@ -37,12 +37,16 @@ from .common import (
     check_result,
     check_send,
     check_timer,
+    cluster_codec,
     describe,
     format_error,
     state_size,
 )
 from .node import Clerk, Node, Op, Storage, TimerId
 from .simwork import SimWork
+
+if TYPE_CHECKING:
+    from .lab import Lab
 
 Effect = tuple[Any, ...]
 Reply = tuple[list[Effect], "str | None", Any]
@@ -371,3 +375,30 @@ class _WorkHost:
 
     def removed(self, name: str) -> None:
         self._side.call("removed", name)
+
+
+class NodeProcess(Protocol):
+    """One incarnation of a node, wherever it runs (:class:`~labs.runtime.nodeside.NodeSide`)."""
+
+    def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply: ...
+    def stop(self) -> None: ...
+
+
+NodeProcesses = Callable[[str, World], NodeProcess]
+"""What starts a node's process: given its name and the world it calls, a fresh incarnation."""
+
+
+class LocalNodes:
+    """Node processes that are objects in the simulator's own process (students' runs)."""
+
+    def __init__(self, lab: Lab) -> None:
+        classes: dict[str, type[Node]] = {n: lab.node for n in lab.node_names()}
+        if lab.clerk is not None:
+            classes.update({c: lab.clerk for c in lab.client_names()})
+        self.classes = classes
+        self.codec = cluster_codec(list({id(c): c for c in classes.values()}.values()))
+        self.servers = tuple(lab.node_names())
+        self.params = lab.params
+
+    def __call__(self, name: str, world: World) -> NodeSide:
+        return NodeSide(name, self.classes[name], self.classes, self.codec, self.servers, self.params, world)

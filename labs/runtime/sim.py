@@ -24,14 +24,14 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from .common import Clock, NodeError, cluster_codec, resolve_partition
-from .files import SIM_BYTES_PER_SECOND, MemoryFiles, _text, check_name
+from .common import Clock, NodeError, resolve_partition
+from .files import SIM_BYTES_PER_SECOND
 from .lab import Lab, RunResult
 from .network import CLEAN, Delay, Links, Network, fate, links_to_data
-from .node import Node, TimerId
-from .nodeside import CallRefused, Effect, NodeSide, Reply, World
+from .node import TimerId
+from .nodeside import Effect, LocalNodes, NodeProcess, NodeProcesses
 from .schedule import (
     ALL,
     LEADER,
@@ -46,6 +46,7 @@ from .schedule import (
     SetNetwork,
     Skew,
 )
+from .simfiles import SlotFiles
 from .trace import TRACE_VERSION
 from .trace import Event as TraceEvent
 
@@ -58,33 +59,6 @@ each work), as real machines and disks differ: equal tasks do not finish in lock
 
 def _t(x: float) -> float:
     return round(x, 9)
-
-
-class NodeProcess(Protocol):
-    """One incarnation of a node, wherever it runs (:class:`~labs.runtime.nodeside.NodeSide`)."""
-
-    def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply: ...
-    def stop(self) -> None: ...
-
-
-NodeProcesses = Callable[[str, World], NodeProcess]
-"""What starts a node's process: given its name and the world it calls, a fresh incarnation."""
-
-
-class LocalNodes:
-    """Node processes that are objects in the simulator's own process (students' runs)."""
-
-    def __init__(self, lab: Lab) -> None:
-        classes: dict[str, type[Node]] = {n: lab.node for n in lab.node_names()}
-        if lab.clerk is not None:
-            classes.update({c: lab.clerk for c in lab.client_names()})
-        self.classes = classes
-        self.codec = cluster_codec(list({id(c): c for c in classes.values()}.values()))
-        self.servers = tuple(lab.node_names())
-        self.params = lab.params
-
-    def __call__(self, name: str, world: World) -> NodeSide:
-        return NodeSide(name, self.classes[name], self.classes, self.codec, self.servers, self.params, world)
 
 
 @dataclass
@@ -121,78 +95,6 @@ otherwise keep a run going for many minutes of real time."""
 MAX_SENDS_PER_SECOND = 20_000
 """Messages one node may send in one second of simulated time before the run is stopped (the
 busiest node of any lab's tests sends a few thousand)."""
-
-
-class _SlotWorld:
-    """The world as one node's process calls it: its effects so far, then one question about the
-    shared files (see :mod:`.nodeside`)."""
-
-    def __init__(self, sim: Simulation, slot: _Slot) -> None:
-        self._sim = sim
-        self._slot = slot
-        self._files = MemoryFiles(sim.files, lambda kind, **f: sim._emit(kind, node=slot.name, **f))
-
-    def call(self, effects: list[Effect], request: tuple[Any, ...]) -> tuple[Any, int]:
-        sim = self._sim
-        sim._apply_effects(self._slot, effects)
-        try:
-            answer = self._answer(request)
-        except (FileNotFoundError, ValueError, TypeError) as exc:
-            raise CallRefused(type(exc).__name__, str(exc)) from None
-        except (KeyError, AttributeError) as exc:  # only a node process that talks nonsense gets here
-            raise CallRefused("NodeError", f"a call that makes no sense: {request[0]!r} ({exc!r})") from None
-        return answer, sim._ids
-
-    def _answer(self, request: tuple[Any, ...]) -> Any:
-        kind, args = request[0], request[1:]
-        if kind == "files" and args and args[0] in FILE_OPERATIONS:
-            return getattr(self._files, args[0])(*args[1:])
-        work = _WORK_CALLS.get(kind)
-        if work is None:
-            raise ValueError(f"no such call: {kind!r}")
-        return work(self, *args)
-
-    def _emit(self, **fields: Any) -> None:
-        self._sim._emit("file", node=self._slot.name, **fields)
-
-    def text(self, name: str) -> str | None:
-        return self._sim.files.get(check_name(name))
-
-    def names(self) -> list[str]:
-        return list(self._sim.files)
-
-    def write_begins(self, name: str, text: str, duration: float) -> int:
-        name, text = check_name(name), _text(text)
-        if type(duration) not in (int, float) or not 0 <= duration < math.inf:
-            raise ValueError(f"a write's duration is a number of seconds >= 0, not {duration!r}")
-        sim = self._sim
-        sim.files[name] = ""  # truncated: it fills as the write goes on
-        self._emit(op="write", name=name, bytes=len(text.encode("utf-8")))
-        sim._ids += 1
-        self._slot.writing[sim._ids] = (name, text, sim.now, sim.now + duration)
-        return sim._ids
-
-    def write_ends(self, key: int) -> None:
-        name, text, _, _ = self._slot.writing.pop(key)
-        self._sim.files[name] = text
-        self._emit(op="written", name=name, bytes=len(text.encode("utf-8")))
-
-    def renamed(self, src: str, dst: str) -> None:
-        dst = check_name(dst)
-        text = self._sim.files.pop(check_name(src))
-        self._sim.files[dst] = text
-        self._emit(op="rename", name=src, to=dst, bytes=len(text.encode("utf-8")))
-
-    def removed(self, name: str) -> None:
-        del self._sim.files[name]
-        self._emit(op="remove", name=name)
-
-
-FILE_OPERATIONS = frozenset({"read", "write", "rename", "remove", "exists", "list"})
-_WORK_CALLS: dict[str, Callable[..., Any]] = {
-    "text": _SlotWorld.text, "names": _SlotWorld.names, "write_begins": _SlotWorld.write_begins,
-    "write_ends": _SlotWorld.write_ends, "renamed": _SlotWorld.renamed, "removed": _SlotWorld.removed,
-}
 
 
 class Simulation:
@@ -305,7 +207,7 @@ class Simulation:
         slot.held.clear()
         slot.timers.clear()
         self._emit("start" if first else "restart", node=slot.name)
-        slot.process_ = process if process is not None else self.nodes(slot.name, _SlotWorld(self, slot))
+        slot.process_ = process if process is not None else self.nodes(slot.name, SlotFiles(self, slot))
         rng = random.Random(f"{self.seed}:{slot.name}:{slot.incarnation}")
         self._event(slot, ("start", dict(slot.disk), rng.getstate(), slot.pending is not None))
 
