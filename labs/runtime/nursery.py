@@ -81,11 +81,16 @@ class Nursery:
 
     def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
         data = json.dumps(request).encode("utf-8")
-        self._sock.sendall(len(data).to_bytes(4, "big") + data)
-        head, fds, _, _ = socket.recv_fds(self._sock, 4, 1)
-        if len(head) < 4:
-            head += _read(self._sock, 4 - len(head))
-        answer: dict[str, Any] = json.loads(_read(self._sock, int.from_bytes(head, "big")))
+        try:
+            self._sock.sendall(len(data).to_bytes(4, "big") + data)
+            head, fds, _, _ = socket.recv_fds(self._sock, 4, 1)
+            if len(head) < 4:
+                head += _read(self._sock, 4 - len(head))
+            answer: dict[str, Any] = json.loads(_read(self._sock, int.from_bytes(head, "big")))
+        except IsolationError:
+            raise
+        except OSError as exc:
+            raise IsolationError(f"the nursery process is gone ({exc})") from None
         if "error" in answer:
             for fd in fds:
                 os.close(fd)
