@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from submissions import standalone
 
-from autograder.grade import TestGrade, grade
+from autograder.grade import TestGrade as Graded
+from autograder.grade import grade
 from labs.runtime.nursery import isolation_available
 
 pytestmark = pytest.mark.skipif(isolation_available() is not None, reason="no user namespaces here")
@@ -112,13 +113,13 @@ KVClerk = reference.KVClerk
 '''
 
 
-def _grade(tmp_path: Path, name: str, source: str, pattern: str | None = None, seeds: int = 2) -> dict[str, TestGrade]:
+def _grade(tmp_path: Path, name: str, source: str, pattern: str | None = None, seeds: int = 2) -> dict[str, Graded]:
     impl = standalone(source, tmp_path / name / "node.py")
     grades = grade(impl, "rpc", tmp_path / f"{name}-out", sim_seeds=seeds, ray=False, pattern=pattern)
     return {g.test.name: g for g in grades}
 
 
-def _why(g: TestGrade) -> str:
+def _why(g: Graded) -> str:
     return "\n".join(str(f) for o in g.failures for f in o.findings)
 
 
@@ -143,3 +144,17 @@ def test_a_submission_that_looks_for_its_test_never_finds_it(tmp_path: Path) -> 
     (g,) = grades.values()
     assert g.score == 0
     assert "took effect 2 times" in _why(g), _why(g)
+
+
+def test_every_graded_test_runs_on_the_sealed_simulator() -> None:
+    """A test earns its points only when every run of it passes, and Ray runs do not yet go
+    through a grader-owned router: so no test may be graded on Ray alone, or a submission that
+    switches the faults off there (or talks past the network) could earn it."""
+    from autograder.suite import load_graded_suite
+    from labs.runtime.lab import lab_names
+
+    graded = [lab for lab in lab_names() if (ROOT / "labs" / lab / "suite.yaml").exists()]
+    assert {"rpc", "raft", "mapreduce"} <= set(graded)
+    for lab in graded:
+        suite = load_graded_suite(lab)
+        assert all(t.seeds for t in suite.tests), (lab, [t.name for t in suite.tests if not t.seeds])
