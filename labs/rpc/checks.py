@@ -180,7 +180,7 @@ def answered_by_the_server(run: RunResult) -> list[str]:
     heard: dict[str, bool] = {}  # clerk -> whether a server's message reached it since its invoke
     invoked: dict[str, dict[str, Any]] = {}
     for e in run.trace:
-        kind, node = e["type"], e.get("node")
+        kind, node = e["type"], str(e.get("node"))
         if kind == "invoke":
             heard[node], invoked[node] = False, e
         elif kind == "deliver" and node in heard and e.get("src") in servers:
