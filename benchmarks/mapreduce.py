@@ -35,8 +35,10 @@ def ray_job_seconds(workers: int, corpus: str, duration: float, reduces: int) ->
                               workload=Workload(job("wc", corpus, reduces), clients=1, timeout=duration))
     result = run(lab, "ray", parse({"name": "clean", "duration": duration}), seed=1)
     bad = output_correct(result)
-    if bad:
-        raise SystemExit(f"{workers} worker(s): {bad[0]}")
+    if bad:  # say what happened, so that a failure seen once (in CI, say) can be understood
+        said = [f"{e['t']:.3f} {e['type']} {e.get('node', '')} {e.get('reason', e.get('text', ''))}".rstrip()
+                for e in result.trace if e["type"] in ("start", "restart", "crash", "invoke", "complete", "log")]
+        raise SystemExit(f"{workers} worker(s): {bad[0]}\n" + "\n".join(said[-40:] + result.errors[:3]))
     history = result.history
     return float(history[1]["time"] - history[0]["time"])
 
