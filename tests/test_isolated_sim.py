@@ -29,9 +29,10 @@ def nursery() -> Iterator[Nursery]:
 
 
 def _comparable(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A trace without the memory a node's process holds: measured from the real process when it
-    runs apart (a property of that process, not of the simulated run), so it is left out."""
-    return [{k: v for k, v in e.items() if not (e["type"] == "memory" and k == "bytes")} for e in trace]
+    """A trace without the memory a node holds: measured from the real process when it runs apart
+    (a property of that process, not of the simulated run), so it is left out, with what kind of
+    measure it was. Everything else, the disk sizes too, is the same."""
+    return [{k: v for k, v in e.items() if not (e["type"] == "memory" and k in ("bytes", "of"))} for e in trace]
 
 
 SAME_TRACE = [
@@ -54,6 +55,10 @@ def test_an_isolated_run_gives_the_in_process_trace(nursery: Nursery, lab_name: 
         assert apart.errors == here.errors
         diff = first_difference(_comparable(here.trace), _comparable(apart.trace))
         assert diff is None, f"seed {seed}: the traces part at event {diff}"
+        # Memory: here the node's fields; apart the node's process, as the grader read it.
+        assert {e["of"] for e in here.trace if e["type"] == "memory"} <= {"fields"}
+        measured = [e["bytes"] for e in apart.trace if e["type"] == "memory"]
+        assert all(type(b) is int and b > 1 << 20 for b in measured), measured[:5]
 
 
 PROBE = '''

@@ -112,6 +112,46 @@ class KVServer(reference.KVServer):
 KVClerk = reference.KVClerk
 '''
 
+HIDES_ITS_TABLE = '''
+"""Never forgets a client in memory, and keeps that table where the old measure did not look (a
+field whose name starts with "_", behind a property); forgets clients on disk, where the grader
+looks."""
+from labs.rpc import node as reference
+from labs.rpc.node import FORGET_AFTER, SWEEP, Sweep
+
+
+class KVServer(reference.KVServer):
+    @property
+    def clients(self):
+        return self.__dict__["_clients"]
+
+    @clients.setter
+    def clients(self, table):
+        self.__dict__["_clients"] = table
+
+    @reference.on_timer(Sweep)
+    def handle_sweep(self, timer: Sweep) -> None:
+        now = self.now()
+        for client, (_seq, _kind, _ok, last_seen) in list(self.clients.items()):
+            if now - last_seen > FORGET_AFTER and f"client/{client}" in self.storage:
+                del self.storage[f"client/{client}"]
+        self.set_timer(SWEEP, Sweep())
+
+
+KVClerk = reference.KVClerk
+'''
+
+MEASURES_ITSELF = HIDES_ITS_TABLE.replace('''
+
+KVClerk = reference.KVClerk''', '''
+
+import labs.runtime.common
+import labs.runtime.nodeside
+
+# Whatever measures the fields in this process says they are empty.
+labs.runtime.common.state_size = labs.runtime.nodeside.state_size = lambda node: 0
+KVClerk = reference.KVClerk''')
+
 
 def _grade(tmp_path: Path, name: str, source: str, pattern: str | None = None, seeds: int = 2) -> dict[str, Graded]:
     impl = standalone(source, tmp_path / name / "node.py")
@@ -144,6 +184,29 @@ def test_a_submission_that_looks_for_its_test_never_finds_it(tmp_path: Path) -> 
     (g,) = grades.values()
     assert g.score == 0
     assert "took effect 2 times" in _why(g), _why(g)
+
+
+@pytest.mark.parametrize(("name", "source"), [("hides-its-table", HIDES_ITS_TABLE),
+                                            ("measures-itself", MEASURES_ITSELF)])
+def test_memory_is_measured_from_outside_the_node(tmp_path: Path, name: str, source: str) -> None:
+    assert MEASURES_ITSELF != HIDES_ITS_TABLE
+    grades = _grade(tmp_path, name, source, pattern="memory-bounded")
+    (g,) = grades.values()
+    assert g.score == 0
+    assert "the server's process grew by" in _why(g) and "measured from outside it" in _why(g), _why(g)
+
+
+def test_a_process_the_grader_cannot_read_fails_the_memory_test() -> None:
+    from labs.rpc.checks import memory_stays_bounded
+    from labs.runtime.lab import RunResult, get_lab
+    from labs.runtime.schedule import Schedule
+
+    samples = [{"t": 0.5 * k, "type": "memory", "node": "n1", "bytes": 1 << 24, "disk": 100, "of": "process"}
+               for k in range(1, 10)]
+    samples[6]["bytes"] = None
+    run = RunResult(get_lab("rpc"), "sim", 1, Schedule("s", "", duration=5.0), samples, [])
+    (finding,) = memory_stays_bounded(run)
+    assert "could not read the memory of n1's process at t=3.50" in finding
 
 
 def test_every_graded_test_runs_on_the_sealed_simulator() -> None:

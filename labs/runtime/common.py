@@ -16,16 +16,18 @@ from .schedule import LEADER, REST, Partition
 
 
 def state_size(node: Node) -> int:
-    """Bytes a node holds in memory: its fields, pickled one by one (the runtime's own are left out).
+    """Bytes a node holds in memory: its fields, pickled one by one (all of them, whatever their
+    names, but the runtime's own ``_ctx``).
 
-    What the runtime measures for a lab whose memory must stay bounded; a node cannot report
-    it wrongly, since the runtime reads the fields itself.
+    What a runtime that shares its process with the node measures for a lab whose memory must
+    stay bounded. Graded runs measure the node's own process from outside instead: code that
+    runs in the node's process could change what this function says.
     """
     import pickle
 
     total = 0
     for name, value in vars(node).items():
-        if name.startswith("_"):
+        if name == "_ctx":
             continue
         try:
             total += len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))

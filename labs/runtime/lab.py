@@ -77,6 +77,16 @@ def no_node_errors(run: RunResult) -> list[str]:
     return list(dict.fromkeys(found))[:3]
 
 
+def unreadable_memory(samples: list[dict[str, Any]]) -> list[str]:
+    """A finding for the first ``memory`` event whose process the grader could not read (its
+    ``bytes`` is null): a node's process must not hide its memory from the one measuring it."""
+    for e in samples:
+        if e.get("bytes") is None:
+            return [Finding(f"the grader could not read the memory of {e.get('node')}'s process at t={e['t']:.2f} "
+                            "(does it make itself unreadable, for example with prctl(PR_SET_DUMPABLE, 0)?)")]
+    return []
+
+
 @dataclass(frozen=True)
 class Lab:
     name: str

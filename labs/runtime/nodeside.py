@@ -72,6 +72,9 @@ class CallRefused(Exception):
 class NodeSide:
     """One incarnation of one node, run event by event (see the module's docstring)."""
 
+    own_process = False
+    """It shares the simulator's process: its memory is the size of its fields (``("measure",)``)."""
+
     def __init__(self, name: str, cls: type[Node], classes: Mapping[str, type[Node]], codec: Codec,
                  nodes: tuple[str, ...], params: Mapping[str, Any], world: World) -> None:
         self.name = name
@@ -207,6 +210,9 @@ class NodeSide:
         handler = self.obj._handler_for_message(msg)
         assert handler is not None
         handler(msg, self.name)
+
+    def memory(self) -> int | None:
+        return None  # not a process of its own: the world asks for the size of its fields
 
     def stop(self) -> None:
         """The node's process ends (a crash, or the end of the run): its works stop where they are."""
@@ -380,7 +386,13 @@ class _WorkHost:
 class NodeProcess(Protocol):
     """One incarnation of a node, wherever it runs (:class:`~labs.runtime.nodeside.NodeSide`)."""
 
+    own_process: bool
+    """True when it has a process of its own, whose memory the world measures from outside."""
+
     def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply: ...
+    def memory(self) -> int | None:
+        """Bytes its process holds, read by the world from outside it (None: unreadable)."""
+        ...
     def stop(self) -> None: ...
 
 

@@ -42,7 +42,7 @@ from .common import NodeError, cluster_codec, format_error
 from .lab import Lab, load_submission
 from .node import Clerk, Node
 from .nodeside import NodeSide, World
-from .worker import Budget, ChannelClosed, Frames, RemoteNode
+from .worker import Budget, ChannelClosed, Frames, RemoteNode, process_memory
 
 TMPFS = "size=64m,mode=1777"
 """Each node's private ``/tmp``: small, so that filling it costs that node only."""
@@ -152,7 +152,9 @@ class ProcessNodes:
             why = said[1] if isinstance(said, list) and len(said) == 2 and said[0] == "broken" else said
             raise IsolationError(f"{name}'s process could not be sealed: {why}")
         frames.send(["node", name])
-        return RemoteNode(name, frames, world, self.budget, lambda: self._nursery.kill(pid))
+        isolated = self._nursery.isolate
+        return RemoteNode(name, frames, world, self.budget, lambda: self._nursery.kill(pid),
+                          lambda: process_memory(pid, whole_namespace=isolated))
 
 
 def isolation_available() -> str | None:

@@ -218,7 +218,7 @@ class NodeHost:
             self.resume()
         elif cmd == "memory":
             if self.obj is not None and not self.dead:
-                self.emit("memory", bytes=state_size(self.obj), disk=self.disk.used_bytes())
+                self.emit("memory", bytes=state_size(self.obj), disk=self.disk.used_bytes(), of="fields")
         elif cmd == "skew":
             self.clock.reset(c["since"], c["offset"], c["rate"])  # from when the driver applied it
         elif cmd == "invoke":

@@ -33,8 +33,10 @@ type                    fields
 ``complete``            ``node``, ``process``, ``index``, ``outcome`` (``ok``/``fail``/``info``),
                         ``value``
 ``log``                 ``node``, ``text``
-``memory``              ``node``, ``bytes`` (the node's fields, pickled), ``disk`` (bytes stored),
-                        every ``Lab.memory_every`` seconds
+``memory``              ``node``, ``bytes``, ``disk`` (bytes stored), ``of``: ``fields`` (``bytes``
+                        are the node's fields, pickled) or ``process`` (the anonymous memory of
+                        the node's own process, read by the grader from outside it; null when
+                        it could not be read); every ``Lab.memory_every`` seconds
 ``skip``                ``what``, ``why``: a schedule event that could not apply (no leader...)
 ``end``                 the run stopped
 ======================  ========================================================================

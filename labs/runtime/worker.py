@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 import struct
 import time
@@ -189,9 +190,12 @@ _EVENTS = {"start": "on_start", "fire": "a timer", "invoke": "an operation", "st
 class RemoteNode:
     """One node incarnation in a process of its own, as the simulator drives it."""
 
+    own_process = True
+
     def __init__(self, name: str, frames: Frames, world: World, budget: Budget,
-                 kill: Callable[[], None]) -> None:
+                 kill: Callable[[], None], memory: Callable[[], int | None] = lambda: None) -> None:
         self.name = name
+        self.memory = memory
         self._sock = frames.sock
         self._frames = frames
         self._world = world
@@ -248,3 +252,38 @@ class RemoteNode:
     def stop(self) -> None:
         self._kill()
         self._sock.close()
+
+
+def process_memory(pid: int, whole_namespace: bool) -> int | None:
+    """Bytes of anonymous memory (heap and stacks: where a program keeps its data) that process
+    ``pid`` holds, and with ``whole_namespace`` every process of its PID namespace too (a node may
+    fork one to keep data in), read from ``/proc`` by the grader. None when it cannot be read."""
+
+    def anonymous(p: int | str) -> int | None:
+        try:
+            with open(f"/proc/{p}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Anonymous:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    own = anonymous(pid)
+    if own is None or not whole_namespace:
+        return own
+    try:
+        namespace = os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+    total = own
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == pid:
+            continue
+        try:
+            if os.readlink(f"/proc/{entry.name}/ns/pid") != namespace:
+                continue
+        except OSError:
+            continue
+        total += anonymous(entry.name) or 0
+    return total
