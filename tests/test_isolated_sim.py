@@ -97,6 +97,7 @@ class KVServer(_Server):
             _try("fds", lambda: len(os.listdir("/proc/self/fd"))),
             _try("marker", lambda: _strings_with(MARKER) + sum(MARKER in v for v in os.environ.values())),
             _try("argv", lambda: open("/proc/self/cmdline").read()),
+            _try("lock", lambda: open("/run/lock/left-by-" + self.id, "w").write("x")),
         ]
         with open("/tmp/left-by-" + self.id, "w") as f:
             f.write("x")
@@ -146,6 +147,7 @@ def test_a_node_process_reaches_nothing(nursery: Nursery, tmp_path: Path) -> Non
     assert logs[("n1", "fds")] == "fds: 5"  # stdin, stdout, stderr, its socket, and the listing itself
     assert logs[("n1", "marker")] == "marker: 0"
     assert "secret-schedule" not in logs[("n1", "argv")]
+    assert logs[("n1", "lock")] == "lock: refused (OSError)"  # a folder anyone may write to, read-only
     for clerk in ("c1", "c2", "c3"):  # nothing the server left in its /tmp
         assert "left-by" not in logs[(clerk, "tmp")]
 

@@ -27,6 +27,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import resource
 import signal
 import socket
@@ -231,6 +232,7 @@ def _seal(libc: Any, keep: int) -> None:
         _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC, None)
         _mount(libc, "none", path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
         os.close(fd)
+    _read_only_elsewhere(libc, {"/proc", *places, *keep_paths})
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -251,6 +253,31 @@ def _seal(libc: Any, keep: int) -> None:
     os.environ["TMPDIR"] = "/tmp"
     os.environ["HOME"] = "/tmp"
     os.chdir("/tmp")
+
+
+_ST_TO_MS = {os.ST_NOSUID: _MS_NOSUID, os.ST_NODEV: _MS_NODEV, os.ST_NOEXEC: 8, os.ST_NOATIME: 1024,
+             os.ST_NODIRATIME: 2048, os.ST_RELATIME: 1 << 21}
+"""A mount's flags as ``statvfs`` says them, and as ``mount`` takes them (kept on a remount: in a
+user namespace the flags a mount came with are locked)."""
+
+
+def _read_only_elsewhere(libc: Any, own: set[str]) -> None:
+    """Every mount but the node's own folders becomes read-only, in its mount namespace only: a
+    folder anyone may write to (``/run/lock``...) would be a way for nodes to talk past the
+    network."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        targets = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4]) for line in f]
+    for target in dict.fromkeys(targets):
+        if target in own or target.startswith("/proc/"):
+            continue
+        try:
+            flags = os.statvfs(target).f_flag
+        except OSError:  # a mount hidden under another one
+            continue
+        if flags & os.ST_RDONLY:
+            continue
+        keep = sum(ms for st, ms in _ST_TO_MS.items() if flags & st)
+        _mount(libc, "none", target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | keep, None)
 
 
 def _classes(config: dict[str, Any]) -> tuple[type[Node], type[Clerk] | None]:
