@@ -4,8 +4,11 @@ machine-readable report and a feedback page.
 Where student code runs, and what the grader trusts:
 
 * **Ray runs are authoritative.** The grader is the Ray driver: it records the client history
-  with its own clock, the student's nodes and clerks run in actor processes, and the checks run
-  here on plain data.
+  with its own clock and runs the checks here on plain data. Each node's Ray process runs
+  runtime code only: the node's code runs in a sealed child of it (as in the simulator runs
+  below), handed one event at a time, while the Ray process keeps its timers and disk, decides
+  its messages' fates and measures it (:mod:`labs.runtime.ray_sealed`). Not yet for a lab whose
+  nodes start works (MapReduce): there node code runs in the Ray process itself.
 * **Simulator runs** (many seeds, fast) are split at the trust line: the simulated world (virtual
   time, the network and its faults, the schedule, the workload and its history) runs here, in
   the grader's process, and each node incarnation runs in a sealed process of its own
@@ -81,6 +84,7 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     grades: list[TestGrade] = []
+    seal_ray = ray and isolation_available() is None
     with _sandbox_for(impl, sandbox) as sb, contextlib.ExitStack() as nurseries:
         nursery = nurseries.enter_context(start_nursery(sb))
         if sb is not None:
@@ -98,7 +102,9 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
                     progress(f"{test.name} sim seed {seed}")
             if ray:
                 for seed in test.ray_seeds:
-                    outcome = run_test(test, seed, "ray", impl, hosts=sb.hosts if sb else None)
+                    # Sealed where the lab allows it (not yet for works: see labs.runtime.ray_sealed).
+                    outcome = run_test(test, seed, "ray", impl, hosts=sb.hosts if sb else None,
+                                       sealed=seal_ray and not test.lab.works)
                     _sandbox_findings(outcome, sb)
                     g.outcomes.append(outcome)
                     if progress:

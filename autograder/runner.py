@@ -45,10 +45,12 @@ class Outcome:
 
 
 def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | None = None,
-             hosts: Hosts | None = None) -> Outcome:
+             hosts: Hosts | None = None, sealed: bool = False) -> Outcome:
     """Run ``test`` once and apply its checks. A run that cannot start is a failure with the
     reason, never an exception: the suite goes on. ``hosts``: where a Ray run's node processes
-    come from (the grader's sandbox), by default actors of the connected Ray."""
+    come from (the grader's sandbox), by default actors of the connected Ray; ``sealed``: a Ray
+    run's node code runs in sealed processes, its faults applied by runtime code only (see
+    :mod:`labs.runtime.ray_sealed`)."""
     started = time.monotonic()
     outcome = Outcome(test, seed, runtime)
     try:
@@ -60,6 +62,8 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
         elif impl:
             lab = lab.with_impl(impl)
         options: dict[str, Any] = {"hosts": hosts} if hosts is not None else {}
+        if sealed and runtime == "ray":
+            options["sealed"] = True
         outcome.result = run(lab, runtime, test.schedule, seed=seed, **options)
     except Exception as exc:  # the student's file does not import, a class is malformed...
         outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}",

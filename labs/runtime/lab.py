@@ -100,6 +100,8 @@ class Lab:
     settle: float = 2.0
     """Seconds after the final heal for the cluster to recover and pending operations to end."""
     checks: Sequence[Check] = ()
+    works: bool = False
+    """Its nodes start works (``start_work``): graded Ray runs cannot seal them yet."""
     memory_every: float = 0.0
     """Every this many seconds the runtime records each server's memory and disk use in the
     trace (``memory`` events); 0: never."""

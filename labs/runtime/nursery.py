@@ -58,6 +58,9 @@ _CLONE = {"NEWNS": 0x20000, "NEWUTS": 0x4000000, "NEWIPC": 0x8000000, "NEWUSER":
           "NEWPID": 0x20000000, "NEWNET": 0x40000000}
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 0x4000, 1 << 18
 _PR_SET_NO_NEW_PRIVS, _PR_SET_CHILD_SUBREAPER = 38, 36
+POOL = 4
+"""Node processes the nursery keeps sealed and loaded ahead, so that a start (or a restart, or a
+new clerk) need not wait for one: they get ready while the simulator runs on the other core."""
 
 
 class IsolationError(OSError):
@@ -71,11 +74,13 @@ class Nursery:
     """The grader's handle on a nursery process. ``launch(fd)`` starts ``python -m
     labs.runtime.nursery FD`` (as the sandbox user, when grading) with ``fd`` passed to it."""
 
-    def __init__(self, launch: Callable[[int], subprocess.Popen[bytes]] | None = None, isolate: bool = True) -> None:
+    def __init__(self, launch: Callable[[int], subprocess.Popen[bytes]] | None = None, isolate: bool = True,
+                 pool: int = POOL) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock = mine
         fd = theirs.fileno()
-        args = [sys.executable, "-m", "labs.runtime.nursery", str(fd)] + ([] if isolate else ["--no-isolation"])
+        args = [sys.executable, "-m", "labs.runtime.nursery", str(fd), f"--pool={pool}"]
+        args += [] if isolate else ["--no-isolation"]
         self.process = launch(fd) if launch is not None else subprocess.Popen(args, pass_fds=[fd])
         theirs.close()
         self.isolate = isolate
@@ -100,7 +105,11 @@ class Nursery:
 
     def nodes(self, lab: Lab, seconds: float = RUN_SECONDS) -> ProcessNodes:
         """The node processes of one run of ``lab`` (see :class:`ProcessNodes`)."""
-        self._ask({"op": "run", "config": run_config(lab)})
+        return self.run(run_config(lab), seconds)
+
+    def run(self, config: dict[str, Any], seconds: float = RUN_SECONDS) -> ProcessNodes:
+        """The node processes of one run given its :func:`run_config`."""
+        self._ask({"op": "run", "config": config})
         return ProcessNodes(self, Budget(time.monotonic() + seconds))
 
     def spawn(self) -> tuple[socket.socket, int]:
@@ -405,16 +414,13 @@ def _node_process(libc: Any, config: dict[str, Any], sock: socket.socket, isolat
     _node(config, name, classes, frames)
 
 
-POOL = 4
-"""Node processes the nursery keeps sealed and loaded ahead, so that a start (or a restart, or a
-new clerk) need not wait for one: they get ready while the simulator runs on the other core."""
 
 
 class _Pool:
     """The nursery's node processes made ahead for the current run's configuration."""
 
-    def __init__(self, libc: Any, isolate: bool) -> None:
-        self.libc, self.isolate = libc, isolate
+    def __init__(self, libc: Any, isolate: bool, size: int = POOL) -> None:
+        self.libc, self.isolate, self.size = libc, isolate, size
         self.config: dict[str, Any] | None = None
         self.ready: list[_Forked] = []
 
@@ -431,7 +437,7 @@ class _Pool:
         return forked.pid(), forked.sock
 
     def fill(self) -> None:
-        while self.config is not None and len(self.ready) < POOL:
+        while self.config is not None and len(self.ready) < self.size:
             self.ready.append(_prefork(self.libc, self.config, self.isolate))
 
     def drain(self) -> None:
@@ -442,11 +448,11 @@ class _Pool:
         self.ready.clear()
 
 
-def serve_nursery(control: socket.socket, isolate: bool) -> None:
+def serve_nursery(control: socket.socket, isolate: bool, size: int = POOL) -> None:
     libc = _libc()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they end
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # nodes whose first child is gone come back here
-    pool = _Pool(libc, isolate)
+    pool = _Pool(libc, isolate, size)
     try:
         while True:
             try:
@@ -479,7 +485,8 @@ def serve_nursery(control: socket.socket, isolate: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     control = socket.socket(fileno=int(args[0]))
-    serve_nursery(control, isolate="--no-isolation" not in args)
+    size = next((int(a.split("=", 1)[1]) for a in args if a.startswith("--pool=")), POOL)
+    serve_nursery(control, isolate="--no-isolation" not in args, size=size)
 
 
 if __name__ == "__main__":

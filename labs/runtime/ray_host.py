@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .codec import Codec, SerializationError
 from .common import (
@@ -46,6 +46,9 @@ from .network import Links, Network, fate, links_from_data, network_from_data
 from .node import Clerk, Node, Op, TimerId
 from .storage import FileDisk
 from .wire import Mesh
+
+if TYPE_CHECKING:
+    from .ray_sealed import SealedNode
 
 
 class _HostContext:
@@ -83,6 +86,20 @@ class _HostContext:
         self._host.complete(outcome, value)
 
 
+SEALED = "labs.runtime.ray_sealed"
+"""Among the modules a host preloads: it will host a sealed node, so it boots a nursery too."""
+
+
+def _import(modules: tuple[str, ...] | list[str]) -> None:
+    # An idle process imports the lab's modules ahead of time, as a new process importing
+    # them would: otherwise its first call (configure) pays for the imports, a second or
+    # more on a busy 2-core machine, and a restart lands that much later than the schedule
+    # says. A module that does not import is left for configure to import and report.
+    for module in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+
 class NodeHost:
     """One node's process. Every method runs on the actor's event loop, one at a time."""
 
@@ -91,21 +108,20 @@ class NodeHost:
         # start-up takes seconds) and hand one a node when it needs it, for example on a restart.
         # An empty host has never run node code: it is as fresh as a new process.
         self.configured = False
+        self.nursery: Any = None  # for a sealed node (see ray_sealed): booted ahead with the process
         self._import(preload)
 
     async def preload(self, modules: list[str]) -> None:
         """Import the lab's modules now, before this idle process is handed a node."""
         self._import(modules)
 
-    @staticmethod
-    def _import(modules: tuple[str, ...] | list[str]) -> None:
-        # An idle process imports the lab's modules ahead of time, as a new process importing
-        # them would: otherwise its first call (configure) pays for the imports, a second or
-        # more on a busy 2-core machine, and a restart lands that much later than the schedule
-        # says. A module that does not import is left for configure to import and report.
-        for module in modules:
-            with contextlib.suppress(Exception):
-                importlib.import_module(module)
+    def _import(self, modules: tuple[str, ...] | list[str]) -> None:
+        _import(modules)
+        if SEALED in modules and self.nursery is None:
+            from .ray_sealed import start_nursery
+
+            self.nursery = start_nursery()
+
 
     async def configure(self, config: str, server_cls: type[Node] | None, clerk_cls: type[Node] | None,
                         types: list[type], source: str | None = None) -> None:
@@ -113,7 +129,12 @@ class NodeHost:
         message types, nested ones included. With ``source`` (a student's files as text), this
         process imports them itself and finds the classes and types there."""
         c = json.loads(config)
-        if source is not None:
+        self.sealed: SealedNode | None = None
+        if c.get("sealed"):  # the node's code runs in a sealed child process, never here
+            from .ray_sealed import SealedNode
+
+            server_cls, clerk_cls, types = Node, None, []
+        elif source is not None:
             from .common import cluster_codec
             from .lab import load_submission
 
@@ -161,6 +182,8 @@ class NodeHost:
         self.out: list[bytes] = []
         self.writer: asyncio.StreamWriter | None = None
         self.flush_scheduled = False
+        if c.get("sealed"):
+            self.sealed = SealedNode(self, c, source)
         await self.connect()
 
     # -- the link to the driver -----------------------------------------------------------
@@ -217,7 +240,9 @@ class NodeHost:
         elif cmd == "resume":
             self.resume()
         elif cmd == "memory":
-            if self.obj is not None and not self.dead:
+            if self.sealed is not None:
+                self.sealed.measure()
+            elif self.obj is not None and not self.dead:
                 self.emit("memory", bytes=state_size(self.obj), disk=self.disk.used_bytes(), of="fields")
         elif cmd == "skew":
             self.clock.reset(c["since"], c["offset"], c["rate"])  # from when the driver applied it
@@ -228,7 +253,9 @@ class NodeHost:
             self.start()
         elif cmd == "role":
             role = None
-            if self.obj is not None and not self.dead and not self.paused:
+            if self.sealed is not None:
+                role = None if self.dead or self.paused else self.sealed.role()
+            elif self.obj is not None and not self.dead and not self.paused:
                 try:
                     role = self.obj.role()
                 except Exception:
@@ -241,6 +268,9 @@ class NodeHost:
         self.held.clear()
         self.paused = False
         self.running.set()
+        if self.sealed is not None:
+            self.sealed.start()
+            return
 
         def boot() -> None:
             self.obj = self.cls()
@@ -293,10 +323,14 @@ class NodeHost:
             body = self.codec.encode(msg)
         except SerializationError as exc:
             raise NodeError(f"{self.name} cannot send {type(msg).__name__} to {dst}: {exc}") from None
+        self.route(dst, type(msg).__name__, body)
+
+    def route(self, dst: str, msg_type: str, body: Any) -> None:
+        """A message on its way: the network's faults decided here, in the sender's host."""
         text = json.dumps(body, separators=(",", ":"))
         self.ids += 1
         mid = self.ids
-        self.emit("send", dst=dst, id=mid, msg=type(msg).__name__, body=body)
+        self.emit("send", dst=dst, id=mid, msg=msg_type, body=body)
         if (self.name, dst) in self.blocked:
             self.emit("drop", src=self.name, dst=dst, id=mid, reason="partition")
             return
@@ -321,6 +355,9 @@ class NodeHost:
                 loop.call_at(when, self.mesh.transmit, dst, mid, text)
 
     def receive(self, src: str, mid: int, text: str) -> None:
+        if self.sealed is not None:
+            self.sealed.receive(src, mid, text)
+            return
         if self.dead or self.obj is None or src not in self.classes:
             return
         if (src, self.name) in self.blocked:
@@ -434,6 +471,9 @@ class NodeHost:
     # -- clerks ---------------------------------------------------------------------------
 
     def invoke(self, index: int, op: Op) -> None:
+        if self.sealed is not None:
+            self.sealed.invoke(index, op)
+            return
         if not isinstance(self.obj, Clerk):
             return
         self.pending = index

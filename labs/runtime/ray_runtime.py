@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ray_hosts
+from . import ray_host, ray_hosts
 from .common import cluster_codec, resolve_partition
 from .lab import Lab, RunResult
 from .network import CLEAN, Links, Network, links_to_data
@@ -94,8 +94,11 @@ class RayRun:
 
     def __init__(self, lab: Lab, schedule: Schedule, seed: int = 0,
                  storage_dir: str | Path | None = None, keep_storage: bool = False,
-                 hosts: Hosts | None = None) -> None:
+                 hosts: Hosts | None = None, sealed: bool = False) -> None:
         self.lab = lab
+        self.sealed = sealed
+        if sealed and lab.works:
+            raise RayRunError(f"the {lab.name} lab's nodes start works, which sealed Ray runs cannot host yet")
         self.hosts = hosts or LocalHosts()
         self.seed = seed
         self.servers = lab.node_names()
@@ -131,6 +134,8 @@ class RayRun:
         self.restarts_left = sum(isinstance(e, Crash) for e in self.schedule.events)
         self.preload = tuple(sorted({cls.__module__ for cls in (lab.node, lab.clerk)
                                      if cls is not None and cls.__module__.startswith("labs.")}))
+        if sealed:
+            self.preload += (ray_host.SEALED,)
         # Every message type, nested ones included, found here where annotations resolve: an
         # actor cannot always resolve them (a class from a notebook or a student's file).
         classes = [lab.node] + ([lab.clerk] if lab.clerk else [])
@@ -281,6 +286,8 @@ class RayRun:
             "t0": self.t0, "params": dict(self.lab.params),
             "bind": self.bind if self.bind.startswith("127.") else "",  # "": the machine's address
         }
+        if self.sealed:  # what the node's sealed process needs to load its class (see ray_sealed)
+            config.update(sealed=True, lab=self.lab.name, server=_where(self.lab.node), clerk=_where(self.lab.clerk))
         classes = None if self.lab.impl_source is not None else (self.lab.node, self.lab.clerk, self.types)
         proc.handle = self.hosts.spawn(self.serial, self.lost_machines, json.dumps(config), classes,
                                        self.lab.impl_source)
@@ -348,7 +355,7 @@ class RayRun:
                 except json.JSONDecodeError:
                     continue
                 if isinstance(record, dict):
-                    self._on_record(proc, record)
+                    self._on_record(proc, record, incarnation)
         except (ConnectionError, json.JSONDecodeError, UnicodeDecodeError):
             pass
         finally:
@@ -363,7 +370,7 @@ class RayRun:
                         proc.pending[1].set_result(("info", None))
                 proc.closed.set()
 
-    def _on_record(self, proc: _Proc, r: dict[str, Any]) -> None:
+    def _on_record(self, proc: _Proc, r: dict[str, Any], incarnation: int) -> None:
         kind = r.get("k")
         if kind == "ev":
             e = r.get("e")
@@ -382,6 +389,8 @@ class RayRun:
             if answer is not None and not answer.done():
                 answer.set_result(role if isinstance(role, str) else None)
         elif kind == "error":
+            if proc.killing or incarnation != proc.incarnation:
+                return  # its process is being killed (its sealed child may go first): not the node's error
             report = r.get("report")
             report = report if isinstance(report, str) else f"{proc.name} crashed"
             self.errors.append(report)
@@ -619,6 +628,10 @@ class RayRun:
             self._control(proc, {"cmd": "skew", "offset": skew.offset, "rate": skew.rate, "since": since})
 
 
+def _where(cls: type | None) -> str | None:
+    return None if cls is None else f"{cls.__module__}:{cls.__qualname__}"
+
+
 def _is_time(t: object) -> bool:
     return isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
 
@@ -632,10 +645,12 @@ def _plain(value: Any) -> Any:
 
 
 def run_ray(lab: Lab, schedule: Schedule, seed: int = 0, storage_dir: str | Path | None = None,
-            keep_storage: bool = False, hosts: Hosts | None = None) -> RunResult:
+            keep_storage: bool = False, hosts: Hosts | None = None, sealed: bool = False) -> RunResult:
     """Run ``lab`` under ``schedule`` on Ray (joining the connected cluster, or a local one; or
-    with the processes ``hosts`` starts, for example in the grader's sandbox)."""
-    return RayRun(lab, schedule, seed, storage_dir, keep_storage, hosts).run()
+    with the processes ``hosts`` starts, for example in the grader's sandbox). ``sealed``: each
+    node's code runs in a sealed child of its Ray process, which applies the faults and keeps
+    the disk (graded runs; see :mod:`.ray_sealed`)."""
+    return RayRun(lab, schedule, seed, storage_dir, keep_storage, hosts, sealed).run()
 
 
 __all__ = ["RayRun", "RayRunError", "ensure_ray", "keep_warm", "run_ray"]

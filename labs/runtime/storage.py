@@ -114,6 +114,22 @@ class FileDisk(Storage):
         """What the stored keys and values take, encoded (not the log's garbage)."""
         return sum(len(k) + len(v) for k, v in self._data.items())
 
+    def texts(self) -> dict[str, str]:
+        """Every key with its value as stored (encoded): what a sealed node is handed at its start."""
+        return dict(self._data)
+
+    def write_texts(self, writes: list[tuple[str, str | None]]) -> None:
+        """One handler's writes, values already encoded (None: delete the key), as one line."""
+        self.begin()
+        for key, text in writes:
+            if text is not None:
+                self._append({"k": key, "v": text})
+                self._data[key] = text
+            elif key in self._data:
+                self._append({"k": key})
+                del self._data[key]
+        self.commit()
+
     def begin(self) -> None:
         """Collect the writes from here on, until :meth:`commit`."""
         self._batch = []

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .common import NodeError
+from .common import NodeError, format_error
 from .nodeside import CallRefused, Effect, NodeSide, Reply, World
 
 FRAME = struct.Struct("!I")
@@ -109,7 +109,10 @@ def serve(frames: Frames, make: Callable[[World], NodeSide]) -> None:
         event, now, ids = frame
         if event[0] in ("start", "step"):
             event[2] = _random_state(event[2])
-        effects, error, value = side.handle(float(now), int(ids), tuple(event))
+        try:
+            effects, error, value = side.handle(float(now), int(ids), tuple(event))
+        except Exception as exc:  # the event itself made no sense to the node (a timer it never set...)
+            effects, error, value = [], format_error(side.name, f"the event {event[0]!r}", exc), None
         frames.send(["done", effects, error, value])
 
 
@@ -237,6 +240,11 @@ class RemoteNode:
             self._kill()
             return [], f"{self.name} crashed while handling {what}: {exc}", None
 
+    @property
+    def dead(self) -> bool:
+        """Its process ended, or handed back something that made no sense: it handles nothing more."""
+        return self._dead is not None
+
     def _receive(self, what: str) -> Any:
         left = self._budget.deadline - time.monotonic()
         if left <= 0:
@@ -250,6 +258,7 @@ class RemoteNode:
                            "(an endless loop?)") from None
 
     def stop(self) -> None:
+        self._dead = self._dead or f"{self.name}'s process was stopped"
         self._kill()
         self._sock.close()
 

@@ -1,0 +1,220 @@
+"""Graded Ray runs: the node's code runs in a sealed child of its Ray process, never in it.
+
+In a graded run (``run_ray(..., sealed=True)``) each Ray actor (:class:`.ray_host.NodeHost`) runs
+runtime code only. It starts a :mod:`.nursery` of its own, which forks the node's process into
+namespaces that reach nothing but one socket back to the actor (no network, no other process,
+every folder read-only but a private ``/tmp``), exactly as in the grader's simulator runs. The
+actor then plays the world for that one node, in real time, with the same event protocol
+(:mod:`.worker`): it hands the node one event at a time (a start, a message, a timer, an
+operation) and applies the effects it hands back as data.
+
+So everything that decides a grade stays in processes that run no student code: the actor keeps
+the node's timers (and its clock's skew), its disk (a file only the actor writes), decides each
+message's fate (loss, delay, duplication, order) and delivers it over the hosts' own links, holds
+events while the node is paused, and measures the node's process from outside. Node processes
+cannot reach each other, the driver or Ray. A crash is still ``ray.kill`` of the actor: the
+nursery and the node's process end with it (their sockets close).
+
+Not yet here: works (``start_work``, the MapReduce lab). A lab whose nodes start works is graded
+on Ray the old way, with node code in the actor's process (see the instructors' page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from .common import NodeError
+from .nodeside import CallRefused, Effect
+from .nursery import IsolationError, Nursery, ProcessNodes
+from .worker import Budget, NodeHung, RemoteNode
+
+if TYPE_CHECKING:
+    from .node import Op
+    from .ray_host import NodeHost
+
+HANDLER_SECONDS = 10.0
+"""Seconds of real time one event may take the node's process before it counts as hung."""
+NURSERY_POOL = 1
+"""Node processes a host's nursery keeps ready: one, for a clerk replaced after a failure."""
+
+
+def start_nursery() -> Nursery:
+    """The nursery of one host's sealed node: a process of its own, as this one's user."""
+    return Nursery(pool=NURSERY_POOL)
+
+
+class _NoCalls:
+    """The world's answer to a node's calls (files, works): none are served in sealed Ray runs."""
+
+    def call(self, effects: list[Effect], request: tuple[Any, ...]) -> tuple[Any, int]:
+        raise CallRefused("NodeError", f"{request[0]}: files and works are not available in graded Ray runs")
+
+
+class SealedNode:
+    """The host's side of one sealed node process (see the module's docstring)."""
+
+    def __init__(self, host: NodeHost, config: dict[str, Any], source: str | None) -> None:
+        self.host = host
+        self.peers = set(host.servers) | set(host.clients)
+        self.nursery: Nursery = host.nursery or start_nursery()
+        self.budget = Budget(time.monotonic() + HANDLER_SECONDS)
+        run = {"lab": config["lab"], "server": config.get("server"), "clerk": config.get("clerk"),
+               "source": source, "servers": host.servers, "clients": host.clients, "params": host.params}
+        self.nodes: ProcessNodes = self.nursery.run(run, HANDLER_SECONDS)
+        self.nodes.budget = self.budget
+        # Ready before the driver says start: the student's files are loaded by then.
+        self.process: RemoteNode | None = self.nodes(host.name, _NoCalls())
+        self.timers: dict[int, str] = {}
+        self.started = False  # messages that come before the driver says start find no node
+        self.failed = False  # a clerk's handler raised: it handles nothing until it is replaced
+
+    # -- events ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """A new incarnation: a fresh object in the node's process (a new process if it died)."""
+        host = self.host
+        self.timers.clear()
+        self.failed = False
+        self.started = True
+        if self.process is None or self.process.dead:
+            try:
+                self.process = self.nodes(host.name, _NoCalls())
+            except IsolationError as exc:
+                self._error(f"{host.name}'s process could not start: {exc}", "on_start")
+                return
+        rng = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{host.generation}")
+        self._event(("start", host.disk.texts(), rng.getstate(), host.pending is not None), "on_start")
+
+    def receive(self, src: str, mid: int, text: str) -> None:
+        host = self.host
+        if not self.started or host.dead or self.failed or self.process is None or src not in self.peers:
+            return
+        if (src, host.name) in host.blocked:
+            host.emit("drop", src=src, dst=host.name, id=mid, reason="partition")
+            return
+        if host.paused:
+            host.held.append(lambda: self.receive(src, mid, text))
+            return
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return
+        host.emit("deliver", src=src, id=mid)
+        self._event(("deliver", src, body), f"a message from {src}")
+
+    def fire(self, generation: int, tid: int) -> None:
+        host = self.host
+        if host.dead or self.failed or generation != host.generation or tid not in self.timers:
+            return
+        if host.paused:
+            host.held.append(lambda: self.fire(generation, tid))
+            return
+        host.emit("timer_fire", id=tid, timer=self.timers.pop(tid))
+        self._event(("fire", tid), "a timer")
+
+    def invoke(self, index: int, op: Op) -> None:
+        if not self.started or self.host.dead or self.failed:
+            return
+        self.host.pending = index
+        self._event(("invoke", op.f, op.key, op.value), f"invoke {op.f}")
+
+    def role(self) -> str | None:
+        if not self.started or self.process is None or self.failed:
+            return None
+        value, error = self._ask(("role",))
+        return value if error is None and isinstance(value, str) else None
+
+    def measure(self) -> None:
+        """The node's memory, read from outside its process, and its disk as this host keeps it."""
+        if self.process is not None and not self.host.dead:
+            self.host.emit("memory", bytes=self.process.memory(), disk=self.host.disk.used_bytes(), of="process")
+
+    # -- the node's process ---------------------------------------------------------------
+
+    def _ask(self, event: tuple[Any, ...]) -> tuple[Any, str | None]:
+        assert self.process is not None
+        host = self.host
+        self.budget.deadline = time.monotonic() + HANDLER_SECONDS
+        try:
+            effects, error, value = self.process.handle(host.clock.local(host.t()), host.ids, event)
+        except NodeHung as exc:  # its process is killed: a restart or a new clerk gets a new one
+            self.process.stop()
+            return None, f"{exc} (in {HANDLER_SECONDS:g} s of real time)"
+        try:
+            self._apply(effects)
+        except NodeError as exc:  # what the node's process handed back makes no sense
+            error = error or f"{host.name} crashed while handling {event[0]}: {exc}"
+        return value, error
+
+    def _event(self, event: tuple[Any, ...], what: str) -> None:
+        _, error = self._ask(event)
+        if error is not None:
+            self._error(error, what)
+
+    def _error(self, report: str, what: str) -> None:
+        """As a handler that raised in the host's own process: a server is dead (the driver
+        crashes it); a clerk handles nothing more until the driver replaces it."""
+        host = self.host
+        if host.name in host.clients:
+            self.failed = True
+            host.generation += 1
+        else:
+            host.dead = True
+        host.write({"k": "error", "report": report, "what": what})
+
+    def _apply(self, effects: list[Effect]) -> None:
+        """The effects of one event, in order; its disk writes take effect before its messages
+        leave (one line in the disk's log: a crash never keeps half of a handler's writes)."""
+        host = self.host
+        writes: list[tuple[str, str | None]] = []
+        host.holding = []
+        try:
+            for e in effects:
+                kind = e[0]
+                if kind == "send":
+                    if e[1] not in self.peers:
+                        raise NodeError(f"{host.name} sent {e[2]} to {e[1]!r}, which is not in this cluster")
+                    host.route(e[1], e[2], e[3])
+                elif kind == "timer":
+                    self._set_timer(int(e[1]), str(e[2]), float(e[3]))
+                elif kind == "cancel":
+                    if self.timers.pop(e[1], None) is not None:
+                        host.emit("timer_cancel", id=e[1])
+                elif kind == "log":
+                    host.emit("log", text=e[1])
+                elif kind == "complete":
+                    host.complete(e[1], e[2])
+                elif kind == "put":
+                    writes.append((e[1], e[2]))
+                elif kind == "del":
+                    writes.append((e[1], None))
+                else:  # "work"
+                    raise NodeError("start_work is not available in graded Ray runs")
+        finally:
+            if writes:
+                host.disk.write_texts(writes)
+            held, host.holding = host.holding or [], None
+            for dst, mid, text in held:
+                host.mesh.transmit(dst, mid, text)
+
+    def _set_timer(self, tid: int, timer: str, delay: float) -> None:
+        host = self.host
+        host.ids += 1
+        if tid != host.ids:
+            raise NodeError(f"{host.name}'s process numbered a timer {tid}, out of step with the runtime ({host.ids})")
+        self.timers[tid] = timer
+        host.emit("timer_set", id=tid, timer=timer, delay=delay)
+        generation = host.generation
+        asyncio.get_running_loop().call_later(host.clock.real_delay(delay), self.fire, generation, tid)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        self.nursery.close()
+
+
+__all__ = ["SealedNode"]
