@@ -1,0 +1,99 @@
+"""Graded Ray runs, sealed: each node's Ray process runs runtime code only and hosts the node's
+code in a sealed child (labs.runtime.ray_sealed). The node reaches nothing, the faults and the
+disk are the runtime's, and the submissions that once steered Ray runs (issue 13) earn nothing
+there either."""
+
+from __future__ import annotations
+
+import ast
+import socket
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from submissions import standalone
+from test_isolated_sim import PROBE
+from test_trust_line import FAULTS_OFF, MEASURES_ITSELF, NO_MESSAGES
+
+from autograder.grade import TestGrade as Graded
+from autograder.grade import grade
+from labs.runtime.lab import get_lab
+from labs.runtime.nursery import isolation_available
+from labs.runtime.ray_runtime import RayRunError, run_ray
+from labs.runtime.schedule import parse
+
+pytestmark = pytest.mark.skipif(isolation_available() is not None, reason="no user namespaces here")
+
+
+def test_a_sealed_ray_node_reaches_nothing(ray_session: None, tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    secret = Path("/tmp") / f"sealed-ray-secret-{port}"
+    secret.write_text("the hidden schedule")
+    marker = f"secret-schedule-{port}"
+    submission = tmp_path / "node.py"
+    submission.write_text(f"PORT = {port}\nSECRET = {str(secret)!r}\nMARKER = 'secret-' + 'schedule-{port}'\n"
+                          + textwrap.dedent(PROBE))
+    lab = get_lab("rpc").with_impl_source(submission)
+    try:
+        run = run_ray(lab, parse({"name": marker, "events": [], "duration": 1.0}), 7, sealed=True)
+    finally:
+        listener.close()
+        secret.unlink()
+    assert not run.errors, run.errors
+    logs = {(e["node"], str(e["text"]).split(":")[0]): str(e["text"]) for e in run.trace if e["type"] == "log"}
+    assert logs[("n1", "connect")] == "connect: refused (OSError)"  # not even loopback
+    assert logs[("n1", "secret")] == "secret: refused (FileNotFoundError)"
+    assert logs[("n1", "pids")] == "pids: ['1']"  # not its Ray process, not Ray, not the other nodes
+    assert logs[("n1", "fds")] == "fds: 5"  # its socket to its Ray process, and nothing else
+    assert logs[("n1", "marker")] == "marker: 0"
+    assert logs[("n1", "lock")] == "lock: refused (OSError)"
+    allowed = {p.split("/")[2] for p in sys.path if p.startswith("/tmp/")}
+    seen = ast.literal_eval(logs[("n1", "tmp")].removeprefix("tmp: "))
+    assert [n for n in seen if n not in allowed and not n.startswith("submission-")] == [], seen
+    for clerk in ("c1", "c2", "c3"):
+        assert "left-by" not in logs[(clerk, "tmp")]
+    # The disk and the memory are measured by the runtime: nothing the node says.
+    assert all(e.get("of") != "fields" for e in run.trace if e["type"] == "memory")
+
+
+def test_a_lab_whose_nodes_start_works_is_not_sealed_on_ray(ray_session: None) -> None:
+    with pytest.raises(RayRunError, match="start works"):
+        run_ray(get_lab("mapreduce"), parse({"name": "none", "events": []}), 1, sealed=True)
+
+
+def _grade_on_ray(tmp_path: Path, name: str, source: str, pattern: str) -> Graded:
+    impl = standalone(source, tmp_path / name / "node.py")
+    (g,) = grade(impl, "rpc", tmp_path / f"{name}-out", sim_seeds=0, ray=True, pattern=pattern)
+    assert [o.runtime for o in g.outcomes] == ["ray"]
+    return g
+
+
+def _why(g: Graded) -> str:
+    return "\n".join(str(f) for o in g.failures for f in o.findings)
+
+
+def test_no_messages_earns_nothing_on_ray(tmp_path: Path) -> None:
+    g = _grade_on_ray(tmp_path, "no-messages", NO_MESSAGES, "basic")
+    assert g.score == 0
+    assert "no message from a server reached c1" in _why(g), _why(g)
+
+
+def test_switching_the_faults_off_changes_nothing_on_ray(tmp_path: Path) -> None:
+    """The one line that once made Ray runs lossless: the faults are decided in the node's Ray
+    process, which runs no student code."""
+    g = _grade_on_ray(tmp_path, "faults-off", FAULTS_OFF, "unreliable")
+    assert g.score == 0
+    assert "operations completed" in _why(g) or "linearizable" in _why(g), _why(g)
+    (outcome,) = g.outcomes
+    assert outcome.result is not None
+    assert any(e["type"] == "drop" and e["reason"] == "loss" for e in outcome.result.trace)
+
+
+def test_memory_is_measured_from_outside_on_ray(tmp_path: Path) -> None:
+    g = _grade_on_ray(tmp_path, "measures-itself", MEASURES_ITSELF, "memory-bounded")
+    assert g.score == 0
+    assert "measured from outside it" in _why(g), _why(g)
