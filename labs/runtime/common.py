@@ -49,6 +49,16 @@ def cluster_codec(classes: Sequence[type[Node]]) -> Codec:
     return codec
 
 
+def cluster_classes(server: type[Node], clerk: type[Node] | None, servers: Sequence[str],
+                    clients: Sequence[str]) -> tuple[dict[str, type[Node]], Codec]:
+    """Each node's class by name (servers, then clients when the lab has a clerk), and the codec
+    of the cluster's messages."""
+    classes: dict[str, type[Node]] = {n: server for n in servers}
+    if clerk is not None:
+        classes.update({c: clerk for c in clients})
+    return classes, cluster_codec([server] + ([clerk] if clerk is not None else []))
+
+
 def check_send(
     src: str, dst: str, msg: object, classes: dict[str, type[Node]]
 ) -> None:

@@ -37,7 +37,7 @@ from .common import (
     check_result,
     check_send,
     check_timer,
-    cluster_codec,
+    cluster_classes,
     describe,
     format_error,
     state_size,
@@ -404,11 +404,7 @@ class LocalNodes:
     """Node processes that are objects in the simulator's own process (students' runs)."""
 
     def __init__(self, lab: Lab) -> None:
-        classes: dict[str, type[Node]] = {n: lab.node for n in lab.node_names()}
-        if lab.clerk is not None:
-            classes.update({c: lab.clerk for c in lab.client_names()})
-        self.classes = classes
-        self.codec = cluster_codec(list({id(c): c for c in classes.values()}.values()))
+        self.classes, self.codec = cluster_classes(lab.node, lab.clerk, lab.node_names(), lab.client_names())
         self.servers = tuple(lab.node_names())
         self.params = lab.params
 

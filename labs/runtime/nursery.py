@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import NodeError, cluster_codec, format_error
+from .common import NodeError, cluster_classes, format_error
 from .lab import Lab, load_submission
 from .node import Clerk, Node
 from .nodeside import NodeSide, World
@@ -307,10 +307,7 @@ def _node(config: dict[str, Any], name: str, loaded: tuple[type[Node], type[Cler
     from .worker import serve
 
     server, clerk = loaded
-    classes: dict[str, type[Node]] = {n: server for n in config["servers"]}
-    if clerk is not None:
-        classes.update({c: clerk for c in config["clients"]})
-    codec = cluster_codec([server] + ([clerk] if clerk is not None else []))
+    classes, codec = cluster_classes(server, clerk, config["servers"], config["clients"])
     servers = tuple(config["servers"])
     serve(frames, lambda world: NodeSide(name, classes[name], classes, codec, servers, config["params"], world))
 

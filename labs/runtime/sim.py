@@ -47,6 +47,7 @@ from .schedule import (
     Skew,
 )
 from .simfiles import SlotFiles
+from .storage import stored_bytes
 from .trace import TRACE_VERSION
 from .trace import Event as TraceEvent
 
@@ -533,7 +534,7 @@ class Simulation:
             slot = self.slots[name]
             process = slot.process_
             if slot.up and process is not None:
-                disk = sum(len(k) + len(v) for k, v in slot.disk.items())
+                disk = stored_bytes(slot.disk)
                 if process.own_process:  # measured from outside: nothing the node says counts
                     self._emit("memory", node=name, bytes=process.memory(), disk=disk, of="process")
                     continue

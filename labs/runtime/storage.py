@@ -1,59 +1,29 @@
-"""The two disks behind :class:`~labs.runtime.node.Storage`.
+"""The disks behind :class:`~labs.runtime.node.Storage`.
 
-* :class:`MemoryDisk` for the simulator: values live as encoded text in memory, owned by the
-  simulator, not by the node object, so they outlive a crash exactly when the schedule says so.
-* :class:`FileDisk` for Ray: an append-only log of JSON lines, flushed and ``fsync``-ed before an
-  assignment returns, replayed when a restarted node opens it, and compacted when it grows.
+In the simulator the world keeps each node's disk, as a dict of encoded values (see
+:mod:`.nodeside`): it outlives a crash exactly when the schedule says so. On Ray a node's disk is a
+:class:`FileDisk`: an append-only log of JSON lines, flushed and ``fsync``-ed before an assignment
+returns, replayed when a restarted node opens it, and compacted when it grows.
 
-Both store encoded text, so a node can never keep a live reference into its own disk.
+Both store encoded text, so a node can never keep a live reference into its own disk, and both
+count their size with :func:`stored_bytes`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .codec import Codec
 from .node import Storage
 
-_DELETED = object()
 
-
-class MemoryDisk(Storage):
-    """Storage for the simulator: a dict of encoded values."""
-
-    def __init__(self, codec: Codec) -> None:
-        self._codec = codec
-        self._data: dict[str, str] = {}
-        self.writes = 0
-
-    def __getitem__(self, key: str) -> Any:
-        return self._codec.loads(self._data[key])
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        _check_key(key)
-        self._data[key] = self._codec.dumps(value, f"storage[{key!r}]")
-        self.writes += 1
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-        self.writes += 1
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._data))
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def wipe(self) -> None:
-        self._data.clear()
-
-    def used_bytes(self) -> int:
-        """What the stored keys and values take, encoded."""
-        return sum(len(k) + len(v) for k, v in self._data.items())
+def stored_bytes(data: Mapping[str, str]) -> int:
+    """What a disk's keys and values take, encoded (what a lab's memory test counts as disk)."""
+    return sum(len(k) + len(v) for k, v in data.items())
 
 
 class FileDisk(Storage):
@@ -112,7 +82,7 @@ class FileDisk(Storage):
 
     def used_bytes(self) -> int:
         """What the stored keys and values take, encoded (not the log's garbage)."""
-        return sum(len(k) + len(v) for k, v in self._data.items())
+        return stored_bytes(self._data)
 
     def texts(self) -> dict[str, str]:
         """Every key with its value as stored (encoded): what a sealed node is handed at its start."""
