@@ -14,7 +14,8 @@ incarnation of every run, forks a child that:
 
 A crash of a node kills its process (the PID namespace's first process: every process it
 started dies with it), so nothing of a node's memory outlives a crash: a restart is a new
-process, as on a real machine. The nursery's own protocol with the grader, over a Unix socket:
+process, as on a real machine. The nursery's own protocol with the grader, in :mod:`.worker`'s
+frames over a Unix socket:
 ``{"op": "run", ...}`` (the classes of the next runs), ``{"op": "spawn", "name": n}`` with the
 node's socket attached (answered with the child's pid), ``{"op": "kill", "pid": p}``.
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
-import json
 import os
 import pkgutil
 import re
@@ -78,6 +78,7 @@ class Nursery:
                  pool: int = POOL) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock = mine
+        self._frames = Frames(mine)
         fd = theirs.fileno()
         args = [sys.executable, "-m", "labs.runtime.nursery", str(fd), f"--pool={pool}"]
         args += [] if isolate else ["--no-isolation"]
@@ -86,17 +87,13 @@ class Nursery:
         self.isolate = isolate
 
     def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
-        data = json.dumps(request).encode("utf-8")
         try:
-            self._sock.sendall(len(data).to_bytes(4, "big") + data)
-            head, fds, _, _ = socket.recv_fds(self._sock, 4, 1)
-            if len(head) < 4:
-                head += _read(self._sock, 4 - len(head))
-            answer: dict[str, Any] = json.loads(_read(self._sock, int.from_bytes(head, "big")))
-        except IsolationError:
-            raise
-        except OSError as exc:
+            self._frames.send(request)
+            answer, fds = self._frames.recv_with_fds()
+        except (OSError, NodeError) as exc:
             raise IsolationError(f"the nursery process is gone ({exc})") from None
+        if type(answer) is not dict:
+            raise IsolationError(f"the nursery answered {str(answer)[:100]}")
         if "error" in answer:
             for fd in fds:
                 os.close(fd)
@@ -185,16 +182,6 @@ def run_config(lab: Lab) -> dict[str, Any]:
 
     return {"lab": lab.name, "server": where(lab.node), "clerk": where(lab.clerk), "source": lab.impl_source,
             "servers": lab.node_names(), "clients": lab.client_names(), "params": dict(lab.params)}
-
-
-def _read(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise IsolationError("the nursery process ended")
-        data += chunk
-    return data
 
 
 # -- the nursery process ------------------------------------------------------------------------
@@ -450,12 +437,12 @@ def serve_nursery(control: socket.socket, isolate: bool, size: int = POOL) -> No
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they end
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # nodes whose first child is gone come back here
     pool = _Pool(libc, isolate, size)
+    frames = Frames(control)
     try:
         while True:
             try:
-                head = _read(control, 4)
-                request = json.loads(_read(control, int.from_bytes(head, "big")))
-            except (OSError, IsolationError):
+                request = frames.recv()
+            except (OSError, NodeError):
                 return
             answer: dict[str, Any] = {}
             handed: socket.socket | None = None
@@ -469,8 +456,7 @@ def serve_nursery(control: socket.socket, isolate: bool, size: int = POOL) -> No
                         os.kill(int(request["pid"]), signal.SIGKILL)
             except Exception as exc:
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
-            data = json.dumps(answer).encode("utf-8")
-            socket.send_fds(control, [len(data).to_bytes(4, "big") + data], [handed.fileno()] if handed else [])
+            frames.send(answer, [handed.fileno()] if handed else None)
             if handed is not None:
                 handed.close()
             with contextlib.suppress(IsolationError, OSError):

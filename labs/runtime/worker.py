@@ -46,11 +46,24 @@ class Frames:
         self.sock = sock
         self._buffer = bytearray()
 
-    def send(self, obj: Any) -> None:
+    def send(self, obj: Any, fds: list[int] | None = None) -> None:
+        """Send ``obj``; ``fds``: open files that go along with its first bytes (Unix sockets)."""
         data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
         if len(data) > MAX_FRAME:
             raise NodeError(f"a frame of {len(data):,} bytes is more than the {MAX_FRAME:,} allowed")
-        self.sock.sendall(FRAME.pack(len(data)) + data)
+        frame = FRAME.pack(len(data)) + data
+        sent = socket.send_fds(self.sock, [frame], fds) if fds else 0
+        self.sock.sendall(frame[sent:])
+
+    def recv_with_fds(self, most: int = 1) -> tuple[Any, list[int]]:
+        """The next frame, and the open files (at most ``most``) sent along with it."""
+        fds: list[int] = []
+        if not self._buffer:
+            chunk, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, most)
+            if not chunk:
+                raise ChannelClosed("the other end closed the socket")
+            self._buffer += chunk
+        return self.recv(), fds
 
     def _fill(self, need: int) -> None:
         while len(self._buffer) < need:
