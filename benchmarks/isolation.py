@@ -9,8 +9,10 @@ sealed process of its own (today's graded path), against the path before it, in 
   included, and hands back its trace as JSON lines, which this process reads and checks.
 
 Both run every test of the lab (hidden ones too) on its first ``--seeds`` seeds, as this user (the
-sandbox's user switch costs both the same). Per lab it prints both times and their ratio; the
-last line printed is one JSON object with the figures.
+sandbox's user switch costs both the same). With ``--ray``, each test's first Ray run too, sealed
+(each node's code in a sealed child of its Ray process: ``labs.runtime.ray_sealed``) and not.
+Per lab it prints the times and their ratios; the last line printed is one JSON object with the
+figures.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grade import run_sim_isolated
-from autograder.runner import Outcome, apply_checks
+from autograder.runner import Outcome, apply_checks, run_test
 from autograder.suite import Test, load_graded_suite
 from labs.runtime.lab import RunResult
 from labs.runtime.nursery import Nursery, isolation_available
@@ -58,11 +60,34 @@ def run_in_child(test: Test, seed: int, impl: Path) -> Outcome:
     return outcome
 
 
+def _ray(lab: str, tests: list[Test], impl: Path) -> dict[str, Any]:
+    """Each test's first Ray run, sealed and not: seconds, and how many failed."""
+    from labs.runtime.ray_runtime import ensure_ray
+
+    ensure_ray()
+    times: dict[str, float] = {}
+    for sealed in (True, False):
+        started, failed = time.monotonic(), 0
+        for test in tests:
+            o = run_test(test, test.ray_seeds[0] if test.ray_seeds else 1, "ray", impl, sealed=sealed)
+            failed += not o.passed
+            if not o.passed:
+                print(f"  {test.name} failed on Ray (sealed={sealed}): {o.findings[:1]}", flush=True)
+        path = "sealed" if sealed else "open"
+        times[path] = time.monotonic() - started
+        print(f"{lab}: {len(tests)} Ray runs {path}: {times[path]:.1f} s ({failed} failed)", flush=True)
+    ratio = times["sealed"] / times["open"]
+    print(f"{lab}: Ray sealed / open = {ratio:.2f}", flush=True)
+    return {"runs": len(tests), "sealed_seconds": round(times["sealed"], 2),
+            "open_seconds": round(times["open"], 2), "ratio": round(ratio, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labs", default="rpc,raft")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per test")
     parser.add_argument("-k", dest="pattern", default=None, help="only the tests whose name contains this")
+    parser.add_argument("--ray", action="store_true", help="also each test's first Ray run, sealed and not")
     args = parser.parse_args()
     why = isolation_available()
     if why is not None:
@@ -89,6 +114,8 @@ def main() -> None:
             print(f"{lab}: sealed / child = {ratio:.2f}", flush=True)
             figures[lab] = {"runs": len(runs), "sealed_seconds": round(times["sealed"], 2),
                             "child_seconds": round(times["child"], 2), "ratio": round(ratio, 2)}
+            if args.ray:
+                figures[lab]["ray"] = _ray(lab, list(suite.select(args.pattern)), impl)
     print(json.dumps(figures))
 
 

@@ -4,7 +4,10 @@ process reaches nothing: no network, no other node, no files but its own, no sch
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import socket
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +16,9 @@ from typing import Any
 import pytest
 
 from autograder.suite import load_graded_suite
-from labs.runtime.lab import get_lab
+from labs.runtime.lab import Lab, RunResult, get_lab
 from labs.runtime.nursery import IsolationError, Nursery, isolation_available
-from labs.runtime.schedule import load, parse
+from labs.runtime.schedule import Schedule, load, parse
 from labs.runtime.sim import Simulation, first_difference
 from labs.runtime.worker import NodeHung
 
@@ -112,33 +115,36 @@ class KVClerk(_Clerk):
 '''
 
 
-def test_a_node_process_reaches_nothing(nursery: Nursery, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def probing(tmp_path: Path, duration: float | None = None) -> Iterator[tuple[Lab, Schedule]]:
+    """The RPC lab with the PROBE submission, and a schedule whose name is the secret it looks
+    for; while the run lasts, a listener it tries to reach and a secret file in this /tmp."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
     secret = Path("/tmp") / f"isolation-secret-{port}"
     secret.write_text("the hidden schedule")
-    marker = f"secret-schedule-{port}"
     submission = tmp_path / "node.py"
     submission.write_text(f"PORT = {port}\nSECRET = {str(secret)!r}\nMARKER = 'secret-' + 'schedule-{port}'\n"
                           + textwrap.dedent(PROBE))
-    lab = get_lab("rpc").with_impl_source(submission)
-    schedule = parse({"name": marker, "events": []})
+    schedule = parse({"name": f"secret-schedule-{port}", "events": [],
+                      **({"duration": duration} if duration else {})})
     try:
-        run = Simulation(lab, schedule, 7, nodes=nursery.nodes(lab)).run()
+        yield get_lab("rpc").with_impl_source(submission), schedule
     finally:
         listener.close()
         secret.unlink()
+
+
+def assert_reached_nothing(run: RunResult) -> None:
+    """What the PROBE's nodes logged: every reach refused, and nothing to find."""
     assert not run.errors, run.errors
     logs = {(e["node"], str(e["text"]).split(":")[0]): str(e["text"]) for e in run.trace if e["type"] == "log"}
-    assert logs[("n1", "connect")] == "connect: refused (OSError)"
+    assert logs[("n1", "connect")] == "connect: refused (OSError)"  # not even loopback
     assert logs[("n1", "secret")] == "secret: refused (FileNotFoundError)"
     # Its own files, and nothing else: but for the folders that lead to the released packages when
     # those live under /tmp (the sandbox's work folder; a checkout in /tmp), kept read-only.
-    import ast
-    import sys
-
     allowed = {p.split("/")[2] for p in sys.path if p.startswith("/tmp/")}
     seen = ast.literal_eval(logs[("n1", "tmp")].removeprefix("tmp: "))  # the names the node logged
     assert [n for n in seen if n not in allowed and not n.startswith("submission-")] == [], seen
@@ -150,6 +156,12 @@ def test_a_node_process_reaches_nothing(nursery: Nursery, tmp_path: Path) -> Non
     assert logs[("n1", "lock")] == "lock: refused (OSError)"  # a folder anyone may write to, read-only
     for clerk in ("c1", "c2", "c3"):  # nothing the server left in its /tmp
         assert "left-by" not in logs[(clerk, "tmp")]
+
+
+def test_a_node_process_reaches_nothing(nursery: Nursery, tmp_path: Path) -> None:
+    with probing(tmp_path) as (lab, schedule):
+        run = Simulation(lab, schedule, 7, nodes=nursery.nodes(lab)).run()
+    assert_reached_nothing(run)
 
 
 BROKEN = {

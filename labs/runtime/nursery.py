@@ -16,8 +16,8 @@ A crash of a node kills its process (the PID namespace's first process: every pr
 started dies with it), so nothing of a node's memory outlives a crash: a restart is a new
 process, as on a real machine. The nursery's own protocol with the grader, in :mod:`.worker`'s
 frames over a Unix socket:
-``{"op": "run", ...}`` (the classes of the next runs), ``{"op": "spawn", "name": n}`` with the
-node's socket attached (answered with the child's pid), ``{"op": "kill", "pid": p}``.
+``{"op": "run", ...}`` (the classes of the next runs), ``{"op": "spawn"}`` (answered with the
+child's pid, the node's socket attached), ``{"op": "kill", "pid": p}``.
 """
 
 from __future__ import annotations

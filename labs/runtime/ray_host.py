@@ -360,11 +360,7 @@ class NodeHost:
             return
         if self.dead or self.obj is None or src not in self.classes:
             return
-        if (src, self.name) in self.blocked:
-            self.emit("drop", src=src, dst=self.name, id=mid, reason="partition")
-            return
-        if self.paused:
-            self.held.append(lambda: self.receive(src, mid, text))
+        if not self.admits(src, mid, lambda: self.receive(src, mid, text)):
             return
         try:
             msg = self.codec.loads(text)
@@ -374,6 +370,17 @@ class NodeHost:
         handler = self.obj._handler_for_message(msg)
         if handler is not None:
             self.call(f"{describe(msg)} from {src}", handler, msg, src)
+
+    def admits(self, src: str, mid: int, again: Callable[[], None]) -> bool:
+        """Whether message ``mid`` from ``src`` reaches the node now: not over a cut link (it is
+        dropped), not while the node is paused (``again`` runs when it resumes)."""
+        if (src, self.name) in self.blocked:
+            self.emit("drop", src=src, dst=self.name, id=mid, reason="partition")
+            return False
+        if self.paused:
+            self.held.append(again)
+            return False
+        return True
 
     # -- works (see files.py) -------------------------------------------------------------
 

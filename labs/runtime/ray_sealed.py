@@ -93,11 +93,7 @@ class SealedNode:
         host = self.host
         if not self.started or host.dead or self.failed or self.process is None or src not in self.peers:
             return
-        if (src, host.name) in host.blocked:
-            host.emit("drop", src=src, dst=host.name, id=mid, reason="partition")
-            return
-        if host.paused:
-            host.held.append(lambda: self.receive(src, mid, text))
+        if not host.admits(src, mid, lambda: self.receive(src, mid, text)):
             return
         try:
             body = json.loads(text)
