@@ -9,6 +9,7 @@ sandbox's Python), which CI's machine has.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -123,20 +124,31 @@ for target in ("/tmp/ds-course-fake-results.json", "results.json", OUT + "/resul
 
 @pytest.mark.ray
 def test_files_written_outside_the_work_folder_and_fake_results_earn_nothing(tmp_path: Path) -> None:
+    """Node code runs sealed in both runtimes: what it writes into /tmp lands in its own private
+    /tmp, which vanishes with it; the fake results change nothing (this is the reference's code,
+    so it earns what the reference earns)."""
     out = tmp_path / "out"
     impl = standalone(f"OUT = {str(out)!r}\n" + WRITES_OUTSIDE, tmp_path / "node.py")
     (g,) = grade(impl, "rpc", out, sim_seeds=1, ray=True, pattern="basic")
-    assert g.score == 0
-    for o in g.outcomes:  # the reference's code, so this is the only thing wrong
-        if o.runtime == "sim":  # a simulated node's /tmp is its own, and vanishes with it
-            assert o.passed, o.findings
-            continue
-        assert [str(f) for f in o.findings] == [
-            "the submission wrote /tmp/ds-course-fake-results.json, outside its work folder (it was removed)"], o.findings
+    assert [o.runtime for o in g.outcomes] == ["sim", "ray"]
+    assert g.passed, [o.findings for o in g.outcomes]
     assert not Path("/tmp/ds-course-fake-results.json").exists()
     results = json.loads((out / "results.json").read_text())
-    assert results["score"] == 0 and results["tests"][0]["status"] == "failed"  # the grader's own file
+    assert results["score"] == 5 and results["tests"][0]["output"].startswith(g.test.description)  # the grader's
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_file_the_sandbox_user_leaves_outside_its_folder_is_an_incident(tmp_path: Path) -> None:
+    """Where the sandbox user's processes are not sealed (a Ray run of a lab whose nodes start
+    works), a file left in a place anyone may write to is found, removed and reported."""
+    stray = Path("/tmp") / f"ds-course-stray-{os.getpid()}"
+    impl = tmp_path / "node.py"
+    impl.write_text("pass\n")
+    with open_sandbox(impl) as sb:
+        done = sb.run([str(sb.python), "-c", f"open({str(stray)!r}, 'w').write('x')"], "", 60.0)
+        assert done is not None and done.returncode == 0, done
+        assert sb.take_incidents() == [f"the submission wrote {stray}, outside its work folder (it was removed)"]
+    assert not stray.exists()
 
 
 READS_SECRETS = '''
