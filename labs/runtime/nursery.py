@@ -43,7 +43,7 @@ from .common import NodeError, cluster_classes, format_error
 from .lab import Lab, load_submission
 from .node import Clerk, Node
 from .nodeside import NodeSide, World
-from .worker import Budget, ChannelClosed, Frames, RemoteNode, process_memory
+from .worker import SPIN, Budget, ChannelClosed, Frames, RemoteNode, process_memory
 
 TMPFS = "size=64m,mode=1777"
 """Each node's private ``/tmp``: small, so that filling it costs that node only."""
@@ -147,7 +147,7 @@ class ProcessNodes:
 
     def __call__(self, name: str, world: World) -> RemoteNode:
         sock, pid = self._nursery.spawn()
-        frames = Frames(sock)
+        frames = Frames(sock, spin=SPIN)
         sock.settimeout(SEAL_SECONDS)
         try:
             said = frames.recv()
@@ -371,7 +371,7 @@ def _prefork(libc: Any, config: dict[str, Any], isolate: bool) -> _Forked:
 
 def _node_process(libc: Any, config: dict[str, Any], sock: socket.socket, isolate: bool) -> None:  # pragma: no cover
     """A node's process: sealed first, then the student's files, then its name, then events."""
-    frames = Frames(sock)
+    frames = Frames(sock)  # it waits asleep: polling here too would take the cores from the others
     try:
         os.setsid()  # a group of its own: kill(0, ...) reaches no process but its own
         if isolate:

@@ -32,6 +32,8 @@ from .nodeside import CallRefused, Effect, NodeSide, Reply, World
 FRAME = struct.Struct("!I")
 MAX_FRAME = 64 << 20
 """Bytes one frame may hold (a message, a file written by a work...)."""
+SPIN = 0.001
+"""Seconds the world polls for a node's reply before it goes to sleep (see :meth:`Frames._poll`)."""
 
 
 class ChannelClosed(ConnectionError):
@@ -42,8 +44,9 @@ class Frames:
     """Frames over one socket, both ways. Reads are buffered: one system call brings in a whole
     frame, mostly (a run hands thousands of small frames back and forth)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, spin: float = 0.0) -> None:
         self.sock = sock
+        self.spin = spin
         self._buffer = bytearray()
 
     def send(self, obj: Any, fds: list[int] | None = None) -> None:
@@ -67,10 +70,31 @@ class Frames:
 
     def _fill(self, need: int) -> None:
         while len(self._buffer) < need:
-            chunk = self.sock.recv(max(1 << 16, min(need - len(self._buffer), 1 << 24)))
+            size = max(1 << 16, min(need - len(self._buffer), 1 << 24))
+            chunk = self._poll(size) if self.spin else None
+            if chunk is None:
+                chunk = self.sock.recv(size)
             if not chunk:
                 raise ChannelClosed("the other end closed the socket")
             self._buffer += chunk
+
+    def _poll(self, size: int) -> bytes | None:
+        """What arrives within ``spin`` seconds of asking, without going to sleep (None: nothing
+        yet). A reply to an event takes microseconds of the node's time, while a sleeping reader
+        takes tens of microseconds more to wake up: that wake-up, once per event, was most of what
+        a sealed node cost."""
+        timeout = self.sock.gettimeout()
+        self.sock.setblocking(False)
+        try:
+            deadline = time.perf_counter() + self.spin
+            while True:
+                try:
+                    return self.sock.recv(size)
+                except BlockingIOError:
+                    if time.perf_counter() >= deadline:
+                        return None
+        finally:
+            self.sock.settimeout(timeout)
 
     def recv(self, count: Callable[[int], None] | None = None) -> Any:
         """The next frame; ``count`` hears its size before it is read."""
