@@ -13,27 +13,32 @@ import dataclasses
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from labs.runtime.schedule import parse
+from labs.runtime.network import Delay, Network
+from labs.runtime.schedule import (
+    REST,
+    Crash,
+    Event,
+    Heal,
+    Partition,
+    Pause,
+    Restart,
+    Schedule,
+    parse,
+)
 
 from .runner import Outcome, run_test
 from .suite import Test
 
 
-def random_schedule(seed: int, servers: list[str], duration: float = 4.0, disk_loss: bool = False) -> dict[str, Any]:
-    """A schedule document drawn from ``seed``: the same seed, the same schedule."""
+def random_schedule(seed: int, servers: list[str], duration: float = 4.0, disk_loss: bool = False) -> Schedule:
+    """A schedule drawn from ``seed``: the same seed, the same schedule."""
     rng = random.Random(f"explore:{seed}")
-    network: dict[str, Any] = {}
-    if rng.random() < 0.8:
-        network["loss"] = round(rng.uniform(0.0, 0.3), 3)
-    if rng.random() < 0.6:
-        network["duplicate"] = round(rng.uniform(0.0, 0.3), 3)
-    if rng.random() < 0.8:
-        network["delay"] = {"uniform": [0.001, round(rng.uniform(0.002, 0.06), 4)]}
-    if rng.random() < 0.5:
-        network["reorder"] = True
-    events: list[dict[str, Any]] = []
+    loss = round(rng.uniform(0.0, 0.3), 3) if rng.random() < 0.8 else 0.0
+    duplicate = round(rng.uniform(0.0, 0.3), 3) if rng.random() < 0.6 else 0.0
+    delay = Delay("uniform", 0.001, round(rng.uniform(0.002, 0.06), 4)) if rng.random() < 0.8 else Delay()
+    reorder = rng.random() < 0.5
+    events: list[Event] = []
     busy: dict[str, float] = {}  # a node takes one fault at a time
     for _ in range(rng.randint(0, 3)):
         at = round(rng.uniform(0.2, duration - 0.5), 3)
@@ -44,18 +49,19 @@ def random_schedule(seed: int, servers: list[str], duration: float = 4.0, disk_l
         if kind == "crash":
             disk = "lose" if disk_loss and rng.random() < 0.3 else "keep"
             back = min(round(at + rng.uniform(0.05, 0.5), 3), duration)
-            events += [{"at": at, "crash": node, "disk": disk}, {"at": back, "restart": node}]
+            events += [Crash(at, node, disk), Restart(back, node)]
         elif kind == "pause":
             length = min(round(rng.uniform(0.05, 0.4), 3), round(duration - at, 3))
             back = at + length
-            events.append({"at": at, "pause": node, "for": length})
+            events.append(Pause(at, node, length))
         else:
             back = min(round(at + rng.uniform(0.1, 1.0), 3), duration)
-            events += [{"at": at, "partition": [[node], "rest"]}, {"at": back, "heal": "all"}]
+            events += [Partition(at, ((node,), (REST,))), Heal(back)]
         busy[node] = back + 0.01
-    events.sort(key=lambda e: e["at"])
-    return {"name": f"explore-{seed}", "description": f"drawn at random from seed {seed}",
-            "network": network, "events": events, "duration": duration}
+    events.sort(key=lambda e: e.at)
+    drawn = Schedule(f"explore-{seed}", f"drawn at random from seed {seed}",
+                     Network(loss, delay, duplicate, reorder), tuple(events), duration=duration)
+    return parse(drawn.to_data(), "explore")  # checked as a written schedule would be
 
 
 def explore(test: Test, seeds: range, impl: str | Path | None = None,
@@ -63,5 +69,5 @@ def explore(test: Test, seeds: range, impl: str | Path | None = None,
     """Run ``test``'s workload and checks under one random schedule per seed."""
     servers = test.lab.node_names()
     for seed in seeds:
-        schedule = parse(random_schedule(seed, servers, max(test.lab.min_duration, 4.0), disk_loss), "explore")
+        schedule = random_schedule(seed, servers, max(test.lab.min_duration, 4.0), disk_loss)
         yield run_test(dataclasses.replace(test, schedule=schedule, schedule_name=schedule.name), seed, "sim", impl)

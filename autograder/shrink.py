@@ -16,15 +16,13 @@ is small, not necessarily the smallest.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from labs.runtime.schedule import Schedule, ScheduleError, parse
+from labs.runtime.schedule import Heal, Schedule, ScheduleError, parse
 
 from .runner import Outcome, run_test
 from .suite import Test
@@ -41,21 +39,18 @@ class Shrunk:
     """Size of the schedule (events plus network faults) before and after."""
 
 
-def concrete(test: Test, seed: int) -> dict[str, Any]:
+def concrete(test: Test, seed: int) -> Schedule:
     """The test's schedule as the run used it: random faults drawn, without the final heal."""
     lab = test.lab
-    expanded = test.schedule.expand(lab.node_names(), lab.client_names(), seed, lab.min_duration)
-    data = expanded.to_data()
-    data["events"] = [e for e in data["events"] if not ("heal" in e and e["at"] >= data["duration"])]
-    data.pop("seed", None)
-    return data
+    expanded = test.schedule.expand(lab.node_names(), lab.client_names(), seed, lab.min_duration, lab.roles)
+    end = expanded.end()
+    events = tuple(e for e in expanded.events if not (isinstance(e, Heal) and e.at >= end))
+    return replace(expanded, events=events, seed=None)
 
 
-def size(data: dict[str, Any]) -> int:
-    network = data.get("network", {})
-    faults = sum(1 for k in ("loss", "duplicate") if network.get(k)) + bool(network.get("reorder")) \
-        + ("delay" in network)
-    return len(data.get("events", [])) + faults
+def size(schedule: Schedule) -> int:
+    """Events plus kinds of network fault: what shrinking makes smaller."""
+    return len(schedule.events) + schedule.network.faults()
 
 
 def shrink(test: Test, seed: int, failed_check: str, impl: str | Path | None = None,
@@ -72,50 +67,34 @@ def shrink(test: Test, seed: int, failed_check: str, impl: str | Path | None = N
         for candidate in _smaller(best):
             if time.monotonic() > deadline:
                 break
-            try:
-                schedule = parse(candidate, "shrunk schedule")
+            try:  # the checks of a written schedule: a shorter pause must still be a pause
+                parse(candidate.to_data(), "shrunk schedule")
             except ScheduleError:
                 continue
             steps += 1
-            tried = run_test(dataclasses.replace(test, schedule=schedule), seed, "sim", impl)
+            tried = run_test(dataclasses.replace(test, schedule=candidate), seed, "sim", impl)
             if failed_check in tried.failed_checks:
                 best, outcome, improved = candidate, tried, True
                 break
     if outcome is None:
         return None
-    best["name"] = f"{test.schedule_name}-shrunk"
-    best["description"] = f"{test.schedule_name}, shrunk for seed {seed} (the {failed_check} check still fails)"
-    schedule = parse(best, "shrunk schedule")
-    outcome.test = dataclasses.replace(test, schedule=schedule, schedule_name=schedule.name)
-    return Shrunk(schedule, outcome, steps, start, size(best))
+    best = replace(best, name=f"{test.schedule_name}-shrunk",
+                   description=f"{test.schedule_name}, shrunk for seed {seed} (the {failed_check} check still fails)")
+    outcome.test = dataclasses.replace(test, schedule=best, schedule_name=best.name)
+    return Shrunk(best, outcome, steps, start, size(best))
 
 
-def _smaller(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    events = data.get("events", [])
+def _smaller(s: Schedule) -> Iterator[Schedule]:
+    """Every schedule one step smaller than ``s``: an event dropped, an event made milder (see
+    ``Fault.smaller``), the network made milder, the run halved."""
+    events = s.events
     for i in range(len(events)):
-        yield {**data, "events": events[:i] + events[i + 1:]}
+        yield replace(s, events=events[:i] + events[i + 1:])
     for i, e in enumerate(events):
-        if "pause" in e and e.get("for", 0) > 0.05:
-            shorter = {**e, "for": round(e["for"] / 2, 6)}
-            yield {**data, "events": [*events[:i], shorter, *events[i + 1:]]}
-    network = data.get("network", {})
-    for key in ("duplicate", "loss"):
-        if network.get(key):
-            yield _with_network(data, {k: v for k, v in network.items() if k != key})
-    if network.get("reorder"):
-        yield _with_network(data, {k: v for k, v in network.items() if k != "reorder"})
-    if "delay" in network:
-        yield _with_network(data, {k: v for k, v in network.items() if k != "delay"})
-    for key in ("duplicate", "loss"):
-        if network.get(key, 0) > 0.02:
-            yield _with_network(data, {**network, key: round(network[key] / 2, 4)})
-    duration = data.get("duration")
-    if duration and duration > 1.0:
-        half = round(duration / 2, 3)
-        yield {**data, "duration": half, "events": [e for e in events if e["at"] < half]}
-
-
-def _with_network(data: dict[str, Any], network: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(data)
-    out["network"] = network
-    return out
+        for milder in e.smaller():
+            yield replace(s, events=(*events[:i], milder, *events[i + 1:]))
+    for network in s.network.smaller():
+        yield replace(s, network=network)
+    if s.duration and s.duration > 1.0:
+        half = round(s.duration / 2, 3)
+        yield replace(s, duration=half, events=tuple(e for e in events if e.at < half))

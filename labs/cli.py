@@ -139,7 +139,7 @@ def check_schedule_command(path: str, lab: str) -> None:
     try:
         the_lab = get_lab(lab)
         s = load(path)
-        expanded = s.expand(the_lab.node_names(), the_lab.client_names(), 0, the_lab.min_duration)
+        expanded = s.expand(the_lab.node_names(), the_lab.client_names(), 0, the_lab.min_duration, the_lab.roles)
     except ScheduleError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

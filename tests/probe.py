@@ -78,3 +78,14 @@ def logs(trace: list[dict], node: str, word: str) -> list[tuple[float, str]]:
 
 def events(trace: list[dict], kind: str, **match: object) -> list[dict]:
     return [e for e in trace if e.get("type") == kind and all(e.get(k) == v for k, v in match.items())]
+
+
+class RoleProbe(Probe):
+    """A probe whose nodes hold roles: n2 is the primary, n5 the tail, and no node is ever a backup."""
+
+    def role(self) -> str | None:
+        return {"n2": "primary", "n5": "tail"}.get(self.id)
+
+
+ROLES = Lab(name="roles", description="runtime probe with roles", node=RoleProbe, nodes=5, min_duration=1.0,
+            settle=0.5, roles=("primary", "backup", "tail"))

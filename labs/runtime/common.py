@@ -1,4 +1,4 @@
-"""Rules both runtimes apply in the same way: addressing, partitions, codecs, clock skew."""
+"""Rules both runtimes apply in the same way: addressing, codecs, clock skew."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codec import Codec
-from .network import Links, block_groups, block_ring
 from .node import Clerk, Node
-from .schedule import LEADER, REST, Partition
 
 
 def state_size(node: Node) -> int:
@@ -94,29 +92,6 @@ def check_result(value: object) -> Any:
             f"complete({value!r}): a client result must be plain JSON data (None, bool, int, "
             f"float, str, lists and dicts with string keys): {exc}"
         ) from None
-
-
-def resolve_partition(
-    e: Partition, servers: Sequence[str], clients: Sequence[str], leader: str | None
-) -> tuple[Links, list[list[str]]] | str:
-    """The links a partition cuts, and its groups; or why it cannot apply now."""
-    if e.kind == "majorities-ring":
-        return block_ring(list(servers)), []
-    named: list[list[str]] = []
-    for g in e.groups:
-        group = []
-        for m in g:
-            if m == LEADER:
-                if leader is None:
-                    return "no node is leader"
-                group.append(leader)
-            else:
-                group.append(m)
-        named.append(group)
-    mentioned = {m for g in named for m in g if m != REST}
-    rest = [x for x in (*servers, *clients) if x not in mentioned]
-    groups = [[m for m in g if m != REST] + (rest if REST in g else []) for g in named]
-    return block_groups(groups), groups
 
 
 @dataclass

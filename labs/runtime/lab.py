@@ -100,6 +100,9 @@ class Lab:
     settle: float = 2.0
     """Seconds after the final heal for the cluster to recover and pending operations to end."""
     checks: Sequence[Check] = ()
+    roles: Sequence[str] = ("leader",)
+    """The roles its nodes may hold (what ``Node.role()`` returns). A schedule can name one
+    where it names a node: ``crash: leader`` crashes whichever node holds the role then."""
     works: bool = False
     """Its nodes start works (``start_work``): graded Ray runs cannot seal them yet."""
     memory_every: float = 0.0

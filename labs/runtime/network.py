@@ -6,10 +6,13 @@ delivered once, or delivered twice, and after how long? Only the clock differs (
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .validate import Checker, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,88 @@ class Network:
             "reorder": self.reorder,
         }
 
+    def describe(self) -> str:
+        """``loss 0.1, delay {"uniform": [0.001, 0.03]}``, or ``clean``."""
+        bits = []
+        if self.loss:
+            bits.append(f"loss {self.loss:g}")
+        if self.duplicate:
+            bits.append(f"duplicate {self.duplicate:g}")
+        if self.delay != Delay():
+            bits.append(f"delay {json.dumps(self.delay.to_data())}")
+        if not self.reorder:
+            bits.append("fifo")
+        return ", ".join(bits) or "clean"
+
+    def faults(self) -> int:
+        """How many kinds of fault it injects (reordering counts only where delays vary)."""
+        return (self.loss > 0) + (self.duplicate > 0) + (self.delay != Delay()) + self._reorders()
+
+    def _reorders(self) -> bool:
+        return self.reorder and self.delay.kind != "constant"
+
+    def smaller(self) -> Iterator[Network]:
+        """Milder networks, for shrinking a failing schedule: each kind of fault switched off,
+        then loss and duplication halved."""
+        if self.duplicate:
+            yield replace(self, duplicate=0.0)
+        if self.loss:
+            yield replace(self, loss=0.0)
+        if self._reorders():
+            yield replace(self, reorder=False)
+        if self.delay != Delay():
+            yield replace(self, delay=Delay())
+        if self.duplicate > 0.02:
+            yield replace(self, duplicate=round(self.duplicate / 2, 4))
+        if self.loss > 0.02:
+            yield replace(self, loss=round(self.loss / 2, 4))
+
 
 CLEAN = Network()
+NETWORK_KEYS = {"loss", "delay", "duplicate", "reorder"}
+DELAY_KINDS = {"constant", "uniform", "exponential", "normal"}
+
+
+def parse_network(c: Checker, raw: Any, where: str) -> Network:
+    """A network from its document form (``{loss: 0.1, delay: {uniform: [0.001, 0.03]}}``),
+    with each problem reported to ``c``."""
+    if not isinstance(raw, Mapping):
+        c.fail(where, "must be a mapping like {loss: 0.1, delay: {uniform: [0.001, 0.03]}}")
+        return CLEAN
+    c.keys(raw, NETWORK_KEYS, where)
+    loss = c.probability(raw.get("loss", 0.0), f"{where}.loss")
+    dup = c.probability(raw.get("duplicate", 0.0), f"{where}.duplicate")
+    reorder = raw.get("reorder", True)
+    if not isinstance(reorder, bool):
+        c.fail(f"{where}.reorder", f"must be true or false, got {reorder!r}")
+        reorder = True
+    delay = _parse_delay(c, raw.get("delay", {"constant": 0.0}), f"{where}.delay")
+    if loss >= 1.0:
+        c.fail(f"{where}.loss", "a loss of 1 loses every message; use a partition to cut links")
+    return Network(loss, delay, dup, reorder)
+
+
+def _parse_delay(c: Checker, raw: Any, where: str) -> Delay:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return Delay("constant", c.number(raw, where, 0.0))
+    if not isinstance(raw, Mapping) or len(raw) != 1:
+        c.fail(where, "must be one of {constant: s}, {uniform: [lo, hi]}, {exponential: mean}, {normal: [mean, sd]}")
+        return Delay()
+    ((kind, arg),) = raw.items()
+    if kind not in DELAY_KINDS:
+        c.fail(f"{where}.{kind}", f"unknown delay distribution{did_you_mean(str(kind), DELAY_KINDS)}; "
+                                  f"use one of {', '.join(sorted(DELAY_KINDS))}")
+        return Delay()
+    if kind in ("constant", "exponential"):
+        return Delay(kind, c.number(arg, f"{where}.{kind}", 0.0))
+    if not isinstance(arg, list) or len(arg) != 2:
+        c.fail(f"{where}.{kind}", f"must be two numbers [{'lo, hi' if kind == 'uniform' else 'mean, sd'}], got {arg!r}")
+        return Delay()
+    a = c.number(arg[0], f"{where}.{kind}[0]", 0.0)
+    b = c.number(arg[1], f"{where}.{kind}[1]", 0.0)
+    if kind == "uniform" and b < a:
+        c.fail(f"{where}.uniform", f"the upper bound {b:g} is below the lower bound {a:g}")
+    return Delay(kind, a, b)
 
 
 def fate(rng: random.Random, net: Network) -> list[float]:

@@ -30,24 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from . import ray_host, ray_hosts
-from .common import cluster_codec, resolve_partition
+from .common import cluster_codec
+from .faults import RANDOM, Crash, Event, Skew
 from .lab import Lab, RunResult
-from .network import CLEAN, Links, Network, links_to_data
+from .network import Links, Network, links_to_data
 from .ray_hosts import START_TIMEOUT, Host, HostError, Hosts, LocalHosts, ensure_ray, keep_warm
-from .schedule import (
-    ALL,
-    LEADER,
-    RANDOM,
-    Crash,
-    Event,
-    Heal,
-    Partition,
-    Pause,
-    Restart,
-    Schedule,
-    SetNetwork,
-    Skew,
-)
+from .schedule import Schedule
 from .trace import TRACE_VERSION
 from .trace import Event as TraceEvent
 
@@ -103,7 +91,7 @@ class RayRun:
         self.seed = seed
         self.servers = lab.node_names()
         self.clients = lab.client_names()
-        self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration)
+        self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration, lab.roles)
         self.end_of_faults = self.schedule.end()
         self.stop_at = self.end_of_faults + lab.settle
         self.settling = False  # the final heal's restarts are done: the settle time runs
@@ -403,7 +391,7 @@ class RayRun:
                 elif not proc.broken:
                     self._replace_clerk(proc, error=report)
             else:
-                asyncio.get_running_loop().create_task(self._crash(proc, "keep", "error", report))
+                self._crash(proc, "keep", "error", report)
 
     # -- the workload driver --------------------------------------------------------------
 
@@ -477,34 +465,32 @@ class RayRun:
             await asyncio.sleep(max(0.0, self.t0 + e.at - time.time()))
             await self._apply(e)
 
-    async def _leader(self) -> str | None:
+    async def _apply(self, e: Event) -> None:
+        e.apply(self, {name: await self._resolve(name) for name in e.targets()})
+
+    async def _resolve(self, name: str) -> str | None:
+        """The node a fault's target names now: itself, a random server, or a role's holder
+        (the first server, in order, that says it holds the role within a second)."""
+        if name in self.procs:
+            return name
+        if name == RANDOM:  # expand() draws random faults; a written `crash: random` is drawn now
+            return random.Random(f"{self.seed}:{self.t()}").choice(self.servers)
         loop = asyncio.get_running_loop()
         asked: list[tuple[str, asyncio.Future[str | None]]] = []
-        for name in self.servers:
-            proc = self.procs[name]
+        for server in self.servers:
+            proc = self.procs[server]
             if not proc.up or proc.paused_until > self.t():
                 continue
             self.queries += 1
             fut: asyncio.Future[str | None] = loop.create_future()
             self.answers[self.queries] = fut
-            asked.append((name, fut))
+            asked.append((server, fut))
             self._control(proc, {"cmd": "role", "q": self.queries})
         if asked:
             await asyncio.wait([f for _, f in asked], timeout=1.0)
-        for name, fut in asked:
-            if fut.done() and fut.result() == LEADER:
-                return name
-        return None
+        return next((server for server, fut in asked if fut.done() and fut.result() == name), None)
 
-    async def _target(self, name: str, what: str) -> str | None:
-        if name == LEADER:
-            who = await self._leader()
-            if who is None:
-                self.emit("skip", what=what, why="no node is leader")
-            return who
-        if name == RANDOM:
-            return random.Random(f"{self.seed}:{self.t()}").choice(self.servers)
-        return name
+    # The World a schedule's events act on (see .faults): each change applied now, and traced.
 
     def _broadcast_net(self) -> None:
         command = {"cmd": "net", "network": self.network.to_data(), "blocked": links_to_data(self.blocked)}
@@ -512,61 +498,52 @@ class RayRun:
             if proc.up:
                 self._control(proc, command)
 
-    async def _apply(self, e: Event) -> None:
-        if isinstance(e, Partition):
-            leader = await self._leader() if any(LEADER in g for g in e.groups) else None
-            resolved = resolve_partition(e, self.servers, self.clients, leader)
-            if isinstance(resolved, str):
-                self.emit("skip", what="partition", why=resolved)
-                return
-            self.blocked, groups = resolved
-            self._broadcast_net()
-            fields: dict[str, Any] = {"blocked": links_to_data(self.blocked)}
-            if groups:
-                fields["groups"] = groups
-            self.emit("partition", **fields)
-        elif isinstance(e, Heal):
-            final = e.at >= self.end_of_faults
-            self.blocked = frozenset()
-            if final:
-                self.network = CLEAN
-            self._broadcast_net()
-            self.emit("heal", final=final)
-            if final:
-                self.emit("network", network=CLEAN.to_data())
-                for name in self.servers:
-                    proc = self.procs[name]
-                    if proc.up and proc.paused_until > self.t():
-                        self._control(proc, {"cmd": "resume"})
-                        proc.paused_until = -1.0
-                for n in self.servers:
-                    self._restart_soon(self.procs[n])
-        elif isinstance(e, Crash):
-            who = await self._target(e.node, "crash")
-            if who is not None:
-                await self._crash(self.procs[who], e.disk, "schedule")
-        elif isinstance(e, Restart):
-            names = self.servers if e.node == ALL else [e.node]
-            for n in names:
-                self._restart_soon(self.procs[n])
-        elif isinstance(e, Pause):
-            who = await self._target(e.node, "pause")
-            if who is not None and self.procs[who].up and self.procs[who].paused_until <= self.t():
-                proc = self.procs[who]
-                proc.paused_until = self.t() + e.duration
-                self.emit("pause", node=who, duration=e.duration)
-                self._control(proc, {"cmd": "pause", "until": proc.paused_until})
-        elif isinstance(e, Skew):
-            proc = self.procs[e.node]
-            self.emit("skew", node=e.node, offset=e.offset, rate=e.rate)
-            if proc.up:
-                self._control(proc, {"cmd": "skew", "offset": e.offset, "rate": e.rate, "since": self.t()})
-        elif isinstance(e, SetNetwork):
-            self.network = e.network
-            self._broadcast_net()
-            self.emit("network", network=e.network.to_data())
+    def cut(self, links: Links, groups: list[list[str]]) -> None:
+        self.blocked = links
+        self._broadcast_net()
+        fields: dict[str, Any] = {"blocked": links_to_data(links)}
+        if groups:
+            fields["groups"] = groups
+        self.emit("partition", **fields)
 
-    async def _crash(self, proc: _Proc, disk: str, reason: str, error: str | None = None) -> None:
+    def heal(self, final: bool) -> None:
+        self.blocked = frozenset()
+        self._broadcast_net()
+        self.emit("heal", final=final)
+
+    def set_network(self, network: Network) -> None:
+        self.network = network
+        self._broadcast_net()
+        self.emit("network", network=network.to_data())
+
+    def crash(self, node: str, disk: str) -> None:
+        self._crash(self.procs[node], disk, "schedule")
+
+    def restart(self, node: str) -> None:
+        self._restart_soon(self.procs[node])
+
+    def pause(self, node: str, seconds: float) -> None:
+        proc = self.procs[node]
+        if proc.up and proc.paused_until <= self.t():
+            proc.paused_until = self.t() + seconds
+            self.emit("pause", node=node, duration=seconds)
+            self._control(proc, {"cmd": "pause", "until": proc.paused_until})
+
+    def resume(self, node: str) -> None:
+        proc = self.procs[node]
+        if proc.up and proc.paused_until > self.t():
+            self._control(proc, {"cmd": "resume"})
+            proc.paused_until = -1.0
+
+    def skew(self, node: str, offset: float, rate: float) -> None:
+        self.emit("skew", node=node, offset=offset, rate=rate)
+        if self.procs[node].up:
+            self._control(self.procs[node], {"cmd": "skew", "offset": offset, "rate": rate, "since": self.t()})
+
+    def skip(self, what: str, why: str) -> None:
+        self.emit("skip", what=what, why=why)
+
+    def _crash(self, proc: _Proc, disk: str, reason: str, error: str | None = None) -> None:
         if not proc.up:
             return
         proc.up = False

@@ -11,15 +11,17 @@ A schedule is a YAML or JSON document (or a :class:`Builder` chain in Python)::
       - {at: 8.0, restart: n3}
 
 The whole format is documented on the site's runtime page. Times are seconds
-from the start of the run, in the simulator's virtual time or Ray's real time alike.
+from the start of the run, in the simulator's virtual time or Ray's real time alike. Each kind of
+event is defined once, in :mod:`.faults`; this module reads and writes whole schedules.
 
 Two steps turn a document into faults:
 
 1. :func:`parse` checks the document's shape and returns a :class:`Schedule`; every problem found is
    reported together, each naming its field (``events[2].loss: must be between 0 and 1, got 1.5``).
-2. :meth:`Schedule.expand` binds it to a cluster's node names and a seed: unknown nodes are errors,
-   the ``random:`` section becomes concrete events, and the schedule gets its final ``heal``.
-   ``leader`` stays symbolic: it means whichever node holds the leader role when the event fires.
+2. :meth:`Schedule.expand` binds it to a cluster's node names, roles and a seed: unknown nodes are
+   errors, the ``random:`` section becomes concrete events, and the schedule gets its final ``heal``.
+   Roles (``leader``, or any role a lab declares) stay symbolic: each means whichever node holds
+   the role when the event fires.
 
 Every expanded schedule ends healed: at ``duration`` partitions heal, paused nodes resume, crashed
 nodes restart (disk kept) and the network becomes clean, so that a lab can check it recovers.
@@ -27,8 +29,6 @@ nodes restart (disk kept) and the network becomes clean, so that a lab can check
 
 from __future__ import annotations
 
-import json
-import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +38,24 @@ from typing import Any
 
 import yaml
 
-from .network import CLEAN, Delay, Network
+from .faults import (
+    ALL,
+    LEADER,
+    RANDOM,
+    REST,
+    Cluster,
+    Crash,
+    Event,
+    Heal,
+    Partition,
+    Pause,
+    Restart,
+    SetNetwork,
+    Skew,
+    fault_from_data,
+)
+from .network import CLEAN, Network, parse_network
+from .validate import Checker, did_you_mean
 
 __all__ = [
     "Builder",
@@ -59,11 +76,8 @@ __all__ = [
     "parse",
 ]
 
-LEADER = "leader"
-REST = "rest"
-RANDOM = "random"
-ALL = "all"
-PARTITION_KINDS = ("random-halves", "majorities-ring")
+__all__ += ["ALL", "LEADER", "RANDOM", "REST", "did_you_mean"]  # for the code that builds schedules
+
 DEFAULT_TAIL = 1.0
 """Seconds of fault phase after the last scheduled event when ``duration`` is not given."""
 
@@ -81,76 +95,12 @@ class ScheduleError(ValueError):
 
 
 @dataclass(frozen=True)
-class Partition:
-    """Cut the network. ``groups`` lists groups of members (node names, ``leader``, ``rest``)
-    that can talk only within their group, or ``kind`` names a shape (``majorities-ring``)."""
-
-    at: float
-    groups: tuple[tuple[str, ...], ...] = ()
-    kind: str | None = None
-
-
-@dataclass(frozen=True)
-class Heal:
-    """Heal every partition."""
-
-    at: float
-
-
-@dataclass(frozen=True)
-class Crash:
-    """Kill a node's process. ``disk`` is ``keep`` (storage survives) or ``lose``."""
-
-    at: float
-    node: str
-    disk: str = "keep"
-
-
-@dataclass(frozen=True)
-class Restart:
-    """Start a crashed node again (``all``: every crashed node)."""
-
-    at: float
-    node: str
-
-
-@dataclass(frozen=True)
-class Pause:
-    """Freeze a node for ``duration`` seconds, as a long GC pause would; it then resumes."""
-
-    at: float
-    node: str
-    duration: float
-
-
-@dataclass(frozen=True)
-class Skew:
-    """From ``at`` on, ``node``'s clock reads ``offset`` seconds ahead and runs at ``rate``."""
-
-    at: float
-    node: str
-    offset: float = 0.0
-    rate: float = 1.0
-
-
-@dataclass(frozen=True)
-class SetNetwork:
-    """Change the network's behaviour from ``at`` on."""
-
-    at: float
-    network: Network
-
-
-Event = Partition | Heal | Crash | Restart | Pause | Skew | SetNetwork
-
-
-@dataclass(frozen=True)
 class RandomFault:
     """A fault repeated ``every`` seconds from ``start`` on, lasting ``duration`` each time.
 
     ``fault`` is ``partition`` (``target`` is ``random-halves``, ``majorities-ring``,
-    ``isolate-random`` or ``isolate-leader``), ``crash`` or ``pause`` (``target`` is ``random``
-    or ``leader``).
+    ``isolate-random`` or ``isolate-<role>``), ``crash`` or ``pause`` (``target`` is ``random``
+    or a role, such as ``leader``).
     """
 
     fault: str
@@ -159,6 +109,50 @@ class RandomFault:
     target: str
     start: float = 0.0
     disk: str = "keep"
+
+    def to_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"every": self.every, self.fault: self.target, "for": self.duration}
+        if self.start:
+            out["start"] = self.start
+        if self.fault == "crash":
+            out["disk"] = self.disk
+        return out
+
+    def role(self) -> str | None:
+        """The role (or ``random``) each fault picks its node by; None for a shape of partition."""
+        if self.fault != "partition":
+            return self.target
+        return self.target[len("isolate-"):] if self.target.startswith("isolate-") else None
+
+    def draw(self, nodes: list[str], end: float, rng: random.Random) -> list[Event]:
+        """The concrete events up to ``end`` (the draws depend only on ``rng``)."""
+        out: list[Event] = []
+        t = self.start
+        while t + self.duration < end:
+            at = round(t + rng.uniform(0, (self.every - self.duration) / 2), 6)
+            stop = round(at + self.duration, 6)
+            if self.fault == "partition":
+                if self.target == "random-halves":
+                    shuffled = nodes[:]
+                    rng.shuffle(shuffled)
+                    half = len(nodes) // 2
+                    out.append(Partition(at, (tuple(sorted(shuffled[:half])), tuple(sorted(shuffled[half:])))))
+                elif self.target == "majorities-ring":
+                    out.append(Partition(at, kind="majorities-ring"))
+                else:
+                    out.append(Partition.isolating(at, self._who(nodes, rng)))
+                out.append(Heal(stop))
+            elif self.fault == "crash":
+                out.append(Crash(at, self._who(nodes, rng), self.disk))
+                out.append(Restart(stop, ALL))
+            else:
+                out.append(Pause(at, self._who(nodes, rng), self.duration))
+            t += self.every
+        return out
+
+    def _who(self, nodes: list[str], rng: random.Random) -> str:
+        role = self.role()
+        return rng.choice(nodes) if role == RANDOM or role is None else role
 
 
 @dataclass(frozen=True)
@@ -178,7 +172,7 @@ class Schedule:
             return max(minimum, self.duration)
         last = 0.0
         for e in self.events:
-            last = max(last, e.at + (e.duration if isinstance(e, Pause) else 0.0))
+            last = max(last, e.until())
         for r in self.random:
             last = max(last, r.start + r.every)
         return max(minimum, last + DEFAULT_TAIL)
@@ -189,27 +183,39 @@ class Schedule:
         clients: Sequence[str] = (),
         seed: int = 0,
         min_duration: float = 0.0,
+        roles: Sequence[str] = (LEADER,),
     ) -> Schedule:
-        """Bind to a cluster: check node names, draw the random faults, add the final heal.
+        """Bind to a cluster: check node names and roles, draw the random faults, add the final heal.
 
         The result has no ``random:`` section, a fixed ``duration`` and time-sorted events.
         """
-        problems = _check_names(self, list(nodes), list(clients))
+        problems = self.check(Cluster(list(nodes), list(clients), list(roles)))
         if problems:
             raise ScheduleError(problems, f"schedule {self.name!r}")
         end = self.end(min_duration)
         rng = random.Random(self.seed if self.seed is not None else seed)
         events = list(self.events)
         for r in self.random:
-            events.extend(_draw(r, list(nodes), end, rng))
+            events.extend(r.draw(list(nodes), end, rng))
         events = [e for e in events if e.at <= end]
         events.append(Heal(at=end))
         events.sort(key=lambda e: e.at)  # stable: same-time events keep their written order
         expanded = replace(self, events=tuple(events), random=(), duration=end)
-        pause_problems = _check_pauses(list(enumerate(expanded.events)))
+        pause_problems = _check_pauses(list(enumerate(expanded.events)), symbolic=(*roles, RANDOM))
         if pause_problems:
             raise ScheduleError(pause_problems, f"schedule {self.name!r}")
         return expanded
+
+    def check(self, cluster: Cluster) -> list[str]:
+        """Every event's names checked against a cluster: each problem names its field."""
+        problems = [p for i, e in enumerate(self.events) for p in e.check(cluster, f"events[{i}]")]
+        for i, r in enumerate(self.random):
+            role = r.role()
+            if role is not None and role != RANDOM and role not in cluster.roles:
+                problems.append(f"random[{i}].{r.fault}: {role!r} is not a role of this lab"
+                                f"{did_you_mean(role, cluster.roles)}; its roles are "
+                                f"{', '.join(cluster.roles) or 'none'}, or use random")
+        return problems
 
     def to_data(self) -> dict[str, Any]:
         """The document form (what :func:`parse` reads back)."""
@@ -221,144 +227,32 @@ class Schedule:
         if self.seed is not None:
             out["seed"] = self.seed
         out["network"] = self.network.to_data()
-        out["events"] = [event_to_data(e) for e in self.events]
+        out["events"] = [e.to_data() for e in self.events]
         if self.random:
-            out["random"] = [_random_to_data(r) for r in self.random]
+            out["random"] = [r.to_data() for r in self.random]
         return out
 
     def describe(self) -> str:
         """One line per event, for reports: ``t=2.0 partition [leader] | rest``."""
-        parts = [f"network: {_describe_network(self.network)}"]
+        parts = [f"network: {self.network.describe()}"]
         for e in self.events:
-            parts.append(f"t={e.at:g} {_describe_event(e)}")
+            parts.append(f"t={e.at:g} {e.describe()}")
         return "; ".join(parts)
-
-
-def event_to_data(e: Event) -> dict[str, Any]:
-    if isinstance(e, Partition):
-        spec: Any = e.kind if e.kind else [list(g) for g in e.groups]
-        return {"at": e.at, "partition": spec}
-    if isinstance(e, Heal):
-        return {"at": e.at, "heal": ALL}
-    if isinstance(e, Crash):
-        return {"at": e.at, "crash": e.node, "disk": e.disk}
-    if isinstance(e, Restart):
-        return {"at": e.at, "restart": e.node}
-    if isinstance(e, Pause):
-        return {"at": e.at, "pause": e.node, "for": e.duration}
-    if isinstance(e, Skew):
-        return {"at": e.at, "skew": e.node, "offset": e.offset, "rate": e.rate}
-    return {"at": e.at, "network": e.network.to_data()}
-
-
-def _random_to_data(r: RandomFault) -> dict[str, Any]:
-    out: dict[str, Any] = {"every": r.every, r.fault: r.target, "for": r.duration}
-    if r.start:
-        out["start"] = r.start
-    if r.fault == "crash":
-        out["disk"] = r.disk
-    return out
-
-
-def _describe_network(n: Network) -> str:
-    bits = []
-    if n.loss:
-        bits.append(f"loss {n.loss:g}")
-    if n.duplicate:
-        bits.append(f"duplicate {n.duplicate:g}")
-    if n.delay != Delay():
-        bits.append(f"delay {json.dumps(n.delay.to_data())}")
-    if not n.reorder:
-        bits.append("fifo")
-    return ", ".join(bits) or "clean"
-
-
-def _describe_event(e: Event) -> str:
-    if isinstance(e, Partition):
-        return "partition " + (e.kind or " | ".join("[" + " ".join(g) + "]" for g in e.groups))
-    if isinstance(e, Heal):
-        return "heal"
-    if isinstance(e, Crash):
-        return f"crash {e.node} (disk {e.disk})"
-    if isinstance(e, Restart):
-        return f"restart {e.node}"
-    if isinstance(e, Pause):
-        return f"pause {e.node} for {e.duration:g}s"
-    if isinstance(e, Skew):
-        return f"skew {e.node} offset {e.offset:g}s rate {e.rate:g}"
-    return f"network {_describe_network(e.network)}"
 
 
 # -- parsing and checking -----------------------------------------------------------------
 
-EVENT_KEYS = {
-    "partition": set(),
-    "heal": set(),
-    "crash": {"disk"},
-    "restart": set(),
-    "pause": {"for"},
-    "skew": {"offset", "rate"},
-    "network": set(),
-}
 TOP_KEYS = {"name", "description", "network", "events", "random", "duration", "seed"}
-NETWORK_KEYS = {"loss", "delay", "duplicate", "reorder"}
-DELAY_KINDS = {"constant", "uniform", "exponential", "normal"}
 RANDOM_FAULTS = {
-    "partition": ("random-halves", "majorities-ring", "isolate-random", "isolate-leader"),
-    "crash": (RANDOM, LEADER),
-    "pause": (RANDOM, LEADER),
+    "partition": "random-halves, majorities-ring, isolate-random or isolate-<role> (isolate-leader)",
+    "crash": "random or a role (leader)",
+    "pause": "random or a role (leader)",
 }
-
-
-class _Checker:
-    """Collects problems while reading a document, so one error lists them all."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def fail(self, where: str, what: str) -> None:
-        self.problems.append(f"{where}: {what}")
-
-    def number(self, v: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            self.fail(where, f"must be a number, got {v!r}")
-            return lo if lo is not None else 0.0
-        if lo is not None and v < lo:
-            self.fail(where, f"must be {'at least ' + format(lo, 'g') if lo else 'non-negative'}, got {v!r}")
-        if hi is not None and v > hi:
-            self.fail(where, f"must be at most {hi:g}, got {v!r}")
-        return float(v)
-
-    def probability(self, v: Any, where: str) -> float:
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 <= v <= 1:
-            self.fail(where, f"must be between 0 and 1, got {v!r}")
-            return 0.0
-        return self.number(v, where, 0.0, 1.0)
-
-    def name(self, v: Any, where: str) -> str:
-        if not isinstance(v, str) or not v:
-            self.fail(where, f"must be a node name, got {v!r}")
-            return "?"
-        return v
-
-    def keys(self, d: Mapping[str, Any], allowed: set[str], where: str) -> None:
-        for k in d:
-            if k not in allowed:
-                hint = did_you_mean(str(k), allowed)
-                self.fail(f"{where}.{k}" if where else str(k), f"unknown key{hint}; allowed: {', '.join(sorted(allowed))}")
-
-
-def did_you_mean(word: str, options: set[str] | Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``options``, or nothing."""
-    import difflib
-
-    m = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {m[0]!r}?)" if m else ""
 
 
 def parse(data: Any, source: str = "schedule") -> Schedule:
     """Check a schedule document (already loaded from YAML or JSON) and build a :class:`Schedule`."""
-    c = _Checker()
+    c = Checker()
     if not isinstance(data, Mapping):
         raise ScheduleError([f"the document must be a mapping with 'events', got {type(data).__name__}"], source)
     c.keys(data, TOP_KEYS, "")
@@ -370,7 +264,7 @@ def parse(data: Any, source: str = "schedule") -> Schedule:
     if not isinstance(description, str):
         c.fail("description", "must be a string")
         description = ""
-    network = _network(c, data.get("network", {}), "network")
+    network = parse_network(c, data.get("network", {}), "network")
     duration = None
     if "duration" in data:
         duration = c.number(data["duration"], "duration", 0.0)
@@ -386,7 +280,7 @@ def parse(data: Any, source: str = "schedule") -> Schedule:
         c.fail("events", "must be a list of events like {at: 2.0, partition: [[n1], rest]}")
     else:
         for i, raw in enumerate(raw_events):
-            e = _event(c, raw, f"events[{i}]")
+            e = fault_from_data(c, raw, f"events[{i}]")
             if e is not None:
                 numbered.append((i, e))
     events = [e for _, e in numbered]
@@ -403,126 +297,13 @@ def parse(data: Any, source: str = "schedule") -> Schedule:
         for i, e in numbered:
             if e.at > duration:
                 c.fail(f"events[{i}].at", f"{e.at:g} is after the schedule's duration {duration:g}")
-    c.problems.extend(_check_pauses(numbered))
+    c.problems.extend(_check_pauses(numbered, symbolic=(LEADER, RANDOM)))
     if c.problems:
         raise ScheduleError(c.problems, source)
     return Schedule(name, description, network, tuple(events), tuple(randoms), duration, seed)
 
 
-def _network(c: _Checker, raw: Any, where: str) -> Network:
-    if not isinstance(raw, Mapping):
-        c.fail(where, "must be a mapping like {loss: 0.1, delay: {uniform: [0.001, 0.03]}}")
-        return CLEAN
-    c.keys(raw, NETWORK_KEYS, where)
-    loss = c.probability(raw.get("loss", 0.0), f"{where}.loss")
-    dup = c.probability(raw.get("duplicate", 0.0), f"{where}.duplicate")
-    reorder = raw.get("reorder", True)
-    if not isinstance(reorder, bool):
-        c.fail(f"{where}.reorder", f"must be true or false, got {reorder!r}")
-        reorder = True
-    delay = _delay(c, raw.get("delay", {"constant": 0.0}), f"{where}.delay")
-    if loss >= 1.0:
-        c.fail(f"{where}.loss", "a loss of 1 loses every message; use a partition to cut links")
-    return Network(loss, delay, dup, reorder)
-
-
-def _delay(c: _Checker, raw: Any, where: str) -> Delay:
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return Delay("constant", c.number(raw, where, 0.0))
-    if not isinstance(raw, Mapping) or len(raw) != 1:
-        c.fail(where, "must be one of {constant: s}, {uniform: [lo, hi]}, {exponential: mean}, {normal: [mean, sd]}")
-        return Delay()
-    ((kind, arg),) = raw.items()
-    if kind not in DELAY_KINDS:
-        c.fail(f"{where}.{kind}", f"unknown delay distribution{did_you_mean(str(kind), DELAY_KINDS)}; use one of {', '.join(sorted(DELAY_KINDS))}")
-        return Delay()
-    if kind in ("constant", "exponential"):
-        return Delay(kind, c.number(arg, f"{where}.{kind}", 0.0))
-    if not isinstance(arg, list) or len(arg) != 2:
-        c.fail(f"{where}.{kind}", f"must be two numbers [{'lo, hi' if kind == 'uniform' else 'mean, sd'}], got {arg!r}")
-        return Delay()
-    a = c.number(arg[0], f"{where}.{kind}[0]", 0.0)
-    b = c.number(arg[1], f"{where}.{kind}[1]", 0.0)
-    if kind == "uniform" and b < a:
-        c.fail(f"{where}.uniform", f"the upper bound {b:g} is below the lower bound {a:g}")
-    return Delay(kind, a, b)
-
-
-def _event(c: _Checker, raw: Any, where: str) -> Event | None:
-    if not isinstance(raw, Mapping):
-        c.fail(where, f"must be a mapping like {{at: 2.0, crash: n1}}, got {raw!r}")
-        return None
-    kinds = [k for k in raw if k in EVENT_KEYS]
-    if len(kinds) != 1:
-        what = "no" if not kinds else "more than one"
-        c.fail(where, f"has {what} action; give exactly one of {', '.join(EVENT_KEYS)}")
-        c.keys(raw, {"at"} | set(EVENT_KEYS) | {k for s in EVENT_KEYS.values() for k in s}, where)
-        return None
-    kind = kinds[0]
-    c.keys(raw, {"at", kind} | EVENT_KEYS[kind], where)
-    if "at" not in raw:
-        c.fail(f"{where}.at", "missing: when the event happens, in seconds from the start")
-    at = c.number(raw.get("at", 0.0), f"{where}.at", 0.0)
-    arg = raw[kind]
-    w = f"{where}.{kind}"
-    if kind == "partition":
-        return _partition(c, at, arg, w)
-    if kind == "heal":
-        if arg not in (ALL, True):
-            c.fail(w, f"write 'heal: all', got {arg!r}")
-        return Heal(at)
-    if kind == "crash":
-        disk = raw.get("disk", "keep")
-        if disk not in ("keep", "lose"):
-            c.fail(f"{where}.disk", f"must be keep or lose, got {disk!r}")
-        return Crash(at, c.name(arg, w), str(disk))
-    if kind == "restart":
-        return Restart(at, c.name(arg, w))
-    if kind == "pause":
-        if "for" not in raw:
-            c.fail(f"{where}.for", "missing: how long the pause lasts, in seconds")
-        length = c.number(raw.get("for", 0.0), f"{where}.for", 0.0)
-        if "for" in raw and length <= 0:
-            c.fail(f"{where}.for", "must be more than 0")
-        return Pause(at, c.name(arg, w), length)
-    if kind == "skew":
-        offset = c.number(raw.get("offset", 0.0), f"{where}.offset")
-        rate = c.number(raw.get("rate", 1.0), f"{where}.rate")
-        if rate <= 0:
-            c.fail(f"{where}.rate", f"a clock runs forward: the rate must be more than 0, got {rate:g}")
-        return Skew(at, c.name(arg, w), offset, rate)
-    return SetNetwork(at, _network(c, arg, w))
-
-
-def _partition(c: _Checker, at: float, arg: Any, where: str) -> Partition | None:
-    if isinstance(arg, str):
-        words = arg.split()
-        if len(words) == 2 and words[0] == "isolate":
-            return Partition(at, ((words[1],), (REST,)))
-        if arg in PARTITION_KINDS:
-            return Partition(at, kind=arg)
-        c.fail(where, f"unknown partition {arg!r}; write groups like [[n1, n2], rest], 'isolate n1', 'isolate leader', 'random-halves' or 'majorities-ring'")
-        return None
-    if not isinstance(arg, list) or len(arg) < 2:
-        c.fail(where, f"must list at least two groups, like [[leader], rest], got {arg!r}")
-        return None
-    groups: list[tuple[str, ...]] = []
-    for j, g in enumerate(arg):
-        members = [g] if isinstance(g, str) else g
-        if not isinstance(members, list) or not members:
-            c.fail(f"{where}[{j}]", f"must be a non-empty list of node names, got {g!r}")
-            continue
-        groups.append(tuple(c.name(m, f"{where}[{j}]") for m in members))
-    flat = [m for g in groups for m in g]
-    for m in set(flat):
-        if flat.count(m) > 1:
-            c.fail(where, f"{m!r} is in more than one group")
-    if flat.count(REST) > 1:
-        c.fail(where, "'rest' can appear only once")
-    return Partition(at, tuple(groups))
-
-
-def _random_fault(c: _Checker, raw: Any, where: str) -> RandomFault | None:
+def _random_fault(c: Checker, raw: Any, where: str) -> RandomFault | None:
     if not isinstance(raw, Mapping):
         c.fail(where, f"must be a mapping like {{every: 2.0, crash: random, for: 1.0}}, got {raw!r}")
         return None
@@ -533,8 +314,10 @@ def _random_fault(c: _Checker, raw: Any, where: str) -> RandomFault | None:
     kind = kinds[0]
     c.keys(raw, {"every", "for", "start", kind} | ({"disk"} if kind == "crash" else set()), where)
     target = raw[kind]
-    if target not in RANDOM_FAULTS[kind]:
-        c.fail(f"{where}.{kind}", f"must be one of {', '.join(RANDOM_FAULTS[kind])}, got {target!r}")
+    shapes = ("random-halves", "majorities-ring")
+    if not isinstance(target, str) or not target or (
+            kind == "partition" and target not in shapes and not target.startswith("isolate-")):
+        c.fail(f"{where}.{kind}", f"must be {RANDOM_FAULTS[kind]}, got {target!r}")
     for key in ("every", "for"):
         if key not in raw:
             c.fail(f"{where}.{key}", "missing")
@@ -551,12 +334,13 @@ def _random_fault(c: _Checker, raw: Any, where: str) -> RandomFault | None:
     return RandomFault(kind, every, length, str(target), start, str(disk))
 
 
-def _check_pauses(events: Sequence[tuple[int, Event]]) -> list[str]:
-    """Two pauses of one node must not overlap (a paused node cannot be paused again)."""
+def _check_pauses(events: Sequence[tuple[int, Event]], symbolic: Sequence[str]) -> list[str]:
+    """Two pauses of one node must not overlap (a paused node cannot be paused again). A role's
+    pauses may: each pauses whichever node holds the role then."""
     problems = []
     ends: dict[str, float] = {}
     for i, e in sorted(events, key=lambda ie: ie[1].at):
-        if isinstance(e, Pause) and e.node not in (LEADER, RANDOM):
+        if isinstance(e, Pause) and e.node not in symbolic:
             if e.at < ends.get(e.node, -1.0):
                 problems.append(
                     f"events[{i}]: pause of {e.node} at {e.at:g} overlaps its earlier pause "
@@ -564,67 +348,6 @@ def _check_pauses(events: Sequence[tuple[int, Event]]) -> list[str]:
                 )
             ends[e.node] = max(ends.get(e.node, 0.0), e.at + e.duration)
     return problems
-
-
-def _check_names(s: Schedule, nodes: list[str], clients: list[str]) -> list[str]:
-    problems = []
-    everyone = set(nodes) | set(clients)
-    listing = ", ".join(nodes)
-
-    def known(name: str, where: str, extra: tuple[str, ...]) -> None:
-        if name in extra:
-            return
-        if name in clients:
-            problems.append(f"{where}: {name!r} is a client; only server nodes ({listing}) can crash, pause or skew")
-        elif name not in everyone:
-            problems.append(f"{where}: unknown node {name!r}{did_you_mean(name, nodes)}; this cluster has {listing}")
-
-    for i, e in enumerate(s.events):
-        w = f"events[{i}]"
-        if isinstance(e, Partition):
-            for g in e.groups:
-                for m in g:
-                    if m not in (LEADER, REST) and m not in everyone:
-                        problems.append(f"{w}.partition: unknown node {m!r}{did_you_mean(m, sorted(everyone))}; this cluster has {listing}")
-        elif isinstance(e, Crash):
-            known(e.node, f"{w}.crash", (LEADER, RANDOM))
-        elif isinstance(e, Pause):
-            known(e.node, f"{w}.pause", (LEADER, RANDOM))
-        elif isinstance(e, Restart):
-            known(e.node, f"{w}.restart", (ALL,))
-        elif isinstance(e, Skew):
-            known(e.node, f"{w}.skew", ())
-    return problems
-
-
-def _draw(r: RandomFault, nodes: list[str], end: float, rng: random.Random) -> list[Event]:
-    """The concrete events of a random fault up to ``end`` (the draws depend only on ``rng``)."""
-    out: list[Event] = []
-    t = r.start
-    while t + r.duration < end:
-        at = round(t + rng.uniform(0, (r.every - r.duration) / 2), 6)
-        stop = round(at + r.duration, 6)
-        if r.fault == "partition":
-            if r.target == "random-halves":
-                shuffled = nodes[:]
-                rng.shuffle(shuffled)
-                half = len(nodes) // 2
-                out.append(Partition(at, (tuple(sorted(shuffled[:half])), tuple(sorted(shuffled[half:])))))
-            elif r.target == "majorities-ring":
-                out.append(Partition(at, kind="majorities-ring"))
-            else:
-                who = LEADER if r.target == "isolate-leader" else rng.choice(nodes)
-                out.append(Partition(at, ((who,), (REST,))))
-            out.append(Heal(stop))
-        elif r.fault == "crash":
-            who = rng.choice(nodes) if r.target == RANDOM else LEADER
-            out.append(Crash(at, who, r.disk))
-            out.append(Restart(stop, ALL))
-        else:
-            who = rng.choice(nodes) if r.target == RANDOM else LEADER
-            out.append(Pause(at, who, r.duration))
-        t += r.every
-    return out
 
 
 # -- loading ------------------------------------------------------------------------------

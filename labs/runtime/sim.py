@@ -26,26 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import Clock, NodeError, resolve_partition
+from .common import Clock, NodeError
+from .faults import RANDOM, Event
 from .files import SIM_BYTES_PER_SECOND
 from .lab import Lab, RunResult
-from .network import CLEAN, Delay, Links, Network, fate, links_to_data
+from .network import Delay, Links, Network, fate, links_to_data
 from .node import TimerId
 from .nodeside import Effect, LocalNodes, NodeProcess, NodeProcesses
-from .schedule import (
-    ALL,
-    LEADER,
-    RANDOM,
-    Crash,
-    Event,
-    Heal,
-    Partition,
-    Pause,
-    Restart,
-    Schedule,
-    SetNetwork,
-    Skew,
-)
+from .schedule import Schedule
 from .simfiles import SlotFiles
 from .storage import stored_bytes
 from .trace import TRACE_VERSION
@@ -107,7 +95,7 @@ class Simulation:
         self.seed = seed
         self.servers = lab.node_names()
         self.clients = lab.client_names()
-        self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration)
+        self.schedule = schedule.expand(self.servers, self.clients, seed, lab.min_duration, lab.roles)
         self.end_of_faults = self.schedule.end()
         self.stop_at = self.end_of_faults + lab.settle
         self.nodes: NodeProcesses = nodes if nodes is not None else LocalNodes(lab)
@@ -418,73 +406,66 @@ class Simulation:
 
     # -- the schedule ---------------------------------------------------------------------
 
-    def _leader(self) -> str | None:
-        for name in self.servers:
-            slot = self.slots[name]
-            if slot.up and not slot.paused and slot.process_ is not None:
-                role, _ = self._ask(slot, ("role",))  # a role() that raises names no role
-                if role == LEADER:
-                    return name
-        return None
-
-    def _target(self, name: str, what: str) -> str | None:
-        if name == LEADER:
-            who = self._leader()
-            if who is None:
-                self._emit("skip", what=what, why="no node is leader")
-            return who
-        if name == RANDOM:  # expand() resolves random targets; kept for hand-built schedules
-            return self._net.choice(self.servers)
-        return name
+    # -- faults: the simulator is the World a schedule's events act on (see .faults) -----
 
     def _apply(self, e: Event) -> None:
-        if isinstance(e, Partition):
-            resolved = resolve_partition(e, self.servers, self.clients, self._leader())
-            if isinstance(resolved, str):
-                self._emit("skip", what="partition", why=resolved)
-                return
-            self._blocked, groups = resolved
-            fields: dict[str, Any] = {"blocked": links_to_data(self._blocked)}
-            if groups:
-                fields["groups"] = groups
-            self._emit("partition", **fields)
-        elif isinstance(e, Heal):
-            final = e.at >= self.end_of_faults
-            self._blocked = frozenset()
-            self._emit("heal", final=final)
-            if final:
-                self._network = CLEAN
-                self._emit("network", network=CLEAN.to_data())
-                for name in self.servers:
-                    slot = self.slots[name]
-                    if slot.paused:
-                        self._resume(slot)
-                    if not slot.up:
-                        self._start(slot, first=False)
-        elif isinstance(e, Crash):
-            who = self._target(e.node, "crash")
-            if who is not None:
-                self._crash(self.slots[who], "schedule", e.disk)
-        elif isinstance(e, Restart):
-            for name in self.servers if e.node == ALL else [e.node]:
-                if not self.slots[name].up:
-                    self._start(self.slots[name], first=False)
-        elif isinstance(e, Pause):
-            who = self._target(e.node, "pause")
-            if who is not None and self.slots[who].up and not self.slots[who].paused:
-                slot = self.slots[who]
-                slot.paused = True
-                slot.paused_at = self.now
-                self._emit("pause", node=who, duration=e.duration)
-                incarnation = slot.incarnation
-                self._at(self.now + e.duration,
-                         lambda: self._resume(slot) if slot.incarnation == incarnation else None)
-        elif isinstance(e, Skew):
-            self.slots[e.node].clock.reset(self.now, e.offset, e.rate)
-            self._emit("skew", node=e.node, offset=e.offset, rate=e.rate)
-        elif isinstance(e, SetNetwork):
-            self._network = e.network
-            self._emit("network", network=e.network.to_data())
+        e.apply(self, {name: self._resolve(name) for name in e.targets()})
+
+    def _resolve(self, name: str) -> str | None:
+        """The node a fault's target names now: itself, a random server, or a role's holder."""
+        if name in self.servers or name in self.clients:
+            return name
+        if name == RANDOM:  # expand() draws random faults; a written `crash: random` is drawn now
+            return self._net.choice(self.servers)
+        for server in self.servers:
+            slot = self.slots[server]
+            if slot.up and not slot.paused and slot.process_ is not None:
+                role, _ = self._ask(slot, ("role",))  # a role() that raises names no role
+                if role == name:
+                    return server
+        return None
+
+    def cut(self, links: Links, groups: list[list[str]]) -> None:
+        self._blocked = links
+        fields: dict[str, Any] = {"blocked": links_to_data(links)}
+        if groups:
+            fields["groups"] = groups
+        self._emit("partition", **fields)
+
+    def heal(self, final: bool) -> None:
+        self._blocked = frozenset()
+        self._emit("heal", final=final)
+
+    def set_network(self, network: Network) -> None:
+        self._network = network
+        self._emit("network", network=network.to_data())
+
+    def crash(self, node: str, disk: str) -> None:
+        self._crash(self.slots[node], "schedule", disk)
+
+    def restart(self, node: str) -> None:
+        if not self.slots[node].up:
+            self._start(self.slots[node], first=False)
+
+    def pause(self, node: str, seconds: float) -> None:
+        slot = self.slots[node]
+        if not slot.up or slot.paused:
+            return
+        slot.paused = True
+        slot.paused_at = self.now
+        self._emit("pause", node=node, duration=seconds)
+        incarnation = slot.incarnation
+        self._at(self.now + seconds, lambda: self._resume(slot) if slot.incarnation == incarnation else None)
+
+    def resume(self, node: str) -> None:
+        self._resume(self.slots[node])
+
+    def skew(self, node: str, offset: float, rate: float) -> None:
+        self.slots[node].clock.reset(self.now, offset, rate)
+        self._emit("skew", node=node, offset=offset, rate=rate)
+
+    def skip(self, what: str, why: str) -> None:
+        self._emit("skip", what=what, why=why)
 
     def _resume(self, slot: _Slot) -> None:
         if not slot.paused:

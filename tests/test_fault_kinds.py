@@ -1,0 +1,123 @@
+"""The fault layer: each kind of fault defined once (labs.runtime.faults), read and written the same
+way, aimed at any role a lab declares, and applied alike by both runtimes.
+
+A lab names the roles its nodes hold (``Lab.roles``); a schedule names a role wherever it names a
+node, and the role means whichever node holds it when the fault fires (``Node.role()``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from probe import ROLES, events
+
+from labs.runtime.faults import (
+    KINDS,
+    Crash,
+    Fault,
+    Heal,
+    Partition,
+    Pause,
+    Restart,
+    SetNetwork,
+    Skew,
+    fault_from_data,
+)
+from labs.runtime.lab import RunResult
+from labs.runtime.network import Delay, Network
+from labs.runtime.run import run
+from labs.runtime.schedule import ScheduleError, loads
+from labs.runtime.validate import Checker
+
+NODES = ROLES.node_names()
+
+ROLE_SCHEDULE = loads("""
+name: roles
+duration: 2.0
+events:
+  - {at: 0.3, crash: primary}
+  - {at: 0.3, partition: [[tail], rest]}
+  - {at: 0.4, pause: backup, for: 0.2}
+  - {at: 0.8, heal: all}
+  - {at: 0.9, restart: all}
+""")
+
+
+@pytest.fixture(scope="module", params=["sim", "ray"])
+def result(request: pytest.FixtureRequest) -> RunResult:
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+    return run(ROLES, request.param, ROLE_SCHEDULE, seed=3)
+
+
+def test_a_fault_aimed_at_a_role_hits_the_node_that_holds_it(result: RunResult) -> None:
+    (crash,) = events(result.trace, "crash", reason="schedule")
+    assert crash["node"] == "n2"
+    (partition,) = events(result.trace, "partition")
+    assert partition["groups"][0] == ["n5"] and "n5" not in partition["groups"][1]
+
+
+def test_a_role_nobody_holds_skips_the_fault_and_says_so(result: RunResult) -> None:
+    assert [(e["what"], e["why"]) for e in events(result.trace, "skip")] == [("pause", "no node is backup")]
+    assert events(result.trace, "pause") == []
+
+
+def test_a_role_the_lab_does_not_declare_is_an_error_with_a_suggestion() -> None:
+    with pytest.raises(ScheduleError) as info:
+        loads("events: [{at: 1.0, crash: primry}, {at: 1.0, pause: leader, for: 0.5}]").expand(
+            NODES, roles=ROLES.roles)
+    first, second = info.value.problems
+    assert first.startswith("events[0].crash: unknown node 'primry' (did you mean 'primary'?)")
+    assert "roles: primary, backup, tail" in first
+    assert second.startswith("events[1].pause: unknown node 'leader'")
+
+
+def test_random_faults_can_aim_at_a_declared_role_and_only_at_one() -> None:
+    doc = "random: [{every: 1.0, crash: tail, for: 0.3}, {every: 1.0, partition: isolate-primary, for: 0.5}]"
+    expanded = loads(doc).expand(NODES, seed=1, min_duration=3.0, roles=ROLES.roles)
+    assert {e.node for e in expanded.events if isinstance(e, Crash)} == {"tail"}
+    assert {e.groups[0] for e in expanded.events if isinstance(e, Partition)} == {("primary",)}
+    with pytest.raises(ScheduleError, match=r"random\[0\]\.crash: 'leader' is not a role of this lab"):
+        loads("random: [{every: 1.0, crash: leader, for: 0.3}]").expand(NODES, roles=ROLES.roles)
+
+
+# -- every kind reads back what it writes --------------------------------------------------------
+
+times = st.floats(0.0, 100.0, allow_nan=False).map(lambda t: round(t, 3))
+names = st.sampled_from(["n1", "n2", "leader", "primary", "random"])
+networks = st.builds(
+    Network,
+    loss=st.floats(0.0, 0.9).map(lambda p: round(p, 3)),
+    delay=st.one_of(st.just(Delay()), st.builds(lambda a, b: Delay("uniform", a, a + b),
+                                                st.floats(0.0, 0.1), st.floats(0.0, 0.1))),
+    duplicate=st.floats(0.0, 1.0).map(lambda p: round(p, 3)),
+    reorder=st.booleans(),
+)
+faults = st.one_of(
+    st.builds(Partition, times, st.lists(st.lists(names, min_size=1, max_size=1).map(tuple), min_size=2,
+                                         max_size=2, unique=True).map(tuple)),
+    st.builds(Partition, times, kind=st.sampled_from(["majorities-ring", "random-halves"])),
+    st.builds(Heal, times),
+    st.builds(Crash, times, names, st.sampled_from(["keep", "lose"])),
+    st.builds(Restart, times, st.sampled_from(["n1", "all"])),
+    st.builds(Pause, times, names, st.floats(0.001, 10.0).map(lambda d: round(d, 3))),
+    st.builds(Skew, times, st.sampled_from(["n1", "n2"]), st.floats(-10, 10), st.floats(0.1, 4.0)),
+    st.builds(SetNetwork, times, networks),
+)
+
+
+@given(faults)
+def test_every_kind_of_fault_reads_back_what_it_writes(fault: Fault) -> None:
+    c = Checker()
+    assert fault_from_data(c, fault.to_data(), "events[0]") == fault
+    assert c.problems == []
+    assert type(fault).key in KINDS and fault.describe()
+
+
+@given(faults)
+def test_a_milder_fault_is_the_same_kind_and_still_valid(fault: Fault) -> None:
+    for milder in fault.smaller():
+        c = Checker()
+        assert type(milder) is type(fault)
+        assert fault_from_data(c, milder.to_data(), "events[0]") == milder and c.problems == []
