@@ -13,6 +13,11 @@ from .codec import Codec
 from .node import Clerk, Node
 
 
+def class_path(cls: type | None) -> str | None:
+    """``module:QualifiedName``: how a node's process finds a class it is told to run."""
+    return None if cls is None else f"{cls.__module__}:{cls.__qualname__}"
+
+
 def state_size(node: Node) -> int:
     """Bytes a node holds in memory: its fields, pickled one by one (all of them, whatever their
     names, but the runtime's own ``_ctx``).

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .common import NodeError, cluster_classes, format_error
+from .common import NodeError, class_path, cluster_classes, format_error
 from .lab import Lab, load_submission
 from .node import Clerk, Node
 from .nodeside import NodeSide, World
@@ -104,10 +104,11 @@ class Nursery:
         """The node processes of one run of ``lab`` (see :class:`ProcessNodes`)."""
         return self.run(run_config(lab), seconds)
 
-    def run(self, config: dict[str, Any], seconds: float = RUN_SECONDS) -> ProcessNodes:
-        """The node processes of one run given its :func:`run_config`."""
+    def run(self, config: dict[str, Any], seconds: float = RUN_SECONDS, budget: Budget | None = None) -> ProcessNodes:
+        """The node processes of one run given its :func:`run_config`, which may use ``seconds``
+        of real time together (or the given ``budget``)."""
         self._ask({"op": "run", "config": config})
-        return ProcessNodes(self, Budget(time.monotonic() + seconds))
+        return ProcessNodes(self, budget or Budget(time.monotonic() + seconds))
 
     def spawn(self) -> tuple[socket.socket, int]:
         """A sealed node process, ready (the student's files loaded): a socket to it, and its pid."""
@@ -176,11 +177,7 @@ def run_config(lab: Lab) -> dict[str, Any]:
     """What a node's process needs to know about a run: the classes (by module and name, or the
     student's files as text), the names of the nodes and the test's parameters. Nothing else: not
     the schedule, the seed, the test's name or the network."""
-
-    def where(cls: type[Node] | None) -> str | None:
-        return None if cls is None else f"{cls.__module__}:{cls.__qualname__}"
-
-    return {"lab": lab.name, "server": where(lab.node), "clerk": where(lab.clerk), "source": lab.impl_source,
+    return {"lab": lab.name, "server": class_path(lab.node), "clerk": class_path(lab.clerk), "source": lab.impl_source,
             "servers": lab.node_names(), "clients": lab.client_names(), "params": dict(lab.params)}
 
 

@@ -377,10 +377,13 @@ class NodeHost:
         if (src, self.name) in self.blocked:
             self.emit("drop", src=src, dst=self.name, id=mid, reason="partition")
             return False
+        return not self.holds(again)
+
+    def holds(self, again: Callable[[], None]) -> bool:
+        """Whether the node is paused; if it is, ``again`` runs when it resumes."""
         if self.paused:
             self.held.append(again)
-            return False
-        return True
+        return self.paused
 
     # -- works (see files.py) -------------------------------------------------------------
 
@@ -465,8 +468,7 @@ class NodeHost:
     def fire(self, generation: int, tid: TimerId, timer: object) -> None:
         if self.dead or generation != self.generation or tid not in self.timers:
             return
-        if self.paused:
-            self.held.append(lambda: self.fire(generation, tid, timer))
+        if self.holds(lambda: self.fire(generation, tid, timer)):
             return
         self.timers.discard(tid)
         self.emit("timer_fire", id=tid, timer=type(timer).__name__)

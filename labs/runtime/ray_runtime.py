@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ray_host, ray_hosts
-from .common import cluster_codec
+from .common import class_path, cluster_codec
 from .faults import RANDOM, Crash, Event, Skew
 from .lab import Lab, RunResult
 from .network import Links, Network, links_to_data
@@ -275,7 +275,7 @@ class RayRun:
             "bind": self.bind if self.bind.startswith("127.") else "",  # "": the machine's address
         }
         if self.sealed:  # what the node's sealed process needs to load its class (see ray_sealed)
-            config.update(sealed=True, lab=self.lab.name, server=_where(self.lab.node), clerk=_where(self.lab.clerk))
+            config.update(sealed=True, lab=self.lab.name, server=class_path(self.lab.node), clerk=class_path(self.lab.clerk))
         classes = None if self.lab.impl_source is not None else (self.lab.node, self.lab.clerk, self.types)
         proc.handle = self.hosts.spawn(self.serial, self.lost_machines, json.dumps(config), classes,
                                        self.lab.impl_source)
@@ -603,10 +603,6 @@ class RayRun:
         if skew is not None:  # a clock's skew is the machine's, not the process's: it stays
             since = next(e["t"] for e in reversed(self.events) if e["type"] == "skew" and e["node"] == proc.name)
             self._control(proc, {"cmd": "skew", "offset": skew.offset, "rate": skew.rate, "since": since})
-
-
-def _where(cls: type | None) -> str | None:
-    return None if cls is None else f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _is_time(t: object) -> bool:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .common import NodeError
 from .nodeside import CallRefused, Effect
 from .nursery import IsolationError, Nursery, ProcessNodes
-from .worker import Budget, NodeHung, RemoteNode
+from .worker import Budget, NodeHung, RemoteNode, RunAborted
 
 if TYPE_CHECKING:
     from .node import Op
@@ -61,11 +61,10 @@ class SealedNode:
         self.host = host
         self.peers = set(host.servers) | set(host.clients)
         self.nursery: Nursery = host.nursery or start_nursery()
-        self.budget = Budget(time.monotonic() + HANDLER_SECONDS)
+        self.budget = Budget(time.monotonic() + HANDLER_SECONDS)  # each event renews its deadline
         run = {"lab": config["lab"], "server": config.get("server"), "clerk": config.get("clerk"),
                "source": source, "servers": host.servers, "clients": host.clients, "params": host.params}
-        self.nodes: ProcessNodes = self.nursery.run(run, HANDLER_SECONDS)
-        self.nodes.budget = self.budget
+        self.nodes: ProcessNodes = self.nursery.run(run, budget=self.budget)
         # Ready before the driver says start: the student's files are loaded by then.
         self.process: RemoteNode | None = self.nodes(host.name, _NoCalls())
         self.timers: dict[int, str] = {}
@@ -106,8 +105,7 @@ class SealedNode:
         host = self.host
         if host.dead or self.failed or generation != host.generation or tid not in self.timers:
             return
-        if host.paused:
-            host.held.append(lambda: self.fire(generation, tid))
+        if host.holds(lambda: self.fire(generation, tid)):
             return
         host.emit("timer_fire", id=tid, timer=self.timers.pop(tid))
         self._event(("fire", tid), "a timer")
@@ -140,6 +138,9 @@ class SealedNode:
         except NodeHung as exc:  # its process is killed: a restart or a new clerk gets a new one
             self.process.stop()
             return None, f"{exc} (in {HANDLER_SECONDS:g} s of real time)"
+        except RunAborted as exc:  # it handed back more than a run may hold: it is stopped too
+            self.process.stop()
+            return None, f"{host.name} was stopped while handling {event[0]}: {exc}"
         try:
             self._apply(effects)
         except NodeError as exc:  # what the node's process handed back makes no sense
@@ -206,11 +207,6 @@ class SealedNode:
         host.emit("timer_set", id=tid, timer=timer, delay=delay)
         generation = host.generation
         asyncio.get_running_loop().call_later(host.clock.real_delay(delay), self.fire, generation, tid)
-
-    def close(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-        self.nursery.close()
 
 
 __all__ = ["SealedNode"]
