@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from labs.runtime.lab import Finding
-from labs.runtime.nursery import IsolationError, Nursery, isolation_available
+from labs.runtime.nursery import IsolationError, Nursery, isolation_available, one_core
 from labs.runtime.sim import Simulation
 from labs.runtime.worker import RunAborted
 
@@ -165,7 +165,9 @@ def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None 
             nursery = stack.enter_context(start_nursery(sandbox))
         try:
             lab = test.lab.with_impl_source(impl)
-            outcome.result = Simulation(lab, test.schedule, seed, nodes=nursery.nodes(lab, SIM_TIME_LIMIT)).run()
+            with one_core() as core:
+                nodes = nursery.nodes(lab, SIM_TIME_LIMIT, core)
+                outcome.result = Simulation(lab, test.schedule, seed, nodes=nodes).run()
         except RunAborted as exc:
             outcome.findings.append(Finding(f"the run did not finish within {SIM_TIME_LIMIT:.0f} s of real "
                                             f"time: {exc}"))

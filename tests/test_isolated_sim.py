@@ -219,3 +219,38 @@ def test_a_handler_that_never_returns_stops_the_run(nursery: Nursery, tmp_path: 
 def test_a_nursery_says_why_it_cannot_isolate() -> None:
     with Nursery() as n, pytest.raises(IsolationError, match="spawn before run"):
         n.spawn()
+
+
+def test_a_run_on_one_core_puts_its_nodes_on_that_core_and_gives_the_world_its_cores_back(
+        nursery: Nursery, tmp_path: Path) -> None:
+    """A sealed run hands its nodes one event at a time: world and nodes share one CPU, where a
+    hand-over costs a context switch rather than waking another CPU (see nursery.one_core)."""
+    import os
+
+    from labs.runtime.nursery import one_core
+
+    submission = tmp_path / "node.py"
+    submission.write_text(textwrap.dedent('''
+        import os
+        from labs.rpc.node import KVServer as _Server, KVClerk as _Clerk
+
+        class KVServer(_Server):
+            def on_start(self):
+                super().on_start()
+                self.log(f"cores {sorted(os.sched_getaffinity(0))}")
+
+        class KVClerk(_Clerk):
+            def on_start(self):
+                super().on_start()
+                self.log(f"cores {sorted(os.sched_getaffinity(0))}")
+    '''))
+    lab = get_lab("rpc").with_impl_source(submission)
+    before = os.sched_getaffinity(0)
+    with one_core() as core:
+        assert core is not None and os.sched_getaffinity(0) == {core}
+        here = Simulation(lab, parse({"events": [{"at": 1.0, "crash": "n1"}, {"at": 1.5, "restart": "n1"}]}), 3,
+                          nodes=nursery.nodes(lab, core=core)).run()
+    assert os.sched_getaffinity(0) == before
+    said = [e["text"] for e in here.trace if e["type"] == "log" and str(e["text"]).startswith("cores")]
+    assert len(said) == 5 and set(said) == {f"cores [{core}]"}  # n1 twice, three clerks
+    assert not here.errors
