@@ -102,9 +102,7 @@ def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, r
                     progress(f"{test.name} sim seed {seed}")
             if ray:
                 for seed in test.ray_seeds:
-                    # Sealed where the lab allows it (not yet for works: see labs.runtime.ray_sealed).
-                    outcome = run_test(test, seed, "ray", impl, hosts=sb.hosts if sb else None,
-                                       sealed=seal_ray and not test.lab.works)
+                    outcome = run_test(test, seed, "ray", impl, hosts=sb.hosts if sb else None, sealed=seal_ray)
                     _sandbox_findings(outcome, sb)
                     g.outcomes.append(outcome)
                     if progress:

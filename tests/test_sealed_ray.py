@@ -5,6 +5,7 @@ there either."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,10 @@ from test_trust_line import FAULTS_OFF, MEASURES_ITSELF, NO_MESSAGES
 
 from autograder.grade import TestGrade as Graded
 from autograder.grade import grade
-from labs.runtime.lab import get_lab
+from autograder.runner import run_test
+from autograder.suite import load_graded_suite
 from labs.runtime.nursery import isolation_available
-from labs.runtime.ray_runtime import RayRunError, run_ray
-from labs.runtime.schedule import parse
+from labs.runtime.ray_runtime import run_ray
 
 pytestmark = pytest.mark.skipif(isolation_available() is not None, reason="no user namespaces here")
 
@@ -32,9 +33,60 @@ def test_a_sealed_ray_node_reaches_nothing(ray_session: None, tmp_path: Path) ->
     assert {e.get("of") for e in run.trace if e["type"] == "memory"} <= {"process"}
 
 
-def test_a_lab_whose_nodes_start_works_is_not_sealed_on_ray(ray_session: None) -> None:
-    with pytest.raises(RayRunError, match="start works"):
-        run_ray(get_lab("mapreduce"), parse({"name": "none", "events": []}), 1, sealed=True)
+REACHING_WORKS = """
+import os, socket
+from labs.mapreduce import node as _reference
+from labs.mapreduce.node import JobClient, MapReduceNode
+
+PORT, SECRET = {port}, {secret!r}
+_map = _reference.run_map
+
+
+def _reached():
+    reached = ["the secret file"] if os.path.exists(SECRET) else []
+    try:
+        socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
+        reached.append("a socket of this machine")
+    except OSError:
+        pass
+    return reached
+
+
+def run_map(work, task):
+    reached = _reached()
+    if reached:
+        raise RuntimeError(f"a work reached {{reached}}")
+    return _map(work, task)
+
+
+_reference.run_map = run_map  # the workers start this one
+__all__ = ["JobClient", "MapReduceNode"]
+"""
+
+
+def test_works_run_sealed_on_ray_and_reach_nothing(ray_session: None, tmp_path: Path) -> None:
+    """A lab whose nodes start works (MapReduce) is sealed on Ray too: the works run in the node's
+    sealed process, step by step, and the shared files are the runtime's to serve. A work that
+    could reach a socket of this machine or a file of its /tmp would fail the job."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    secret = Path("/tmp") / f"works-secret-{port}"
+    secret.write_text("the hidden schedule")
+    submission = tmp_path / "mr" / "node.py"
+    submission.parent.mkdir()
+    submission.write_text(REACHING_WORKS.format(port=port, secret=str(secret)))
+    test = next(t for t in load_graded_suite("mapreduce").tests if t.name == "crash-partial-output")
+    try:
+        outcome = run_test(test, 1, "ray", submission, sealed=True)
+    finally:
+        listener.close()
+        secret.unlink()
+    assert outcome.result is not None
+    assert not [e for e in outcome.result.errors if "a work reached" in e], outcome.result.errors
+    assert outcome.passed, outcome.findings[:1]
+    assert [e for e in outcome.result.trace if e["type"] == "work" and e.get("op") == "end"], "no work ran"
 
 
 def _grade_on_ray(tmp_path: Path, name: str, source: str, pattern: str) -> Graded:

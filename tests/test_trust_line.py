@@ -210,9 +210,10 @@ def test_a_process_the_grader_cannot_read_fails_the_memory_test() -> None:
 
 
 def test_every_graded_test_runs_on_the_sealed_simulator() -> None:
-    """A test earns its points only when every run of it passes, and the Ray runs of a lab whose
-    nodes start works are not sealed yet: so no test may be graded on Ray alone, or a submission
-    that switches the faults off there (or talks past the network) could earn it."""
+    """A test earns its points only when every run of it passes, and Ray runs are sealed only
+    where the machine allows user namespaces: so no test may be graded on Ray alone, or a
+    submission that switches the faults off in an unsealed Ray run (or talks past the network)
+    could earn it."""
     from autograder.suite import load_graded_suite
     from labs.runtime.lab import lab_names
 

@@ -22,7 +22,6 @@ LAB = Lab(
     nodes=4,
     min_duration=5.0,
     settle=1.0,
-    works=True,
     checks=(no_node_errors, job_completes, output_correct),
     default_schedule="none",
 )

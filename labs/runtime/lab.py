@@ -103,8 +103,6 @@ class Lab:
     roles: Sequence[str] = ("leader",)
     """The roles its nodes may hold (what ``Node.role()`` returns). A schedule can name one
     where it names a node: ``crash: leader`` crashes whichever node holds the role then."""
-    works: bool = False
-    """Its nodes start works (``start_work``): graded Ray runs cannot seal them yet."""
     memory_every: float = 0.0
     """Every this many seconds the runtime records each server's memory and disk use in the
     trace (``memory`` events); 0: never."""

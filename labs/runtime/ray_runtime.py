@@ -85,8 +85,6 @@ class RayRun:
                  hosts: Hosts | None = None, sealed: bool = False) -> None:
         self.lab = lab
         self.sealed = sealed
-        if sealed and lab.works:
-            raise RayRunError(f"the {lab.name} lab's nodes start works, which sealed Ray runs cannot host yet")
         self.hosts = hosts or LocalHosts()
         self.seed = seed
         self.servers = lab.node_names()

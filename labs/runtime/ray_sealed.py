@@ -15,21 +15,27 @@ events while the node is paused, and measures the node's process from outside. N
 cannot reach each other, the driver or Ray. A crash is still ``ray.kill`` of the actor: the
 nursery and the node's process end with it (their sockets close).
 
-Not yet here: works (``start_work``, the MapReduce lab). A lab whose nodes start works is graded
-on Ray the old way, with node code in the actor's process (see the instructors' page).
+Works (``start_work``, the MapReduce lab) run in the node's process too, step by step as in the
+simulator (:mod:`.simwork`): the actor hands a work one step at a time and waits, in real time,
+for as long as the step asked (a ``spend``, a file's reading or writing at :data:`WORK_BYTES_PER_SECOND`)
+before the next. Every question about the run's shared files, from a handler or a work, is a
+call the actor answers from the files' folder, which only the actors write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 from typing import TYPE_CHECKING, Any
 
 from .common import NodeError
+from .files import _text, check_name
 from .nodeside import CallRefused, Effect
 from .nursery import IsolationError, Nursery, ProcessNodes
+from .simfiles import FILE_OPERATIONS
 from .worker import Budget, NodeHung, RemoteNode, RunAborted
 
 if TYPE_CHECKING:
@@ -47,11 +53,56 @@ def start_nursery() -> Nursery:
     return Nursery(pool=NURSERY_POOL)
 
 
-class _NoCalls:
-    """The world's answer to a node's calls (files, works): none are served in sealed Ray runs."""
+WORK_BYTES_PER_SECOND = 50_000_000
+"""How fast a sealed node's work reads and writes the shared files: a real disk's speed, so that
+a job takes about as long as with the work running in the actor's own process."""
+
+
+class _SharedFiles:
+    """The run's shared files as a sealed node's process asks about them: its effects so far, then
+    one question (see :mod:`.nodeside`), from a handler (the questions of
+    :class:`~labs.runtime.files.Files`) or from a work (those of
+    :class:`~labs.runtime.simwork.WorkHost`); the Ray twin of :class:`~labs.runtime.simfiles.SlotFiles`.
+    Everything asked is checked first: the node's process may say anything."""
+
+    def __init__(self, node: SealedNode) -> None:
+        self._node = node
+        self._writing: dict[int, tuple[str, str]] = {}
 
     def call(self, effects: list[Effect], request: tuple[Any, ...]) -> tuple[Any, int]:
-        raise CallRefused("NodeError", f"{request[0]}: files and works are not available in graded Ray runs")
+        node = self._node
+        node._apply(effects)
+        try:
+            answer = self._answer(request)
+        except (FileNotFoundError, ValueError, TypeError) as exc:
+            raise CallRefused(type(exc).__name__, str(exc)) from None
+        except (KeyError, AttributeError, IndexError, OSError) as exc:
+            raise CallRefused("NodeError", f"a call that makes no sense: {str(request[0])[:40]!r} ({exc!r})") from None
+        return answer, node.host.ids
+
+    def _answer(self, request: tuple[Any, ...]) -> Any:
+        files = self._node.host.files
+        kind, args = request[0], request[1:]
+        if kind == "files" and args and args[0] in FILE_OPERATIONS:
+            return getattr(files, args[0])(*args[1:])
+        if kind == "text":
+            return files.read(args[0]) if files.exists(args[0]) else None
+        if kind == "names":
+            return files.list()
+        if kind == "write_begins":  # the file is empty until the write ends: a crash leaves it so
+            name, text, _ = args
+            files.write_begins(check_name(name), _text(text))
+            self._node.host.ids += 1
+            self._writing[self._node.host.ids] = (name, text)
+            return self._node.host.ids
+        if kind == "write_ends":
+            files.write_ends(*self._writing.pop(args[0]))
+            return None
+        if kind == "renamed":
+            return files.rename(args[0], args[1])
+        if kind == "removed":
+            return files.remove(args[0])
+        raise ValueError(f"no such call: {str(kind)[:40]!r}")
 
 
 class SealedNode:
@@ -66,8 +117,10 @@ class SealedNode:
                "source": source, "servers": host.servers, "clients": host.clients, "params": host.params}
         self.nodes: ProcessNodes = self.nursery.run(run, budget=self.budget)
         # Ready before the driver says start: the student's files are loaded by then.
-        self.process: RemoteNode | None = self.nodes(host.name, _NoCalls())
+        self.files = _SharedFiles(self)
+        self.process: RemoteNode | None = self.nodes(host.name, self.files)
         self.timers: dict[int, str] = {}
+        self.works: dict[int, str] = {}  # running: number -> function name
         self.started = False  # messages that come before the driver says start find no node
         self.failed = False  # a clerk's handler raised: it handles nothing until it is replaced
 
@@ -77,11 +130,12 @@ class SealedNode:
         """A new incarnation: a fresh object in the node's process (a new process if it died)."""
         host = self.host
         self.timers.clear()
+        self.works.clear()
         self.failed = False
         self.started = True
         if self.process is None or self.process.dead:
             try:
-                self.process = self.nodes(host.name, _NoCalls())
+                self.process = self.nodes(host.name, self.files)
             except IsolationError as exc:
                 self._error(f"{host.name}'s process could not start: {exc}", "on_start")
                 return
@@ -190,13 +244,51 @@ class SealedNode:
                 elif kind == "del":
                     writes.append((e[1], None))
                 else:  # "work"
-                    raise NodeError("start_work is not available in graded Ray runs")
+                    self._start_work(int(e[1]), str(e[2]))
         finally:
             if writes:
                 host.disk.write_texts(writes)
             held, host.holding = host.holding or [], None
             for dst, mid, text in held:
                 host.mesh.transmit(dst, mid, text)
+
+    # -- works ----------------------------------------------------------------------------
+
+    def _start_work(self, wid: int, name: str) -> None:
+        host = self.host
+        host.ids += 1
+        if wid != host.ids:
+            raise NodeError(f"{host.name}'s process numbered a work {wid}, out of step with the runtime ({host.ids})")
+        self.works[wid] = name
+        host.emit("work", id=wid, op="start", name=name)
+        rng = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:work{wid}")
+        first = ("step", wid, rng.getstate(), WORK_BYTES_PER_SECOND)
+        # It starts once the handler that started it has returned, as a thread would.
+        asyncio.get_running_loop().call_soon(self._step, host.generation, wid, first)
+
+    def _step(self, generation: int, wid: int, event: tuple[Any, ...]) -> None:
+        """One step of a work; then the next, as many seconds later as this one asked."""
+        host = self.host
+        if host.dead or self.failed or generation != host.generation or wid not in self.works:
+            return
+        if host.holds(lambda: self._step(generation, wid, event)):
+            return
+        name = self.works[wid]
+        wait, error = self._ask(event)
+        if error is None and not (wait is None or wait == "result" or _seconds(wait)):
+            error = f"{host.name} crashed while running the work {name}: its process said to wait {wait!r}"
+        if error is not None:
+            del self.works[wid]
+            host.emit("work", id=wid, op="error", name=name)
+            self._error(error, f"work {name}")
+            return
+        if wait is not None and wait != "result":
+            asyncio.get_running_loop().call_later(float(wait), self._step, generation, wid, ("step", wid, None, None))
+            return
+        del self.works[wid]
+        host.emit("work", id=wid, op="end", name=name)
+        if wait == "result":
+            self._event(("result", wid), f"the result of work {name}")
 
     def _set_timer(self, tid: int, timer: str, delay: float) -> None:
         host = self.host
@@ -207,6 +299,10 @@ class SealedNode:
         host.emit("timer_set", id=tid, timer=timer, delay=delay)
         generation = host.generation
         asyncio.get_running_loop().call_later(host.clock.real_delay(delay), self.fire, generation, tid)
+
+
+def _seconds(wait: object) -> bool:
+    return type(wait) in (int, float) and 0 <= wait < math.inf  # type: ignore[operator]
 
 
 __all__ = ["SealedNode"]
