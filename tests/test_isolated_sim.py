@@ -116,25 +116,33 @@ class KVClerk(_Clerk):
 
 
 @contextlib.contextmanager
-def probing(tmp_path: Path, duration: float | None = None) -> Iterator[tuple[Lab, Schedule]]:
-    """The RPC lab with the PROBE submission, and a schedule whose name is the secret it looks
-    for; while the run lasts, a listener it tries to reach and a secret file in this /tmp."""
+def bait() -> Iterator[tuple[int, Path]]:
+    """What a sealed node must not reach, while it lasts: a listener on this machine's loopback
+    (its port) and a secret file in this /tmp."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
     secret = Path("/tmp") / f"isolation-secret-{port}"
     secret.write_text("the hidden schedule")
-    submission = tmp_path / "node.py"
-    submission.write_text(f"PORT = {port}\nSECRET = {str(secret)!r}\nMARKER = 'secret-' + 'schedule-{port}'\n"
-                          + textwrap.dedent(PROBE))
-    schedule = parse({"name": f"secret-schedule-{port}", "events": [],
-                      **({"duration": duration} if duration else {})})
     try:
-        yield get_lab("rpc").with_impl_source(submission), schedule
+        yield port, secret
     finally:
         listener.close()
         secret.unlink()
+
+
+@contextlib.contextmanager
+def probing(tmp_path: Path, duration: float | None = None) -> Iterator[tuple[Lab, Schedule]]:
+    """The RPC lab with the PROBE submission, and a schedule whose name is the secret it looks
+    for; while the run lasts, the :func:`bait` it tries to reach."""
+    with bait() as (port, secret):
+        submission = tmp_path / "node.py"
+        submission.write_text(f"PORT = {port}\nSECRET = {str(secret)!r}\nMARKER = 'secret-' + 'schedule-{port}'\n"
+                              + textwrap.dedent(PROBE))
+        schedule = parse({"name": f"secret-schedule-{port}", "events": [],
+                          **({"duration": duration} if duration else {})})
+        yield get_lab("rpc").with_impl_source(submission), schedule
 
 
 def assert_reached_nothing(run: RunResult) -> None:

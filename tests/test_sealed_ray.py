@@ -5,12 +5,11 @@ there either."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from submissions import standalone
-from test_isolated_sim import assert_reached_nothing, probing
+from test_isolated_sim import assert_reached_nothing, bait, probing
 from test_trust_line import FAULTS_OFF, MEASURES_ITSELF, NO_MESSAGES
 
 from autograder.grade import TestGrade as Graded
@@ -68,21 +67,12 @@ def test_works_run_sealed_on_ray_and_reach_nothing(ray_session: None, tmp_path: 
     """A lab whose nodes start works (MapReduce) is sealed on Ray too: the works run in the node's
     sealed process, step by step, and the shared files are the runtime's to serve. A work that
     could reach a socket of this machine or a file of its /tmp would fail the job."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port = listener.getsockname()[1]
-    secret = Path("/tmp") / f"works-secret-{port}"
-    secret.write_text("the hidden schedule")
+    test = next(t for t in load_graded_suite("mapreduce").tests if t.name == "crash-partial-output")
     submission = tmp_path / "mr" / "node.py"
     submission.parent.mkdir()
-    submission.write_text(REACHING_WORKS.format(port=port, secret=str(secret)))
-    test = next(t for t in load_graded_suite("mapreduce").tests if t.name == "crash-partial-output")
-    try:
+    with bait() as (port, secret):
+        submission.write_text(REACHING_WORKS.format(port=port, secret=str(secret)))
         outcome = run_test(test, 1, "ray", submission, sealed=True)
-    finally:
-        listener.close()
-        secret.unlink()
     assert outcome.result is not None
     assert not [e for e in outcome.result.errors if "a work reached" in e], outcome.result.errors
     assert outcome.passed, outcome.findings[:1]
