@@ -65,6 +65,7 @@ from typing import Any
 import click
 
 from .child import run_child
+from .grade import BUDGET
 from .nbgrader_course import GradingSettings, grading_budget
 from .suite import SuiteError, Test, load_graded_suite, parse_parts_option
 
@@ -323,7 +324,7 @@ def child_main() -> None:
         start_ray(address="local", num_cpus=1, object_store_memory=RAY_OBJECT_STORE)
     grade(Path(spec["submission"]), spec["lab"], Path(spec["out"]), sim_seeds=spec["sim_seeds"],
           ray=spec["ray"], pattern=spec["pattern"], private=[Path(p) for p in spec.get("private", [])],
-          parts=spec.get("parts") or ())
+          parts=spec.get("parts") or (), budget=spec.get("budget", BUDGET))
     if own_ray:
         import ray
 
@@ -412,13 +413,15 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
               sim_seeds: int | None = None, ray_runs: bool = True, pattern: str | None = None,
               timeout: float | None = None, cpus: float = 1.0, regrade_errors: bool = False,
               show_progress: bool = True, echo: Callable[[str], None] = click.echo,
-              parts: Sequence[str] = ()) -> list[Row]:
+              parts: Sequence[str] = (), budget: float = BUDGET) -> list[Row]:
     """Grade every submission in ``submissions_dir`` that has no finished row yet, in parallel
     as Ray tasks, and return the rows of all of them (sorted by student).
 
-    ``timeout`` is a backstop for one submission's whole grading; by default it is the sum of
-    the grader's own per-run limits (``nbgrader_course.grading_budget``), so that a submission
-    that hangs is stopped run by run, with a reason per test, and never cut off whole.
+    ``budget`` is the seconds of real time one submission's grading may take: once they are
+    spent, its runs left fail without running, each saying so (``grade.grade``). ``timeout`` is
+    a backstop for one submission's whole grading; by default it is the sum of the grader's own
+    per-run limits, capped by the budget (``nbgrader_course.grading_budget``), so that a
+    submission that hangs is stopped run by run, with a reason per test, and never cut off whole.
     ``address`` is the instructor's Ray cluster; without it (and with no Ray connected in this
     process) a fresh local Ray starts on this machine. Each job reserves ``cpus`` CPUs, so a
     machine grades as many submissions at once as it has CPUs to give. Writes
@@ -439,9 +442,10 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
     if chosen_parts:  # only then: rows graded before parts existed keep their settings key
         settings["parts"] = chosen_parts
     settings_key = json.dumps(settings, sort_keys=True)
+    settings["budget"] = budget  # not in the key: a grade does not depend on it, unless it ran out
     max_score = sum(t.points for t in tests)
     if timeout is None:
-        timeout = float(grading_budget(lab, GradingSettings(sim_seeds=sim_seeds, ray=ray_runs)))
+        timeout = float(grading_budget(lab, GradingSettings(sim_seeds=sim_seeds, ray=ray_runs), budget))
     book = Gradebook(out_dir / "gradebook.sqlite")
     try:
         done = book.rows(lab)
@@ -646,12 +650,14 @@ def write_csv(rows: list[Row], tests: list[Test], path: Path) -> None:
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Seconds one submission's grading may take before it scores 0 "
                    "(default: the sum of the grader's own per-run limits).")
+@click.option("--budget", type=click.FloatRange(min=1), default=BUDGET, show_default=True,
+              help="Seconds of real time one submission's grading may take; the runs left then fail, saying so.")
 @click.option("--cpus", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="CPUs each grading job reserves on its Ray node.")
 @click.option("--regrade-errors", is_flag=True, help="Grade again the submissions recorded as errors.")
 def grade_all_command(submissions_dir: Path, lab: str, out_dir: Path | None, address: str | None,
                       sim_seeds: int | None, no_ray: bool, pattern: str | None, part_names: tuple[str, ...],
-                      timeout: float | None, cpus: float, regrade_errors: bool) -> None:
+                      timeout: float | None, budget: float, cpus: float, regrade_errors: bool) -> None:
     """Grade every submission (each subfolder of SUBMISSIONS_DIR) in parallel on Ray.
 
     Each result is saved in the gradebook as soon as it is known; run the same command again
@@ -659,7 +665,7 @@ def grade_all_command(submissions_dir: Path, lab: str, out_dir: Path | None, add
     """
     grade_all(submissions_dir, lab, out_dir or Path(f"grades-{lab}"), address=address, sim_seeds=sim_seeds,
               ray_runs=not no_ray, pattern=pattern, timeout=timeout, cpus=cpus, regrade_errors=regrade_errors,
-              parts=parse_parts_option(part_names))
+              parts=parse_parts_option(part_names), budget=budget)
 
 
 __all__ = ["Gradebook", "Row", "Submission", "grade_all", "grade_all_command", "grade_job"]

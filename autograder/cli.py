@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +26,14 @@ EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """The autograder of "Distributed Systems, by Breaking Them"."""
+    # A grader stopped by SIGTERM (a job scheduler's timeout, Ctrl-C's quieter cousin) unwinds as
+    # it would on an error: its sandbox kills its processes and removes its folder on the way out.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _initial(text: str | None) -> object:
@@ -218,8 +228,10 @@ def release_command(out: Path) -> None:
 @click.option("--sandbox", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Run student code as an unprivileged sandbox user (needs root and scripts/setup.sh); "
                    "auto: when this machine has the sandbox.")
+@click.option("--budget", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              help="Seconds of real time the whole grading may take; the runs left then fail, saying so.")
 def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, no_ray: bool,
-                  part_names: tuple[str, ...], sandbox: str) -> None:
+                  part_names: tuple[str, ...], sandbox: str, budget: float) -> None:
     """Grade one submission under every test, hidden ones included (or the tests of the
     parts given by --part): Gradescope's results.json, a machine-readable report.json and a
     feedback page for the student, each with a subtotal per part for a lab graded in parts."""
@@ -240,7 +252,7 @@ def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, 
     with click.progressbar(length=steps, label=f"grading {submission}", file=sys.stderr) as bar:
         try:
             grades = grade(submission, lab, out, sim_seeds, not no_ray, progress=lambda _: bar.update(1),
-                           sandbox={"auto": None, "on": True, "off": False}[sandbox], parts=parts)
+                           sandbox={"auto": None, "on": True, "off": False}[sandbox], parts=parts, budget=budget)
         except SandboxError as exc:
             raise click.ClickException(str(exc)) from None
     width = max([24, *(len(g.test.name) for g in grades)])

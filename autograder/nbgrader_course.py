@@ -121,13 +121,13 @@ def student_files(lab: str) -> list[str]:
     return [get_lab(lab).impl_file]
 
 
-def grading_budget(lab: str, settings: GradingSettings) -> int:
+def grading_budget(lab: str, settings: GradingSettings, budget: float | None = None) -> int:
     """Seconds the grading of one submission may take: the sum of the grader's own per-run
     limits. A cell timeout below this would cut a slow submission off as a whole (every test
     zero, no reason given) before the grader's limits could say which runs hung."""
     if settings.timeout is not None:
         return settings.timeout
-    from .grade import SIM_TIME_LIMIT
+    from .grade import BUDGET, SIM_TIME_LIMIT
     from .suite import load_graded_suite
 
     total = BUDGET_MARGIN
@@ -136,7 +136,8 @@ def grading_budget(lab: str, settings: GradingSettings) -> int:
         total += len(seeds) * SIM_TIME_LIMIT
         if settings.ray:
             total += len(test.ray_seeds) * RAY_RUN_LIMIT
-    return int(total)
+    # The grader stops starting runs once its budget is spent: the last one may still take a Ray run's limit.
+    return int(min(total, (BUDGET if budget is None else budget) + RAY_RUN_LIMIT + BUDGET_MARGIN))
 
 
 def hidden_text(lab: str) -> list[str]:

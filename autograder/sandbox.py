@@ -63,6 +63,8 @@ MAX_MEMORY = 6 << 30
 """Bytes of resident memory of all the sandbox's processes together."""
 MAX_FILE = 1 << 30
 """Bytes one file written in the sandbox may grow to (``RLIMIT_FSIZE``)."""
+PREFIX = "dss-"
+"""Each grading's work folder is ``/tmp/dss-*``."""
 OUTSIDE = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
 """World-writable places searched for files the sandbox left outside its work folder."""
 WATCH_EVERY = 0.25
@@ -301,7 +303,8 @@ def open_sandbox(submission: Path, wait: float = 3600.0) -> Iterator[Sandbox]:
     user, lock = _acquire(wait)
     box: Sandbox | None = None
     try:
-        base = Path(tempfile.mkdtemp(prefix="dss-", dir="/tmp"))  # not $TMPDIR: it may be private
+        remove_leftovers(user)
+        base = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))  # not $TMPDIR: it may be private
         box = Sandbox(user, lock, base)
         box.kill_all()  # left by a grader that was killed before it could clean up
         for path in box._strays():
@@ -312,7 +315,7 @@ def open_sandbox(submission: Path, wait: float = 3600.0) -> Iterator[Sandbox]:
         for p in (box.home, box.home / "tmp"):
             os.chown(p, box.uid, box.gid)
         release_packages(box.code)
-        box.impl = _copy_submission(submission, box.submission)
+        box.impl = _copy_submission(submission, box.submission, box.gid)
         box._watchdog.start()
         yield box
     finally:
@@ -368,14 +371,59 @@ def release_packages(target: Path) -> None:
         folder.chmod(0o755)
 
 
-def _copy_submission(submission: Path, target: Path) -> Path:
-    """Copy the submission's ``.py`` files; returns the copy of what was given (file or folder)."""
-    target.mkdir(mode=0o755)
+def _copy_submission(submission: Path, target: Path, gid: int) -> Path:
+    """Copy the submission's ``.py`` files, readable by the grader and the sandbox's group only
+    (not by the other sandbox users, who may be grading a classmate at this moment); returns the
+    copy of what was given (file or folder)."""
+    target.mkdir(mode=0o750)
+    os.chown(target, 0, gid)
+    target.chmod(0o750)
     files = [submission] if submission.is_file() else sorted(submission.glob("*.py"))
     for f in files:
         shutil.copyfile(f, target / f.name)
-        (target / f.name).chmod(0o644)
+        os.chown(target / f.name, 0, gid)
+        (target / f.name).chmod(0o640)
     return target / submission.name if submission.is_file() else target
+
+
+def remove_leftovers(holding: str) -> list[Path]:
+    """Remove the work folders of gradings that ended without cleaning up (a grader killed by
+    SIGKILL, a machine that lost power): each folder whose sandbox user is free now, or is
+    ``holding`` (this grading's, locked by it). A folder is its user's when its ``home`` is.
+    Returns what was removed."""
+    users = {pwd.getpwnam(u).pw_uid: u for u in USERS if _user_exists(u)}
+    removed: list[Path] = []
+    for base in sorted(Path("/tmp").glob(PREFIX + "*")):
+        try:
+            made = os.lstat(base)
+        except OSError:
+            continue
+        try:
+            home: int | None = os.lstat(base / "home").st_uid
+        except OSError:  # no home: killed at its very start, before anything was copied in
+            home = None
+        if not stat.S_ISDIR(made.st_mode) or made.st_uid != os.getuid():
+            continue  # not a grader's folder
+        user = users.get(home) if home is not None else None
+        if user is None:
+            if time.time() - made.st_mtime < 3600:
+                continue  # a grading just starting
+        elif user != holding and not _free(user):
+            continue  # a grading under way
+        _remove(base)
+        removed.append(base)
+    return removed
+
+
+def _free(user: str) -> bool:
+    """Whether no grading holds ``user`` now (its lock can be taken; it is let go at once)."""
+    with open(ROOT / "locks" / f"{user}.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return True
 
 
 def _processes_of(uid: int) -> list[int]:

@@ -28,6 +28,9 @@ done
 
 mkdir -p "$ROOT/locks"
 chmod 755 "$ROOT"
+# Two set-ups at once (two clones on one machine) would build the same venv over each other.
+exec 9>"$ROOT/.setup.lock"
+flock 9
 chmod 700 "$ROOT/locks"
 # The sandbox runs the packages the grader releases into it; it needs only their dependencies.
 wanted="$(grep -iE '^(ray|pyyaml|click)==' constraints.txt | sort | tr '\n' ' ')"

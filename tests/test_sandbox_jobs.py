@@ -1,0 +1,140 @@
+"""Gradings side by side and gradings that end badly: one grading's files are out of another's
+reach, and nothing of a grading outlives it, however its grader ends (issue 14).
+
+These need the sandbox: root, and ``bash scripts/setup.sh``, which CI's machine has.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from submissions import standalone
+
+import autograder.sandbox as sandbox
+from autograder.sandbox import open_sandbox, unavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_here() -> None:
+    if unavailable() is not None:
+        pytest.fail(f"no grading sandbox here: {unavailable()}")
+
+
+def _ours() -> set[Path]:
+    return set(Path("/tmp").glob(sandbox.PREFIX + "*"))
+
+
+def test_a_grading_cannot_open_the_files_of_one_graded_at_the_same_time(tmp_path: Path) -> None:
+    alice = standalone("# alice's work\n", tmp_path / "alice" / "node.py")
+    mallory = standalone("", tmp_path / "mallory" / "node.py")
+    with open_sandbox(alice) as first, open_sandbox(mallory) as second:
+        assert first.user != second.user
+        theirs = [first.impl, first.submission, first.home, first.base]
+        assert all(p.exists() for p in theirs)
+        assert second.readable(theirs) == []
+        assert first.readable([first.impl]) == [first.impl]  # its own user still reads its copy
+
+
+WAITS_IN_A_SANDBOX = """
+import sys
+from pathlib import Path
+from autograder.sandbox import open_sandbox
+
+with open_sandbox(Path(sys.argv[1])) as sb:
+    print(sb.base, flush=True)
+    sys.stdin.read()  # until killed
+"""
+
+
+def _start_waiting(impl: Path) -> tuple[subprocess.Popen[str], Path]:
+    grader = subprocess.Popen([sys.executable, "-c", WAITS_IN_A_SANDBOX, str(impl)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert grader.stdout is not None
+    base = Path(grader.stdout.readline().strip())
+    assert (base / "submission" / "node.py").exists()
+    return grader, base
+
+
+def test_the_folder_of_a_killed_grader_is_gone_after_the_next_start(tmp_path: Path) -> None:
+    impl = standalone("# the work of a student\n", tmp_path / "node.py")
+    grader, left = _start_waiting(impl)
+    grader.kill()  # SIGKILL: no clean-up of its own
+    grader.wait()
+    assert left.exists()
+    with open_sandbox(standalone("", tmp_path / "next" / "node.py")) as sb:
+        assert not left.exists(), "the next grading left a dead grader's folder behind"
+        assert sb.base.exists()
+
+
+def test_a_grading_under_way_keeps_its_folder_when_another_starts(tmp_path: Path) -> None:
+    grader, busy = _start_waiting(standalone("", tmp_path / "node.py"))
+    try:
+        with open_sandbox(standalone("", tmp_path / "next" / "node.py")):
+            assert busy.exists() and (busy / "submission" / "node.py").exists()
+    finally:
+        grader.kill()
+        grader.wait()
+    sandbox.remove_leftovers("")
+
+
+STALLS = """
+import time
+
+
+class KVServer(reference.KVServer):
+    def on_start(self) -> None:
+        time.sleep(600)
+
+
+KVClerk = reference.KVClerk
+"""
+
+
+def test_a_grader_stopped_by_sigterm_cleans_up_on_its_way_out(tmp_path: Path) -> None:
+    impl = standalone(textwrap.dedent(STALLS), tmp_path / "node.py")
+    before = _ours()
+    grader = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(impl), "--lab", "rpc",
+                               "--out", str(tmp_path / "out"), "--no-ray", "--sim-seeds", "1", "--sandbox", "on"],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (_ours() - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (base,) = _ours() - before
+    while not (base / "submission" / "node.py").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    uid = os.lstat(base / "home").st_uid  # the sandbox user this grading holds
+    time.sleep(2.0)  # well into its first run, which stalls
+    assert sandbox._processes_of(uid)
+    grader.send_signal(signal.SIGTERM)
+    _, err = grader.communicate(timeout=60)
+    assert grader.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert not base.exists()
+    assert not sandbox._processes_of(uid), f"{pwd.getpwuid(uid).pw_name} still runs something"
+    assert os.path.exists(tmp_path)  # nothing of the test's own was touched
+
+
+def test_a_grading_that_spends_its_budget_stops_and_says_why_for_every_run_left(tmp_path: Path) -> None:
+    from autograder.grade import grade
+
+    impl = standalone(textwrap.dedent(STALLS), tmp_path / "node.py")
+    started = time.monotonic()
+    grades = grade(impl, "rpc", tmp_path / "out", sim_seeds=1, ray=False, sandbox=True, budget=4.0)
+    took = time.monotonic() - started
+    assert took < 60, f"a 4 s budget took {took:.0f} s"
+    outcomes = [o for g in grades for o in g.outcomes]
+    assert len(outcomes) == len(grades) > 3
+    first, *rest = outcomes
+    assert not first.passed and "what was left of this grading's budget" in first.findings[0]
+    assert all(not o.passed and o.findings[0].startswith("not run: grading this submission took its "
+                                                                  "whole budget of 4 s") for o in rest)
+    assert (tmp_path / "out" / "report.json").exists()
