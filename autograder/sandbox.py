@@ -150,7 +150,7 @@ class Sandbox:
             extra_limits: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str] | None:
         """Like :func:`autograder.child.run_child`, as the sandbox user: None when out of time."""
         child = self.popen(args, extra_limits, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, pass_fds=tuple(pass_fds))
+                           stderr=subprocess.PIPE, pass_fds=tuple(pass_fds))
         return finish(child, stdin, timeout)
 
     @property

@@ -138,3 +138,44 @@ def test_a_grading_that_spends_its_budget_stops_and_says_why_for_every_run_left(
     assert all(not o.passed and o.findings[0].startswith("not run: grading this submission took its "
                                                                   "whole budget of 4 s") for o in rest)
     assert (tmp_path / "out" / "report.json").exists()
+
+
+FLOODS = """
+import sys
+
+
+class KVServer(reference.KVServer):
+    def on_start(self) -> None:
+        chunk = "x" * (64 << 20)
+        for _ in range(32):  # 2 GiB on each stream
+            sys.stdout.write(chunk)
+            sys.stderr.write(chunk)
+        super().on_start()
+
+
+KVClerk = reference.KVClerk
+"""
+
+GRADES = """
+import json, sys
+from pathlib import Path
+from autograder.grade import grade
+
+grades = grade(Path(sys.argv[1]), "rpc", Path(sys.argv[2]), sim_seeds=1, pattern="basic", sandbox=True)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(json.dumps({"peak_kib": peak, "runs": [o.runtime for g in grades for o in g.outcomes]}))
+"""
+
+
+def test_a_submission_printing_2_gib_leaves_the_grader_small(tmp_path: Path) -> None:
+    """A node's output goes nowhere, in simulator and Ray runs alike: never into the grader."""
+    import json
+
+    impl = standalone(textwrap.dedent(FLOODS), tmp_path / "node.py")
+    done = subprocess.run([sys.executable, "-c", GRADES, str(impl), str(tmp_path / "out")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout) + len(done.stderr) < 100_000
+    seen = json.loads(done.stdout)
+    assert seen["runs"] == ["sim", "ray"]
+    assert seen["peak_kib"] < 200 * 1024, f"the grader grew to {seen['peak_kib'] // 1024} MiB"
