@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .child import finish
+from .sandbox_fs import MAX_DISK, PREFIX, ROOT, WORK, Disk, remove
+from .sandbox_fs import remove_leftovers as _remove_leftovers
 
-ROOT = Path(os.environ.get("DS_SANDBOX_ROOT", "/opt/ds-course-sandbox"))
-"""Where ``scripts/setup.sh`` installs the sandbox's Python and lock files."""
 USERS = tuple(f"ds-sandbox-{i}" for i in range(4))
 """The sandbox users; one grading at a time holds each."""
 MAX_PROCESSES = 64
@@ -63,10 +63,6 @@ MAX_MEMORY = 6 << 30
 """Bytes of resident memory of all the sandbox's processes together."""
 MAX_FILE = 1 << 30
 """Bytes one file written in the sandbox may grow to (``RLIMIT_FSIZE``)."""
-PREFIX = "dss-"
-"""Each grading's work folder is ``/tmp/dss-*``."""
-OUTSIDE = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
-"""World-writable places searched for files the sandbox left outside its work folder."""
 WATCH_EVERY = 0.25
 """Seconds between two looks of the watchdog."""
 
@@ -107,7 +103,8 @@ class Sandbox:
         self.user, self.uid, self.gid = user, entry.pw_uid, entry.pw_gid
         self.lock = lock
         self.base = base  # root's, mode 711: the user can pass through, not list or change it
-        self.home = base / "home"  # the user's, mode 700
+        self.disk = Disk(base)  # the grading's whole disk, and its private /tmp and the like
+        self.home = self.disk.home  # the user's, mode 700
         self.code = base / "code"  # the released packages, root's, read-only to the user
         self.submission = base / "submission"  # a copy of the student's files, read-only
         self.impl = self.submission  # what to run: that folder, or the file in it
@@ -143,8 +140,8 @@ class Sandbox:
                 extra_limits()
 
         with self._kill_lock:  # a kill under way (the watchdog's) would take the new process too
-            return subprocess.Popen(list(args), cwd=self.home, env=self.env(), user=self.uid, group=self.gid,
-                                    extra_groups=[], preexec_fn=limits, start_new_session=True, **options)
+            return subprocess.Popen(list(args), cwd=self.home, env=self.env(), start_new_session=True,
+                                    preexec_fn=self.disk.enter(self.uid, self.gid, limits), **options)
 
     def run(self, args: Sequence[str], stdin: str, timeout: float, pass_fds: Sequence[int] = (),
             extra_limits: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str] | None:
@@ -175,9 +172,9 @@ class Sandbox:
         It takes one more look first, so that what a run did just before it ended is its own,
         not the next run's."""
         self.look()
-        for path in self._strays():
-            self.incident(f"the submission wrote {path}, outside its work folder (it was removed)")
-            _remove(path)
+        for path in self.disk.strays():
+            self.incident(f"the submission wrote {self.disk.shown(path)}, outside its work folder (it was removed)")
+            remove(path)
         with self._incident_lock:
             found, self.incidents = self.incidents, []
         return found
@@ -195,6 +192,14 @@ class Sandbox:
                 self.incident(f"the submission ran more than {MAX_PROCESSES} processes at once (a fork "
                               "bomb?): every one of them was killed")
                 self.kill_all()
+                return
+            if self.disk.full():
+                biggest = self.disk.biggest()
+                self.incident(f"the submission filled its {MAX_DISK / 2**30:.0f} GiB of disk" + (
+                    f" (the biggest file: {biggest[0]}, {biggest[1] / 2**20:.0f} MiB)" if biggest else "")
+                    + ": every one of its processes was killed and its files removed")
+                self.kill_all()
+                self.disk.clear(self.uid, self.gid)
                 return
             used = sum(_resident(p) for p in pids)
             if used > MAX_MEMORY:
@@ -231,16 +236,6 @@ class Sandbox:
             os.waitpid(pid, 0)
             time.sleep(0.02)
         raise SandboxError(f"could not kill the processes of {self.user}: {self.processes()[:10]}")
-
-    def _strays(self) -> list[Path]:
-        found: list[Path] = []
-        for top in OUTSIDE:
-            with contextlib.suppress(OSError), os.scandir(top) as entries:
-                for e in entries:
-                    with contextlib.suppress(OSError):
-                        if e.stat(follow_symlinks=False).st_uid == self.uid:
-                            found.append(Path(e.path))
-        return found
 
     # -- secrets ---------------------------------------------------------------------------
 
@@ -285,8 +280,7 @@ class Sandbox:
         if self._hosts is not None:
             self._hosts.close()
         self.kill_all()
-        for path in self._strays():
-            _remove(path)
+        self.disk.unmount()
         shutil.rmtree(self.base, ignore_errors=True)
         with contextlib.suppress(OSError):
             fcntl.flock(self.lock, fcntl.LOCK_UN)
@@ -304,16 +298,12 @@ def open_sandbox(submission: Path, wait: float = 3600.0) -> Iterator[Sandbox]:
     box: Sandbox | None = None
     try:
         remove_leftovers(user)
-        base = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))  # not $TMPDIR: it may be private
+        WORK.mkdir(mode=0o711, exist_ok=True)
+        base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=WORK))
         box = Sandbox(user, lock, base)
         box.kill_all()  # left by a grader that was killed before it could clean up
-        for path in box._strays():
-            _remove(path)
         base.chmod(0o711)
-        box.home.mkdir(mode=0o700)
-        (box.home / "tmp").mkdir(mode=0o700)
-        for p in (box.home, box.home / "tmp"):
-            os.chown(p, box.uid, box.gid)
+        box.disk.mount(box.uid, box.gid)
         release_packages(box.code)
         box.impl = _copy_submission(submission, box.submission, box.gid)
         box._watchdog.start()
@@ -387,32 +377,10 @@ def _copy_submission(submission: Path, target: Path, gid: int) -> Path:
 
 
 def remove_leftovers(holding: str) -> list[Path]:
-    """Remove the work folders of gradings that ended without cleaning up (a grader killed by
-    SIGKILL, a machine that lost power): each folder whose sandbox user is free now, or is
-    ``holding`` (this grading's, locked by it). A folder is its user's when its ``home`` is.
-    Returns what was removed."""
+    """Remove the work folders of gradings that ended without cleaning up, and their disks
+    (:func:`.sandbox_fs.remove_leftovers`); ``holding`` is this grading's user. Returns them."""
     users = {pwd.getpwnam(u).pw_uid: u for u in USERS if _user_exists(u)}
-    removed: list[Path] = []
-    for base in sorted(Path("/tmp").glob(PREFIX + "*")):
-        try:
-            made = os.lstat(base)
-        except OSError:
-            continue
-        try:
-            home: int | None = os.lstat(base / "home").st_uid
-        except OSError:  # no home: killed at its very start, before anything was copied in
-            home = None
-        if not stat.S_ISDIR(made.st_mode) or made.st_uid != os.getuid():
-            continue  # not a grader's folder
-        user = users.get(home) if home is not None else None
-        if user is None:
-            if time.time() - made.st_mtime < 3600:
-                continue  # a grading just starting
-        elif user != holding and not _free(user):
-            continue  # a grading under way
-        _remove(base)
-        removed.append(base)
-    return removed
+    return _remove_leftovers(holding, users, _free)
 
 
 def _free(user: str) -> bool:
@@ -446,14 +414,6 @@ def _resident(pid: int) -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, IndexError, ValueError):
         return 0
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink()
 
 
 def describe() -> str:

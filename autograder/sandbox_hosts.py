@@ -69,7 +69,7 @@ class SandboxHosts(Hosts):
         self.keys = 0
         self.runs = 0
         self.stopped = False  # the helper is gone (killed by the watchdog?): nothing it owed will come
-        self.log = sandbox.base / "sandbox-ray.log"
+        self.log = sandbox.disk.root / "ray.log"  # on the grading's disk: it counts against it
 
     # -- the helper ------------------------------------------------------------------------
 
@@ -188,6 +188,11 @@ class SandboxHosts(Hosts):
         self.send({"op": "wipe", "path": str(path)})
 
 
+RAY_FOLDER = "/tmp/ray"
+"""The sandbox's Ray keeps its sockets and logs in the grading's private ``/tmp`` (a path under
+the work folder would pass the 107 bytes a socket's path may have)."""
+
+
 def _python() -> Path:
     from .sandbox import python
 
@@ -213,9 +218,8 @@ def helper_main() -> None:
     def say(message: dict[str, Any]) -> None:
         out.write(json.dumps(message) + "\n")
 
-    home = Path(os.environ["HOME"])
     ray.init(address="local", include_dashboard=False, configure_logging=False, log_to_driver=False,
-             _temp_dir=str(home / "ray"), num_cpus=2, object_store_memory=100 << 20)
+             _temp_dir=RAY_FOLDER, num_cpus=2, object_store_memory=100 << 20)
     hosts = LocalHosts()
     procs: dict[int, AnyHost] = {}
     say({"k": "ready"})

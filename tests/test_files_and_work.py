@@ -6,6 +6,7 @@ runs stay byte-for-byte reproducible."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,55 @@ def test_a_part_without_a_handler_crashes_its_node_saying_so() -> None:
     (crash,) = [e for e in result.trace if e["type"] == "crash"]
     assert crash["node"] == "n1"
     assert "n1 is a Quiet, which has no handler for the message Go: add a method with @on(Go) to Quiet" in crash["error"]
+
+
+class Hoarder(Node):
+    """Writes file after file of 8 MiB, as a submission that means to fill the grader's memory."""
+
+    def on_start(self) -> None:
+        if self.storage.get("hoarded"):
+            return  # once: after its crash and restart it need not hand over as much again
+        self.storage["hoarded"] = True
+        for i in range(40):
+            self.files.write(f"hoard-{i}", "x" * (8 << 20))
+
+
+HOARDS = """
+class KVServer(reference.KVServer):
+    def on_start(self) -> None:
+        if self.storage.get("hoarded"):
+            return  # once: after its crash and restart it need not hand over as much again
+        self.storage["hoarded"] = True
+        for i in range(40):
+            self.files.write(f"hoard-{i}", "x" * (8 << 20))
+
+
+KVClerk = reference.KVClerk
+"""
+
+
+@pytest.mark.parametrize("where", ["in-process", "sealed"])
+def test_files_that_would_pass_their_room_are_refused_and_the_node_crashes_saying_so(where: str, tmp_path: Path) -> None:
+    """The simulator's files live in the grader's memory: a run may hold MAX_FILES of them in all."""
+    from submissions import standalone
+
+    from labs.runtime.files import MAX_FILES
+    from labs.runtime.lab import get_lab
+    from labs.runtime.nursery import Nursery, isolation_available
+    from labs.runtime.sim import Simulation
+
+    schedule = builder("calm").duration(1.0).build()
+    if where == "in-process":
+        hoard = Lab(name="files-test", description="files that fill the memory", node=Hoarder, nodes=1,
+                    min_duration=1.0, settle=0.1)
+        result = run_sim(hoard, schedule, seed=1)
+    else:
+        if isolation_available() is not None:
+            pytest.fail(f"no sealed runs here: {isolation_available()}")
+        lab = get_lab("rpc").with_impl_source(standalone(HOARDS, tmp_path / "node.py"))
+        with Nursery() as nursery:
+            result = Simulation(lab, schedule, 1, nodes=nursery.nodes(lab, 60.0)).run()
+    crash = next(e for e in result.trace if e["type"] == "crash")
+    assert "no room: this write would take the run's files to" in crash["error"], crash["error"]
+    written = [e for e in result.trace if e["type"] == "file" and e["op"] == "written" and e["t"] == 0.0]
+    assert len(written) == MAX_FILES // (8 << 20)  # as many as there was room for

@@ -184,7 +184,8 @@ def test_the_instructors_files_and_other_submissions_are_out_of_reach(tmp_path: 
 
 def test_secrets_readable_by_the_sandbox_user_stop_the_grading(tmp_path: Path) -> None:
     """A secret the grader cannot make private (not under the project) stops it, saying what to do."""
-    shared = Path(tempfile.mkdtemp(prefix="ds-course-test-", dir="/tmp"))
+    # not in /tmp: the sandbox has a /tmp of its own, where the machine's cannot be seen at all
+    shared = Path(tempfile.mkdtemp(prefix="ds-course-test-", dir="/opt"))
     try:
         shared.chmod(0o755)  # a folder anyone may read, as many are
         secret = shared / "gradebook.db"

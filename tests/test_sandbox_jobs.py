@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from submissions import standalone
 
 import autograder.sandbox as sandbox
+from autograder import sandbox_fs
 from autograder.sandbox import open_sandbox, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +34,7 @@ def _sandbox_here() -> None:
 
 
 def _ours() -> set[Path]:
-    return set(Path("/tmp").glob(sandbox.PREFIX + "*"))
+    return set(sandbox_fs.WORK.glob(sandbox_fs.PREFIX + "*"))
 
 
 def test_a_grading_cannot_open_the_files_of_one_graded_at_the_same_time(tmp_path: Path) -> None:
@@ -112,7 +115,7 @@ def test_a_grader_stopped_by_sigterm_cleans_up_on_its_way_out(tmp_path: Path) ->
     (base,) = _ours() - before
     while not (base / "submission" / "node.py").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    uid = os.lstat(base / "home").st_uid  # the sandbox user this grading holds
+    uid = os.lstat(base / "disk" / "home").st_uid  # the sandbox user this grading holds
     time.sleep(2.0)  # well into its first run, which stalls
     assert sandbox._processes_of(uid)
     grader.send_signal(signal.SIGTERM)
@@ -179,3 +182,70 @@ def test_a_submission_printing_2_gib_leaves_the_grader_small(tmp_path: Path) -> 
     seen = json.loads(done.stdout)
     assert seen["runs"] == ["sim", "ray"]
     assert seen["peak_kib"] < 200 * 1024, f"the grader grew to {seen['peak_kib'] // 1024} MiB"
+
+
+WRITES_EVERYWHERE = """
+import json, os, sys
+wrote = []
+for folder in json.load(sys.stdin):
+    try:
+        with open(os.path.join(folder, "left-by-" + sys.argv[1]), "w") as f:
+            f.write("x")
+        wrote.append(folder)
+    except OSError:
+        pass
+print(json.dumps(wrote))
+"""
+
+SEES = """
+import json, os, sys
+print(json.dumps([os.path.join(d, n) for d in json.load(sys.stdin) if os.path.isdir(d) for n in os.listdir(d)]))
+"""
+
+
+def _world_writable() -> list[str]:
+    """Every folder of this machine anyone may write to (the kernel's own file systems left out)."""
+    found = subprocess.run(["find", "/", "-xdev", "(", "-path", "/proc", "-o", "-path", str(sandbox_fs.WORK), ")",
+                            "-prune", "-o", "-type", "d", "-perm", "-0002", "-print"],
+                           capture_output=True, text=True).stdout.split()
+    return sorted({*found, "/tmp", "/var/tmp", "/dev/shm", "/run/lock"})
+
+
+def test_a_file_written_anywhere_writable_is_reported_gone_and_never_seen_by_another_grading(tmp_path: Path) -> None:
+    import json
+
+    open_folder = Path(tempfile.mkdtemp(prefix="ds-course-open-", dir="/opt"))
+    open_folder.chmod(0o777)  # as root leaves /tmp/ray when it runs Ray: anyone may write there
+    places = [*_world_writable(), str(open_folder)]
+    try:
+        with open_sandbox(standalone("", tmp_path / "a" / "node.py")) as first, \
+                open_sandbox(standalone("", tmp_path / "b" / "node.py")) as second:
+            done = first.run([str(first.python), "-c", WRITES_EVERYWHERE, "first"], json.dumps(places), 60.0)
+            assert done is not None and done.returncode == 0, done
+            wrote = json.loads(done.stdout)
+            assert set(wrote) == set(sandbox_fs.PLACES), "it could write outside its grading's own places"
+            seen = second.run([str(second.python), "-c", SEES], json.dumps(places), 60.0)
+            assert seen is not None and not [p for p in json.loads(seen.stdout) if "left-by-" in p]
+            assert not [p for p in places if (Path(p) / "left-by-first").exists()], "it reached the machine's"
+            incidents = first.take_incidents()
+            assert sorted(incidents) == sorted(f"the submission wrote {p}/left-by-first, outside its work folder "
+                                               "(it was removed)" for p in sandbox_fs.PLACES)
+    finally:
+        shutil.rmtree(open_folder)
+
+
+def test_a_3_gib_write_fills_the_gradings_disk_and_fails_with_the_reason(tmp_path: Path) -> None:
+    # three files of 960 MiB, each under the limit of one file (RLIMIT_FSIZE)
+    writes = ("import os\nchunk = b'x' * (64 << 20)\nfor i in range(3):\n"
+              "    with open(os.path.expanduser(f'~/big-{i}'), 'wb') as f:\n"
+              "        for _ in range(15):\n            f.write(chunk)\n")
+    with open_sandbox(standalone("", tmp_path / "node.py")) as sb:
+        done = sb.run([str(sb.python), "-c", writes], "", 120.0)
+        assert done is not None and done.returncode != 0
+        assert "No space left on device" in done.stderr or done.returncode < 0, done.stderr[-500:]
+        (incident,) = sb.take_incidents()
+        assert incident.startswith(f"the submission filled its {sandbox_fs.MAX_DISK >> 30} GiB of disk (the biggest "
+                                   f"file: {sb.home}/big-"), incident
+        assert sb.disk.used() < 64 << 20, "the files that filled it are still there"
+        again = sb.run([str(sb.python), "-c", "open('small', 'w').write('x')"], "", 60.0)
+        assert again is not None and again.returncode == 0, "the grading cannot go on after its disk filled"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -100,6 +100,20 @@ def check_name(name: object) -> str:
     return name
 
 
+MAX_FILES = 128 << 20
+"""Characters the simulator's shared files may hold in all (they live in the grader's memory)."""
+
+
+def check_room(held: Iterable[str], replaced: str | None, text: str) -> None:
+    """A ``ValueError`` when writing ``text`` (over ``replaced``, when the file exists) would take
+    the files, ``held`` being all they hold, past :data:`MAX_FILES`."""
+    total = sum(map(len, held)) - len(replaced or "") + len(text)
+    if total > MAX_FILES:
+        raise ValueError(f"no room: this write would take the run's files to {total >> 20} MiB, more than the "
+                         f"{MAX_FILES >> 20} MiB they may hold in all (a map task's output is a few KiB; "
+                         "is something written over and over?)")
+
+
 class MemoryFiles:
     """The simulator's shared files as handlers see them: text in memory, changed at once."""
 
@@ -114,7 +128,9 @@ class MemoryFiles:
             raise FileNotFoundError(f"no file {name!r}") from None
 
     def write(self, name: str, text: str) -> None:
-        self.data[check_name(name)] = _text(text)
+        name, text = check_name(name), _text(text)
+        check_room(self.data.values(), self.data.get(name), text)
+        self.data[name] = text
         size = _size(text)
         self._emit("file", op="write", name=name, bytes=size)
         self._emit("file", op="written", name=name, bytes=size)

@@ -27,7 +27,6 @@ import ctypes
 import importlib
 import os
 import pkgutil
-import re
 import resource
 import signal
 import socket
@@ -41,6 +40,23 @@ from typing import Any
 
 from .common import NodeError, class_path, cluster_classes, format_error
 from .lab import Lab, load_submission
+from .mounts import (
+    CLONE,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_NO_NEW_PRIVS,
+    check,
+    load_libc,
+    mount,
+    read_only_elsewhere,
+)
+from .mounts import IsolationError as IsolationError
 from .node import Clerk, Node
 from .nodeside import NodeSide, World
 from .worker import SPIN, Budget, ChannelClosed, Frames, RemoteNode, process_memory
@@ -54,17 +70,9 @@ SEAL_SECONDS = 30.0
 RUN_SECONDS = 120.0
 """Seconds of real time a run may take before it counts as hung."""
 
-_CLONE = {"NEWNS": 0x20000, "NEWUTS": 0x4000000, "NEWIPC": 0x8000000, "NEWUSER": 0x10000000,
-          "NEWPID": 0x20000000, "NEWNET": 0x40000000}
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 0x4000, 1 << 18
-_PR_SET_NO_NEW_PRIVS, _PR_SET_CHILD_SUBREAPER = 38, 36
 POOL = 4
 """Node processes the nursery keeps sealed and loaded ahead, so that a start (or a restart, or a
 new clerk) need not wait for one: they get ready while the simulator runs on the other core."""
-
-
-class IsolationError(OSError):
-    """The node's process could not be cut off (no user namespaces here?): the run must not go on."""
 
 
 # -- the grader's side --------------------------------------------------------------------------
@@ -209,7 +217,7 @@ def _current_core(allowed: set[int]) -> int:
 def isolation_available() -> str | None:
     """Why this machine cannot seal node processes (no user namespaces), or None when it can."""
     probe = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
-             f"sys.exit(0 if libc.unshare({_CLONE['NEWUSER'] | _CLONE['NEWNET']}) == 0 else 1)")
+             f"sys.exit(0 if libc.unshare({CLONE['NEWUSER'] | CLONE['NEWNET']}) == 0 else 1)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True)
     return None if done.returncode == 0 else "this machine does not allow new user namespaces"
 
@@ -225,54 +233,39 @@ def run_config(lab: Lab) -> dict[str, Any]:
 # -- the nursery process ------------------------------------------------------------------------
 
 
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise IsolationError(err, f"{what}: {os.strerror(err)}")
-
-
 def _enter_namespaces(libc: Any) -> None:
     """The first child: new namespaces, this user mapped to itself inside them."""
     uid, gid = os.getuid(), os.getgid()
-    _check(libc.unshare(sum(_CLONE.values())), "unshare")
+    check(libc.unshare(sum(CLONE.values())), "unshare")
     Path("/proc/self/setgroups").write_text("deny")
     Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
     Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
 
 
-def _mount(libc: Any, source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    _check(libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
-                      data.encode() if data else None), f"mount {target}")
-
-
 def _seal(libc: Any, keep: int) -> None:
     """The node's own process (first of its PID namespace): private mounts, no files but its
     socket, no capabilities, no way to gain any."""
-    _mount(libc, "none", "/", None, _MS_REC | _MS_PRIVATE, None)
-    _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV, None)
+    mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None)
+    mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV, None)
     places = [p for p in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(p)]
     # Where Python finds the released packages may lie under one of those (the sandbox's work
     # folder is in /tmp): keep each such folder, read-only, at its own path.
     keep_paths = [p for p in sys.path if p and os.path.isdir(p) and any(p.startswith(t + "/") for t in places)]
     held = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in keep_paths]
     for place in places:
-        _mount(libc, "tmpfs", place, "tmpfs", _MS_NOSUID | _MS_NODEV, TMPFS)
+        mount(libc, "tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, TMPFS)
     for path, fd in held:
         os.makedirs(path, exist_ok=True)
-        _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC, None)
-        _mount(libc, "none", path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
+        mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+        mount(libc, "none", path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
         os.close(fd)
-    _read_only_elsewhere(libc, {"/proc", *places, *keep_paths})
+    read_only_elsewhere(libc, {"/proc", *places, *keep_paths})
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.closerange(3, keep)
     os.closerange(keep + 1, 1 << 16)
-    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
 
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -281,37 +274,12 @@ def _seal(libc: Any, keep: int) -> None:
         _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
     header, data = Header(0x20080522, 0), (Data * 2)()
-    _check(libc.capset(ctypes.byref(header), data), "capset")
+    check(libc.capset(ctypes.byref(header), data), "capset")
     resource.setrlimit(resource.RLIMIT_AS, (NODE_MEMORY, NODE_MEMORY))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.environ["TMPDIR"] = "/tmp"
     os.environ["HOME"] = "/tmp"
     os.chdir("/tmp")
-
-
-_ST_TO_MS = {os.ST_NOSUID: _MS_NOSUID, os.ST_NODEV: _MS_NODEV, os.ST_NOEXEC: 8, os.ST_NOATIME: 1024,
-             os.ST_NODIRATIME: 2048, os.ST_RELATIME: 1 << 21}
-"""A mount's flags as ``statvfs`` says them, and as ``mount`` takes them (kept on a remount: in a
-user namespace the flags a mount came with are locked)."""
-
-
-def _read_only_elsewhere(libc: Any, own: set[str]) -> None:
-    """Every mount but the node's own folders becomes read-only, in its mount namespace only: a
-    folder anyone may write to (``/run/lock``...) would be a way for nodes to talk past the
-    network."""
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        targets = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4]) for line in f]
-    for target in dict.fromkeys(targets):
-        if target in own or target.startswith("/proc/"):
-            continue
-        try:
-            flags = os.statvfs(target).f_flag
-        except OSError:  # a mount hidden under another one
-            continue
-        if flags & os.ST_RDONLY:
-            continue
-        keep = sum(ms for st, ms in _ST_TO_MS.items() if flags & st)
-        _mount(libc, "none", target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | keep, None)
 
 
 def _classes(config: dict[str, Any]) -> tuple[type[Node], type[Clerk] | None]:
@@ -471,9 +439,9 @@ class _Pool:
 
 
 def serve_nursery(control: socket.socket, isolate: bool, size: int = POOL) -> None:
-    libc = _libc()
+    libc = load_libc()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they end
-    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # nodes whose first child is gone come back here
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # nodes whose first child is gone come back here
     pool = _Pool(libc, isolate, size)
     frames = Frames(control)
     try:

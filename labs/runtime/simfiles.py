@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .files import MemoryFiles, _text, check_name
+from .files import MemoryFiles, _text, check_name, check_room
 from .nodeside import CallRefused, Effect
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ class SlotFiles:
         if type(duration) not in (int, float) or not 0 <= duration < math.inf:
             raise ValueError(f"a write's duration is a number of seconds >= 0, not {duration!r}")
         sim = self._sim
+        pending = [t for slot in sim.slots.values() for _, t, _, _ in slot.writing.values()]
+        check_room([*sim.files.values(), *pending], sim.files.get(name), text)
         sim.files[name] = ""  # truncated: it fills as the write goes on
         self._emit(op="write", name=name, bytes=len(text.encode("utf-8")))
         sim._ids += 1
