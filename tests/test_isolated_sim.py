@@ -17,7 +17,7 @@ import pytest
 
 from autograder.suite import load_graded_suite
 from labs.runtime.lab import Lab, RunResult, get_lab
-from labs.runtime.nursery import IsolationError, Nursery, isolation_available
+from labs.runtime.nursery import IsolationError, Nursery, isolation_available, one_core
 from labs.runtime.schedule import Schedule, load, parse
 from labs.runtime.sim import Simulation, first_difference
 from labs.runtime.worker import NodeHung
@@ -224,6 +224,33 @@ def test_a_handler_that_never_returns_stops_the_run(nursery: Nursery, tmp_path: 
         Simulation(lab, parse({"events": []}), 3, nodes=nursery.nodes(lab, seconds=2.0)).run()
 
 
+def test_a_thread_left_spinning_between_events_stops_the_run_when_its_cpu_time_is_spent(
+        nursery: Nursery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every handler returns at once, so no event is late: the grader reads the node processes'
+    CPU time as the run goes, and stops the run past RUN_CPU (2 s here), saying so."""
+    import labs.runtime.worker as worker
+
+    monkeypatch.setattr(worker, "RUN_CPU", 2.0)
+    submission = tmp_path / "node.py"
+    submission.write_text(textwrap.dedent('''
+        import threading
+        from labs.rpc.node import KVServer as _Server, KVClerk
+
+        def spin():
+            while True:
+                pass
+
+        class KVServer(_Server):
+            def on_start(self):
+                super().on_start()
+                threading.Thread(target=spin, daemon=True).start()
+    '''))
+    lab = get_lab("rpc").with_impl_source(submission)
+    with pytest.raises(worker.TooMuchCPU, match=r"the nodes used \d+ s of CPU time in one run, more than the 2 s"), \
+            one_core() as core:
+        Simulation(lab, parse({"duration": 300.0, "events": []}), 3, nodes=nursery.nodes(lab, 60.0, core)).run()
+
+
 def test_a_nursery_says_why_it_cannot_isolate() -> None:
     with Nursery() as n, pytest.raises(IsolationError, match="spawn before run"):
         n.spawn()
@@ -235,7 +262,6 @@ def test_a_run_on_one_core_puts_its_nodes_on_that_core_and_gives_the_world_its_c
     hand-over costs a context switch rather than waking another CPU (see nursery.one_core)."""
     import os
 
-    from labs.runtime.nursery import one_core
 
     submission = tmp_path / "node.py"
     submission.write_text(textwrap.dedent('''

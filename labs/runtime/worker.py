@@ -168,17 +168,37 @@ class TooMuchData(RunAborted):
     """The nodes handed back more bytes than a run may hold: the run stops."""
 
 
+class TooMuchCPU(RunAborted):
+    """The nodes used more CPU time than a run may: the run stops."""
+
+
 RUN_BYTES = 256 << 20
 """Bytes all node processes of one run may hand back together (their messages, logs, results)."""
+RUN_CPU = 20.0
+"""Seconds of CPU time all node processes of one run may use together (the reference's use a
+second or two): a thread left spinning between events would otherwise take its CPU from the
+world's and every other run's."""
+CPU_EVERY = 0.2
+"""Seconds of real time between two readings of a node process's CPU time."""
 
 
 class Budget:
     """Real time and bytes one run's node processes may use together."""
 
-    def __init__(self, deadline: float, max_bytes: int = RUN_BYTES) -> None:
+    def __init__(self, deadline: float, max_bytes: int = RUN_BYTES, max_cpu: float | None = None) -> None:
         self.deadline = deadline
         self.max_bytes = max_bytes
         self.received = 0
+        self.max_cpu = RUN_CPU if max_cpu is None else max_cpu
+        self.cpu: dict[int, float] = {}  # the last reading of each node process
+
+    def charge(self, process: int, seconds: float) -> None:
+        self.cpu[process] = seconds
+        used = sum(self.cpu.values())
+        if used > self.max_cpu:
+            raise TooMuchCPU(f"the nodes used {used:.0f} s of CPU time in one run, more than the {self.max_cpu:.0f} s "
+                             "allowed (the reference's use a second or two): a thread that spins, or a handler that "
+                             "does far too much?")
 
     def count(self, size: int) -> None:
         self.received += size
@@ -233,9 +253,12 @@ class RemoteNode:
     own_process = True
 
     def __init__(self, name: str, frames: Frames, world: World, budget: Budget,
-                 kill: Callable[[], None], memory: Callable[[], int | None] = lambda: None) -> None:
+                 kill: Callable[[], None], memory: Callable[[], int | None] = lambda: None,
+                 cpu: Callable[[], float | None] = lambda: None) -> None:
         self.name = name
         self.memory = memory
+        self._cpu = cpu
+        self._cpu_read = time.monotonic()
         self._sock = frames.sock
         self._frames = frames
         self._world = world
@@ -249,6 +272,11 @@ class RemoteNode:
             what = f"a message from {event[1]}"
         if self._dead is not None:
             return [], None, None
+        if time.monotonic() - self._cpu_read > CPU_EVERY:
+            self._cpu_read = time.monotonic()
+            used = self._cpu()
+            if used is not None:
+                self._budget.charge(id(self), used)
         try:
             self._frames.send([list(event), now, ids])
             while True:
@@ -298,6 +326,20 @@ class RemoteNode:
         self._dead = self._dead or f"{self.name}'s process was stopped"
         self._kill()
         self._sock.close()
+
+
+def process_cpu(pid: int) -> float | None:
+    """Seconds of CPU time process ``pid`` (all its threads) has used, read from ``/proc`` by the
+    grader; None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def process_memory(pid: int, whole_namespace: bool) -> int | None:
