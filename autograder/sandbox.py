@@ -11,13 +11,14 @@ creates, with:
   own Python may live where that user cannot reach);
 * the *released* ``labs`` and ``autograder`` packages (reference solutions stripped, hidden
   suites left out), so that ``from labs.rpc.node import KVServer`` gets the student skeleton;
-* a work folder of its own, and a Ray instance of its own on loopback, started by a helper
-  process of that user (see :mod:`.sandbox_hosts`). A Ray cluster is one trust domain (any
-  worker may start tasks on any node), so the sandbox never joins the grader's;
-* limits: processes at once, memory of all its processes together, file size, no core files;
-  a watchdog kills every process of the user when one is crossed, and the run is failed with
-  the reason. Files it leaves outside its work folder (in ``/tmp``, ``/dev/shm``...) are found,
-  removed and reported.
+* a work folder of its own with a disk of its own (a tmpfs with a size), in which it also gets
+  its own ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock`` (see :mod:`.sandbox_fs`), and a
+  Ray instance of its own on loopback, started by a helper process of that user (see
+  :mod:`.sandbox_hosts`). A Ray cluster is one trust domain (any worker may start tasks on any
+  node), so the sandbox never joins the grader's;
+* limits: processes at once, memory of all its processes together, its disk, file size, no core
+  files; a watchdog kills every process of the user when one is crossed, and the run is failed
+  with the reason. Files it leaves in its ``/tmp`` and the like are found, removed and reported.
 
 Before any student code runs, the sandbox checks, as that user, that it cannot read the
 instructor's files (the lab's source, its hidden suite, the output and submission folders). When
