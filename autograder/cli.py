@@ -215,6 +215,15 @@ def release_command(out: Path) -> None:
     click.echo(f"released {root} to {out}; solutions stripped from {len(stripped)} file(s):")
     for rel in stripped:
         click.echo(f"  {rel}")
+    from .leaks import scan
+    from .release import _tracked
+
+    labs = sorted(p.parent.name for p in (root / "labs").glob("*/__init__.py") if p.parent.name != "runtime")
+    leaks = scan(root, out, _tracked(root), labs)
+    if leaks:
+        click.echo(f"warning: the release may give {len(leaks)} solution part(s) away (autograder.leaks):", err=True)
+        for leak in leaks:
+            click.echo(f"  {leak}", err=True)
 
 
 @main.command("grade")
