@@ -304,7 +304,11 @@ def open_sandbox(submission: Path, wait: float = 3600.0) -> Iterator[Sandbox]:
         box = Sandbox(user, lock, base)
         box.kill_all()  # left by a grader that was killed before it could clean up
         base.chmod(0o711)
-        box.disk.mount(box.uid, box.gid)
+        try:
+            box.disk.mount(box.uid, box.gid)
+        except OSError as exc:
+            raise SandboxError(f"could not give the grading a disk of its own ({exc}): the sandbox needs root "
+                               "allowed to mount (CAP_SYS_ADMIN); grade with --sandbox off on this machine") from None
         release_packages(box.code)
         box.impl = _copy_submission(submission, box.submission, box.gid)
         box._watchdog.start()
