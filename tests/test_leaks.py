@@ -19,7 +19,6 @@ KNOWN = {
     "course/demos/mapreduce_demos.py": "chapter 1's demo speaks the MapReduce lab's protocol, and its default "
                                        "'overdue' rule is the answer to the chapter's exercise: to be redesigned "
                                        "with messages of its own (issue 14)",
-    "course/demos/replicas.py": "chapter 0's reached() holds the core of the half_done_writes exercise (issue 14)",
 }
 """Leaks found by the scan and not fixed yet, each with why; the test fails once one is fixed, so
 that it leaves this list."""

@@ -16,6 +16,7 @@ Two demos of chapter 0 live here:
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,7 @@ class Store(Node):
     def handle_put(self, msg: Put, sender: str) -> None:
         self.data[msg.key] = msg.value
         self.storage["data"] = self.data
+        self.log(f"applied {msg.key}={msg.value} req {msg.req} from {sender}")
         self.send(sender, PutOk(msg.key, msg.req))
 
 
@@ -164,17 +166,20 @@ def diverged(run: RunResult) -> list[str]:
 
 
 def reached(run: RunResult) -> dict[tuple[str, int, str, int], set[str]]:
-    """For every write (key, value, client, request number): the machines it reached."""
-    puts = {}
+    """For every write a client sent (key, value, client, request number): the machines that
+    applied it, read from their ``applied`` log lines."""
+    out: dict[tuple[str, int, str, int], set[str]] = {}
     for e in run.trace:
-        if e["type"] == "send" and e["msg"] == "Put":
+        if e["type"] == "log" and (m := _APPLIED.fullmatch(str(e["text"]))):
+            out.setdefault((m["key"], int(m["value"]), m["client"], int(m["req"])), set()).add(e["node"])
+    for e in run.trace:  # the writes no machine applied
+        if e["type"] == "send" and e.get("msg") == "Put":
             b = e["body"]
-            puts[e["id"]] = (b["key"], b["value"], e["node"], b["req"])
-    out: dict[tuple[str, int, str, int], set[str]] = {w: set() for w in puts.values()}
-    for e in run.trace:
-        if e["type"] == "deliver" and e["id"] in puts:
-            out[puts[e["id"]]].add(e["node"])
+            out.setdefault((b["key"], b["value"], e["node"], b["req"]), set())
     return out
+
+
+_APPLIED = re.compile(r"applied (?P<key>\S+)=(?P<value>-?\d+) req (?P<req>\d+) from (?P<client>\S+)")
 
 
 # -- a register on two machines: available or consistent -----------------------------------
