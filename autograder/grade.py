@@ -175,11 +175,12 @@ def start_nursery(sandbox: Sandbox | None) -> Nursery:
 
 
 def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None = None,
-                     nursery: Nursery | None = None, limit: float = SIM_TIME_LIMIT) -> Outcome:
+                     nursery: Nursery | None = None, limit: float | None = None) -> Outcome:
     """Run ``test`` on ``seed``: the world here, each node in a sealed process forked by
     ``nursery`` (one of its own when not given), for at most ``limit`` seconds of real time;
     then check the run here."""
     started = time.monotonic()
+    limit = SIM_TIME_LIMIT if limit is None else limit
     outcome = Outcome(test, seed, "sim")
     with contextlib.ExitStack() as stack:
         if nursery is None:
