@@ -123,10 +123,12 @@ table_of(rows, title="The small corpus's word-count pairs in 4 partitions")
 # %% [markdown]
 # ## 3. More workers
 #
-# A **coordinator** hands out tasks to **workers** that ask for them: first the map tasks (one per
-# input file), then, only when *every* map task is done, the reduce tasks (a reduce task needs
-# the output of all maps). Workers ask, run, report, ask again. Here is the same word count with
-# one worker and with three:
+# A **coordinator** hands out tasks to **workers**: first the map tasks (one per input file),
+# then, only when *every* map task is done, the reduce tasks (a reduce task needs the output of
+# all maps). In the chapter's MapReduce a worker announces itself when it starts, and the
+# coordinator gives a task to every worker that has nothing to do; the worker runs it, reports,
+# and gets the next one. (The lab's workers ask for work instead: two ways to arrive at the same
+# schedule.) Here is the same word count with one worker and with three:
 
 # %% tags=["demo-workers"]
 runs = {w: labs.run(mr.lab(workers=w, length=20), "sim", mr.clean(20), seed=1) for w in (1, 3)}
@@ -184,8 +186,7 @@ TraceWidget(picture_of(crashed, "word count, a worker crashes every 0.15 s, seed
 # coordinators:
 #
 # - **no timeout**: it waits for the straggler;
-# - **timeout**: after 2 s without a report it gives the task to the next worker that asks (the
-#   lab's rule);
+# - **timeout**: after 2 s without a report it gives the task to another worker (the lab's rule);
 # - **backup tasks**: when nothing is left to hand out, an idle worker gets a *copy* of the
 #   longest-running task; whichever copy finishes first counts. The MapReduce paper reports that
 #   without them a large sort took 44% longer.
@@ -218,8 +219,11 @@ TraceWidget(picture_of(stragglers["timeout and backup tasks"], "two stragglers, 
 # half a file under a name they trust. The fix is the oldest trick of file systems: write the
 # whole file under a private temporary name, then **rename** it to its real name. A rename replaces
 # the target in one step: readers see the old file or the new one, never a mix, and a crash before
-# the rename leaves only a temporary file that nobody reads. Here the same crashing workers write
-# in place and with a rename, on five seeds:
+# the rename leaves only a temporary file that nobody reads. The chapter's MapReduce does it the
+# paper's way: each attempt writes under names of its own and reports them, and the coordinator,
+# which alone decides which attempt counts (the first to report), keeps a map's files under those
+# names for the reduces and renames a reduce's file to its real name. Here the same crashing
+# workers write in place and under their own names, on five seeds:
 
 # %% tags=["demo-atomic"]
 rows = []
@@ -228,7 +232,7 @@ for atomic in (False, True):
     for seed in range(1, 6):
         run = labs.run(mr.lab(atomic=atomic, length=20), "sim", crashes, seed=seed)
         torn += len(mr.torn_files(run))
-    rows.append({"worker writes": "then renames" if atomic else "in place", "runs with a torn file": torn,
+    rows.append({"worker writes": "under its own names" if atomic else "in place", "runs with a torn file": torn,
                  "last run's output right": mr.correct(run)})
 display(table_of(rows, title="Five crashing runs each"))
 print(mr.torn_files(labs.run(mr.lab(atomic=False, length=20), "sim", crashes, seed=1))[0])

@@ -102,7 +102,7 @@ def test_only_in_place_writes_leave_torn_files(chapter: dict[str, Any]) -> None:
     cell = chapter["cells"]["demo-atomic"]
     table = {r["worker writes"]: r for r in rows(cell, "Five crashing runs each")}
     assert n(table["in place"]["runs with a torn file"]) >= 3
-    assert n(table["then renames"]["runs with a torn file"]) == 0
+    assert n(table["under its own names"]["runs with a torn file"]) == 0
     assert "while writing mr-" in "".join(outputs(cell, "stream"))
 
 
