@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
-from .checkers.history import HistoryError
-from .checkers.importers import FORMATS, read_history
-from .checkers.linearizability import check as check_linearizability
-from .checkers.models import KV, VERSIONED_KV, register
+from labs.checkers.history import HistoryError
+from labs.checkers.importers import FORMATS, read_history
+from labs.checkers.linearizability import check as check_linearizability
+from labs.checkers.standard_models import KV, VERSIONED_KV, register
+
 from .release import ReleaseError, release
 from .runner import Outcome, outcomes, report
 from .suite import Suite, SuiteError, Test, load_graded_suite, load_suite, parse_parts_option

@@ -17,9 +17,9 @@ import json
 import time
 from pathlib import Path
 
-from autograder.checkers.importers import read_history
-from autograder.checkers.linearizability import check
-from autograder.checkers.models import KV, REGISTER
+from labs.checkers.importers import read_history
+from labs.checkers.linearizability import check
+from labs.checkers.standard_models import KV, REGISTER
 
 PORCUPINE_SECONDS = {"c50-ok": 0.2, "c50-bad": 0.05, "etcd": 0.2}
 """Porcupine's times on a 2-core machine like this one (from ../shared/histories/README.md)."""

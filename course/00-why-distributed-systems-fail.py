@@ -46,9 +46,9 @@ except ImportError:  # a checkout that was not installed: use the repository's o
 from IPython.display import display
 
 import labs
-from autograder.checkers import check_linearizability, register
 from course.demos import generals, measure, queues, replicas, retries, search
 from course.demos.charts import LineChart, table_of
+from labs.checkers import check_linearizability, register
 from labs.pictures import TraceWidget, picture_of
 
 # %% [markdown]

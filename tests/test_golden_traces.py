@@ -54,7 +54,7 @@ def test_the_trace_is_what_it_was(lab: str, test: str, seed: int) -> None:
     want = gzip.decompress(path.read_bytes()).decode("utf-8")
     if text != want:
         got_lines, want_lines = text.splitlines(), want.splitlines()
-        at = next((i for i, (a, b) in enumerate(zip(got_lines, want_lines)) if a != b),
+        at = next((i for i, (a, b) in enumerate(zip(got_lines, want_lines, strict=False)) if a != b),
                   min(len(got_lines), len(want_lines)))
         pytest.fail(f"{lab} {test} seed {seed}: the trace differs from the recorded one at event {at + 1} "
                     f"({len(got_lines)} events now, {len(want_lines)} before)\n"

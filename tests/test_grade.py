@@ -107,8 +107,8 @@ if _spec is not None:
 
 PATCHES_THE_CHECKER = '''
 """Executes requests twice, and patches the checkers it can reach to say "linearizable"."""
-import autograder.checkers as checkers
-import autograder.checkers.linearizability as lin
+import labs.checkers as checkers
+import labs.checkers.linearizability as lin
 from labs.rpc import checks as rpc_checks
 from labs.rpc import node as reference
 from labs.rpc.node import AppendRequest, PutRequest
@@ -281,8 +281,8 @@ def test_tampering_from_the_simulator_child_gets_nowhere(tmp_path: Path, source:
 STALE_READS_AND_PATCHES = '''
 """Answers gets from a copy of the store taken at start-up (stale reads only the linearizability
 check can see), and patches that check to say "ok" in every process that imports this file."""
-import autograder.checkers as checkers
-import autograder.checkers.linearizability as lin
+import labs.checkers as checkers
+import labs.checkers.linearizability as lin
 from labs.rpc import node as reference
 from labs.rpc.node import GetReply, GetRequest
 from labs.runtime.node import on

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from autograder.checkers.invariants import (
+from labs.checkers.invariants import (
     Invariant,
     Violation,
     all_agree,

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.checkers.history import UNKNOWN, HistoryError, Input, Operation, from_history
-from autograder.checkers.importers import read_history
-from autograder.checkers.linearizability import check
-from autograder.checkers.model import Model
-from autograder.checkers.models import KV, REGISTER, VERSIONED_KV, register
+from labs.checkers.history import UNKNOWN, HistoryError, Input, Operation, from_history
+from labs.checkers.importers import read_history
+from labs.checkers.linearizability import check
+from labs.checkers.model import Model
+from labs.checkers.standard_models import KV, REGISTER, VERSIONED_KV, register
 
 HISTORIES = Path(__file__).resolve().parent / "data" / "histories"
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,19 +18,19 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from autograder.checkers.serializability import (
+from labs.checkers.serializability import (
     ANOMALIES,
     SerializabilityReport,
     check_strict_serializability,
 )
-from autograder.checkers.txn_graph import (
+from labs.checkers.txn_graph import (
     DepEdge,
     DepGraph,
     realtime_order,
     shortest_path,
     strongly_connected,
 )
-from autograder.checkers.txn_history import TxnHistoryError, load_txns, txns_from_dicts
+from labs.checkers.txn_history import TxnHistoryError, load_txns, txns_from_dicts
 
 Dict = dict[str, Any]
 

@@ -2,7 +2,7 @@
 
 The store holds strings under keys and answers three calls: ``get(key)``, ``put(key, value)``
 (replace) and ``append(key, value)`` (add to the end). It is checked against the checker's
-:data:`~autograder.checkers.KV` model. It is *not* the RPC lab's protocol (no versions, no disk):
+:data:`~labs.checkers.KV` model. It is *not* the RPC lab's protocol (no versions, no disk):
 the chapter shows the ideas here, and the lab is where you build them for real.
 
 Servers (node ``n1``):
@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from autograder.checkers import KV, LinearizabilityResult, check_linearizability
+from labs.checkers import KV, LinearizabilityResult, check_linearizability
 from labs.runtime.lab import Lab, RunResult, Workload
 from labs.runtime.node import Clerk, Node, Op, on, on_timer
 from labs.runtime.schedule import Schedule, builder

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from autograder.checkers.invariants import (
+from labs.checkers.invariants import (
     Event,
     Invariant,
     Violation,

@@ -103,7 +103,7 @@ def _operations(run: RunResult) -> Iterator[tuple[dict[str, Any], dict[str, Any]
 
 def linearizable_kv(run: RunResult) -> list[str]:
     """The clients' history is linearizable as a key-value store (get / put / append)."""
-    from autograder.checkers import KV, check_linearizability
+    from labs.checkers import KV, check_linearizability
 
     result = check_linearizability(run.history, KV, timeout=20.0)
     if result.verdict == "ok":

@@ -32,7 +32,7 @@ def _completed(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def linearizable(run: RunResult) -> list[str]:
     """The history is linearizable as a versioned key-value store."""
-    from autograder.checkers import VERSIONED_KV, check_linearizability
+    from labs.checkers import VERSIONED_KV, check_linearizability
 
     result = check_linearizability(run.history, VERSIONED_KV, timeout=20.0)
     if result.verdict == "ok":
@@ -180,7 +180,7 @@ def serves_again_after_disk_loss(run: RunResult) -> list[str]:
     """After a restart without its disk the server starts empty and serves again: what happens
     from the restart on is linearizable from an empty store (operations still running at the
     restart may or may not have taken effect)."""
-    from autograder.checkers import VERSIONED_KV, check_linearizability
+    from labs.checkers import VERSIONED_KV, check_linearizability
 
     restarts = [e["t"] for e in run.trace if e["type"] == "restart" and e.get("node") == "n1"]
     if not restarts:

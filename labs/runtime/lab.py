@@ -8,6 +8,7 @@ its classes replace the reference classes by name.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import json
@@ -211,8 +212,19 @@ def get_lab(name: str) -> Lab:
 
 
 def lab_names() -> list[str]:
+    """The labs: the packages under ``labs/`` whose ``__init__.py`` declares ``LAB = Lab(...)`` (read
+    without importing them; ``labs/runtime``, ``labs/checkers`` and ``labs/pictures`` declare none)."""
     root = Path(__file__).resolve().parent.parent
-    return sorted(p.parent.name for p in root.glob("*/__init__.py") if p.parent.name != "runtime")
+    return sorted(p.parent.name for p in root.glob("*/__init__.py") if _declares_lab(p))
+
+
+def _declares_lab(init: Path) -> bool:
+    tree = ast.parse(init.read_text(encoding="utf-8"))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == "LAB" for t in targets):
+            return True
+    return False
 
 
 @dataclass

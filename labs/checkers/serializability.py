@@ -1,10 +1,10 @@
 """Strict serializability of transaction histories, with anomalies named as Adya and Elle name them.
 
-A history (format: :mod:`autograder.checkers.txn_history`) is *serializable* when some serial
+A history (format: :mod:`labs.checkers.txn_history`) is *serializable* when some serial
 order of its committed transactions gives every read the value it saw, and *strictly
 serializable* when, in addition, that order keeps real time: a transaction that completed before
 another was invoked comes first. We build the dependency graph of
-:mod:`autograder.checkers.txn_graph` and look for cycles, and we report each "no" as an anomaly a
+:mod:`labs.checkers.txn_graph` and look for cycles, and we report each "no" as an anomaly a
 student can follow, with the smallest cycle of transactions we can find.
 
 What we infer, and why it is sound
@@ -402,7 +402,7 @@ def _shortcut(cycle: list[DepEdge], by_id: Mapping[str, Txn]) -> list[DepEdge]:
     """The cycle with runs of edges replaced by one real-time edge wherever real time allows.
 
     The graph keeps only enough real-time edges to imply the others (see
-    :func:`~autograder.checkers.txn_graph.realtime_order`), so a cycle found in it may walk a long
+    :func:`~labs.checkers.txn_graph.realtime_order`), so a cycle found in it may walk a long
     chain of them; "t3 completed before t9 was invoked" says the same in one step.
     """
     nodes = [e.src for e in cycle] + [cycle[0].src]
@@ -458,7 +458,7 @@ def check_strict_serializability(
     """Check a transaction history for strict serializability.
 
     ``history`` holds :class:`Txn` objects or their dicts (see
-    :mod:`autograder.checkers.txn_history`); a malformed one raises ``TxnHistoryError``.
+    :mod:`labs.checkers.txn_history`); a malformed one raises ``TxnHistoryError``.
     """
     txns = [t if isinstance(t, Txn) else txn_from_dict(t, f"item #{n}")
             for n, t in enumerate(history, 1)]

@@ -28,8 +28,8 @@ from .invariants import (
 from .linearizability import Counterexample, LinearizabilityResult
 from .linearizability import check as check_linearizability
 from .model import Model, by_key
-from .models import KV, MODELS, REGISTER, VERSIONED_KV, register
 from .serializability import ANOMALIES, Anomaly, SerializabilityReport, check_strict_serializability
+from .standard_models import KV, MODELS, REGISTER, VERSIONED_KV, register
 from .txn_graph import DepEdge
 from .txn_history import Txn, TxnHistoryError, TxnOp, load_txns, txn_from_dict, txns_from_dicts
 

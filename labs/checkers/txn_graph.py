@@ -9,7 +9,7 @@ serial order that explains what the clients saw", for one of four reasons (Adya'
 * ``rt`` (real time): a completed before b was invoked (only strict serializability needs this).
 
 A cycle means no serial order exists. This module knows nothing of keys and values beyond what
-an edge carries for its explanation: :mod:`autograder.checkers.serializability` infers the edges.
+an edge carries for its explanation: :mod:`labs.checkers.serializability` infers the edges.
 """
 
 from __future__ import annotations

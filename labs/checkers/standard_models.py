@@ -1,5 +1,5 @@
 """The models the course's labs need: a key-value store, a compare-and-set register, and a
-versioned key-value store. Each is a :class:`~autograder.checkers.model.Model`.
+versioned key-value store. Each is a :class:`~labs.checkers.model.Model`.
 
 Key-value states are small maps stored as sorted tuples of ``(key, value)`` pairs, so that they
 hash; partitioned per key, each piece's state holds a single pair.

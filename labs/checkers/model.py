@@ -5,7 +5,7 @@ In the spirit of Porcupine, a model is a sequential specification and nothing mo
 * ``init()``: the state before any operation;
 * ``step(state, input, output) -> (legal, new_state)``: whether an operation that was asked
   ``input`` may return ``output`` in ``state``, and the state after it. ``step`` must be pure.
-  When ``output`` is :data:`~autograder.checkers.history.UNKNOWN` the caller never saw the
+  When ``output`` is :data:`~labs.checkers.history.UNKNOWN` the caller never saw the
   result: the operation takes effect if it can and is always legal;
 * states are plain hashable values (strings, numbers, tuples): Python's ``==`` and ``hash``
   are the model's equality and hashing, which the search uses to remember where it has been.

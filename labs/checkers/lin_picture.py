@@ -14,12 +14,57 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .history import Operation
+from .model import Model
 
-if TYPE_CHECKING:
-    from .linearizability import LinearizabilityResult
+
+class _Counterexample(Protocol):
+    @property
+    def partition(self) -> str: ...
+
+    @property
+    def operations(self) -> list[Operation]: ...
+
+    @property
+    def linearized(self) -> list[Operation]: ...
+
+    @property
+    def stuck(self) -> Operation | None: ...
+
+
+class _Partition(Protocol):
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def counterexample(self) -> _Counterexample | None: ...
+
+
+class LinearizabilityResult(Protocol):
+    """What the picture draws (a :class:`~.linearizability.LinearizabilityResult`), described
+    here so that drawing needs nothing of the checker."""
+
+    @property
+    def verdict(self) -> str: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def operations(self) -> list[Operation]: ...
+
+    @property
+    def model(self) -> Model: ...
+
+    @property
+    def partitions(self) -> Sequence[_Partition]: ...
+
+    @property
+    def counterexample(self) -> _Counterexample | None: ...
+
+    def explain(self) -> str: ...
 
 _LANE = 28
 _LEFT = 90

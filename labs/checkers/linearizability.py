@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import lin_picture
 from .history import UNKNOWN, Operation, from_history
 from .model import Model
 from .wgl import SearchResult, search, searching
@@ -120,9 +121,7 @@ class LinearizabilityResult:
         }
 
     def to_html(self, title: str = "Linearizability") -> str:
-        from .lin_picture import render
-
-        return render(self, title)
+        return lin_picture.render(self, title)
 
     def write_html(self, path: str | Path, title: str = "Linearizability") -> Path:
         out = Path(path)
@@ -130,9 +129,7 @@ class LinearizabilityResult:
         return out
 
     def _repr_html_(self) -> str:
-        from .lin_picture import render_fragment
-
-        return render_fragment(self)
+        return lin_picture.render_fragment(self)
 
 
 def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Model,
