@@ -39,49 +39,29 @@ How a job runs, and why:
 
 A row is finished for a submission when it was graded with the same files (a SHA-256 digest)
 and the same settings (simulator seeds, Ray runs, test pattern, parts); otherwise it is graded again.
+
+This module is the driver's side; a job is :mod:`.grading_job`, the gradebook :mod:`.gradebook`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
-import sqlite3
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .child import run_child
 from .grade import BUDGET
-from .nbgrader_course import GradingSettings, grading_budget
-from .suite import SuiteError, Test, load_graded_suite, parse_parts_option
-
-SUBMISSION_LIMIT = 20 << 20
-"""Bytes of files one submission may hold (it travels to its job as data)."""
-RESULTS_LIMIT = 64 << 20
-"""Bytes of results (pictures mostly) a job sends back; pictures past it are left out, and said so."""
-RAY_START_ATTEMPTS = 3
-"""Tries at starting a Ray instance (see :func:`start_ray`)."""
-RAY_OBJECT_STORE = 100 << 20
-"""Object store of a submission's own Ray instance: runs exchange JSON over sockets, not objects."""
-KEEP_ENV = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_IGNORE_UNHANDLED_ERRORS", "RAY_TMPDIR")
-"""The only Ray variables a job's child keeps: everything else of the cluster's (its address,
-token, job and node ids) stays out of the submission's processes."""
-SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", ".git")
-"""Folders of a submission that are not part of it."""
+from .gradebook import Gradebook, Row, now, table, write_csv
+from .grading_job import SKIP_NAMES, digest, grade_job, pack, start_ray, unpack
+from .nbgrader_assignment import GradingSettings, grading_budget
+from .suite import SuiteError, load_graded_suite, parse_parts_option
 
 
 class ClassroomError(click.ClickException):
@@ -96,103 +76,6 @@ class Submission:
     path: Path
 
 
-@dataclass
-class Row:
-    """One line of the gradebook: the result of grading one submission for one lab."""
-
-    student: str
-    lab: str
-    score: int
-    max_score: int
-    status: str  # "graded" or "error"
-    tests: dict[str, int] = field(default_factory=dict)
-    reason: str = ""
-    started_at: str = ""
-    finished_at: str = ""
-    seconds: float = 0.0
-    results: str = ""
-    node: str = ""
-    digest: str = ""
-    settings: str = ""
-    gradings: int = 1
-
-
-# -- the gradebook ----------------------------------------------------------------------------
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS grades (
-    student     TEXT NOT NULL,
-    lab         TEXT NOT NULL,
-    score       INTEGER NOT NULL,
-    max_score   INTEGER NOT NULL,
-    status      TEXT NOT NULL,      -- graded | error
-    tests       TEXT NOT NULL,      -- JSON object: test name -> points earned
-    reason      TEXT NOT NULL,      -- why an error scored 0 ('' when graded)
-    started_at  TEXT NOT NULL,
-    finished_at TEXT NOT NULL,      -- UTC, ISO 8601, when the driver received the result
-    seconds     REAL NOT NULL,
-    results     TEXT NOT NULL,      -- folder of results.json, report.json, feedback.html
-    node        TEXT NOT NULL,      -- the Ray node (machine) that graded it
-    digest      TEXT NOT NULL,      -- SHA-256 of the submission's files
-    settings    TEXT NOT NULL,      -- simulator seeds, Ray runs, pattern, as JSON
-    gradings    INTEGER NOT NULL,   -- how many times a result was recorded for it
-    PRIMARY KEY (student, lab)
-)
-"""
-_COLUMNS = ("student", "lab", "score", "max_score", "status", "tests", "reason", "started_at",
-            "finished_at", "seconds", "results", "node", "digest", "settings", "gradings")
-
-
-class Gradebook:
-    """The SQLite gradebook: one row per student and lab, committed as each result lands.
-
-    Every :meth:`record` is its own transaction, committed before it returns: a grader killed
-    at any moment keeps every result it had recorded, and a result it had not recorded was
-    never counted as done.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA synchronous = FULL")
-        with self.db:
-            self.db.execute(_SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def record(self, row: Row) -> None:
-        """Insert or replace ``row``, counting how often this submission was recorded."""
-        values = _row_values(row)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("student", "lab", "gradings"))
-        with self.db:
-            self.db.execute(
-                f"INSERT INTO grades ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-                f"ON CONFLICT (student, lab) DO UPDATE SET {updates}, gradings = grades.gradings + 1",
-                values,
-            )
-
-    def rows(self, lab: str) -> dict[str, Row]:
-        """Every row of ``lab``, by student."""
-        cursor = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM grades WHERE lab = ? ORDER BY student", (lab,))
-        return {r[0]: _row_from(r) for r in cursor}
-
-
-def _row_values(row: Row) -> tuple[Any, ...]:
-    return (row.student, row.lab, row.score, row.max_score, row.status, json.dumps(row.tests), row.reason,
-            row.started_at, row.finished_at, row.seconds, row.results, row.node, row.digest, row.settings,
-            row.gradings)
-
-
-def _row_from(values: tuple[Any, ...]) -> Row:
-    data = dict(zip(_COLUMNS, values, strict=True))
-    data["tests"] = json.loads(data["tests"])
-    return Row(**data)
-
-
-# -- submissions as data ----------------------------------------------------------------------
-
-
 def find_submissions(submissions_dir: Path, exclude: Path | None = None) -> list[Submission]:
     """Each subfolder of ``submissions_dir`` (hidden ones and ``exclude``, the grader's own
     output folder if it lives there, aside), sorted by name."""
@@ -201,209 +84,6 @@ def find_submissions(submissions_dir: Path, exclude: Path | None = None) -> list
     skip = exclude.resolve() if exclude is not None else None
     return [Submission(p.name, p) for p in sorted(submissions_dir.iterdir())
             if p.is_dir() and not p.name.startswith(".") and p.name not in SKIP_NAMES and p.resolve() != skip]
-
-
-def pack(folder: Path, limit: int = SUBMISSION_LIMIT) -> dict[str, bytes]:
-    """The files of ``folder`` as ``{relative posix path: bytes}``, to travel to a job.
-
-    Raises ``ValueError`` past ``limit`` bytes: a submission that large is not code.
-    """
-    files: dict[str, bytes] = {}
-    total = 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part in SKIP_NAMES for part in rel.parts) or not path.is_file() or path.is_symlink():
-            continue
-        data = path.read_bytes()
-        total += len(data)
-        if total > limit:
-            raise ValueError(f"the submission holds more than {limit >> 20} MB of files")
-        files[rel.as_posix()] = data
-    return files
-
-
-def digest(files: Mapping[str, bytes]) -> str:
-    """SHA-256 of a packed folder: names and contents, in a fixed order."""
-    h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(name.encode() + b"\0" + len(files[name]).to_bytes(8, "big") + files[name])
-    return h.hexdigest()
-
-
-def unpack(files: Mapping[str, bytes], folder: Path) -> None:
-    """Write packed files under ``folder``, refusing any path that would leave it."""
-    root = folder.resolve()
-    for name, data in files.items():
-        target = (folder / name).resolve()
-        if not isinstance(data, bytes) or root not in target.parents:
-            raise ValueError(f"refusing to write {name!r} outside {folder}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-
-# -- one job: runs as a Ray task ----------------------------------------------------------------
-
-
-def grade_job(student: str, lab: str, files: dict[str, bytes], settings: dict[str, Any],
-              timeout: float, private: Sequence[str] = ()) -> dict[str, Any]:
-    """Grade one submission in a child process with a Ray instance of its own; plain data back.
-
-    Returns ``{"tests": {name: score}, "files": {path: bytes}, "node", "started_at",
-    "seconds"}``, or ``{"error": reason, ...}`` when grading failed (the driver records a 0).
-    """
-    started_at, started = _now(), time.monotonic()
-    answer: dict[str, Any] = {"node": _node_name(), "started_at": started_at}
-    with tempfile.TemporaryDirectory(prefix=f"grade-all-{lab}-") as tmp:
-        submission, out = Path(tmp) / "submission", Path(tmp) / "out"
-        submission.mkdir()
-        try:
-            unpack(files, submission)
-            tests = load_graded_suite(lab).select(settings.get("pattern"), settings.get("parts") or ())
-        except (ValueError, OSError, SuiteError) as exc:
-            return {**answer, "error": f"could not set up the grading: {exc}", "seconds": 0.0}
-        error = _run_child(submission, lab, out, {**settings, "private": list(private)}, timeout, Path(tmp))
-        if error is None:
-            try:
-                answer["tests"] = read_scores(out / "report.json", tests)
-            except ValueError as exc:
-                error = f"the grading wrote no readable report: {exc}"
-        if error is not None:
-            answer["error"] = error
-        answer["files"] = collect(out) if out.is_dir() else {}
-    answer["seconds"] = round(time.monotonic() - started, 3)
-    return answer
-
-
-def _run_child(submission: Path, lab: str, out: Path, settings: dict[str, Any], timeout: float,
-               cwd: Path) -> str | None:
-    """Run ``grade`` in a child process; the reason it failed, or None."""
-    spec = {"lab": lab, "submission": str(submission), "out": str(out), **settings}
-    code = "from autograder.classroom import child_main; child_main()"
-    done = run_child([sys.executable, "-c", code], json.dumps(spec), timeout, cwd, env=child_env(),
-                     preexec_fn=_die_with_parent)
-    if done is None:
-        return (f"the grading did not finish within {timeout:g} s (the grader's limit per submission; "
-                "regrade with --regrade-errors and a longer --timeout if the machine was busy)")
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or "").strip().splitlines()[-6:])
-        return f"the grading crashed (exit code {done.returncode}): {tail}"
-    return None
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a job's child: the machine's, without the instructor cluster's Ray
-    variables, and with a token of its own for the submission's Ray instance."""
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("RAY_") or "TOKEN" in k.upper()) or k in KEEP_ENV}
-    env["RAY_AUTH_MODE"] = "token"
-    env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    env.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    env.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
-    return env
-
-
-def _die_with_parent() -> None:
-    """In the child, before it runs: die when the job's worker dies (a killed grader takes its
-    workers with it, and their children must not go on grading for nobody)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def child_main() -> None:
-    """The child's side of :func:`grade_job`: a local Ray instance of its own, then ``grade``."""
-    spec = json.loads(sys.stdin.read())
-    from .grade import grade
-    from .sandbox import unavailable
-
-    # In the sandbox the student's Ray is the sandbox's own; otherwise this child starts one.
-    own_ray = spec["ray"] and unavailable() is not None
-    if own_ray:
-        start_ray(address="local", num_cpus=1, object_store_memory=RAY_OBJECT_STORE)
-    grade(Path(spec["submission"]), spec["lab"], Path(spec["out"]), sim_seeds=spec["sim_seeds"],
-          ray=spec["ray"], pattern=spec["pattern"], private=[Path(p) for p in spec.get("private", [])],
-          parts=spec.get("parts") or (), budget=spec.get("budget", BUDGET))
-    if own_ray:
-        import ray
-
-        ray.shutdown()
-
-
-def start_ray(attempts: int = RAY_START_ATTEMPTS, **options: Any) -> None:
-    """``ray.init`` on loopback, tried again when it fails to start.
-
-    Ray gives a new raylet 30 s to register and then gives up; on a busy machine (many Ray
-    instances starting at once on two cores) that happens, and it is no fault of a submission.
-    """
-    import ray
-
-    for attempt in range(1, attempts + 1):
-        try:
-            ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False, **options)
-            return
-        except Exception:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            if attempt == attempts:
-                raise
-            time.sleep(2.0 * attempt)
-
-
-def read_scores(report: Path, tests: list[Test]) -> dict[str, int]:
-    """Per-test scores from ``report.json``, as plain data checked against the grader's suite."""
-    try:
-        data = json.loads(report.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(str(exc)) from None
-    entries = data.get("tests") if type(data) is dict else None
-    if type(entries) is not list:
-        raise ValueError("it has no list of tests")
-    points = {t.name: t.points for t in tests}
-    scores: dict[str, int] = {}
-    for e in entries:
-        name = e.get("name") if type(e) is dict else None
-        score = e.get("score") if type(e) is dict else None
-        if type(name) is not str or name not in points or name in scores:
-            raise ValueError(f"unexpected test entry {str(e)[:80]}")
-        if type(score) is not int or score not in (0, points[name]):
-            raise ValueError(f"test {name!r} has score {score!r}, not 0 or {points[name]}")
-        scores[name] = score
-    if set(scores) != set(points):
-        raise ValueError(f"tests missing: {', '.join(sorted(set(points) - set(scores)))}")
-    return scores
-
-
-def collect(folder: Path, limit: int = RESULTS_LIMIT) -> dict[str, bytes]:
-    """The results folder as data, the small files first; pictures past ``limit`` are left out."""
-    paths = sorted((p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()),
-                   key=lambda p: (p.parent != folder, p.stat().st_size, p.name))
-    files: dict[str, bytes] = {}
-    total, left_out = 0, 0
-    for p in paths:
-        size = p.stat().st_size
-        if total + size > limit:
-            left_out += 1
-            continue
-        total += size
-        files[p.relative_to(folder).as_posix()] = p.read_bytes()
-    if left_out:
-        files["LEFT_OUT.txt"] = f"{left_out} file(s) left out: more than {limit >> 20} MB of results\n".encode()
-    return files
-
-
-def _node_name() -> str:
-    """The Ray node this job runs on (and its host name, for people)."""
-    with contextlib.suppress(Exception):
-        import ray
-
-        return f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:12]}"
-    return socket.gethostname()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 # -- the class: runs in the driver ---------------------------------------------------------------
@@ -420,7 +100,7 @@ def grade_all(submissions_dir: Path, lab: str, out_dir: Path, address: str | Non
     ``budget`` is the seconds of real time one submission's grading may take: once they are
     spent, its runs left fail without running, each saying so (``grade.grade``). ``timeout`` is
     a backstop for one submission's whole grading; by default it is the sum of the grader's own
-    per-run limits, capped by the budget (``nbgrader_course.grading_budget``), so that a
+    per-run limits, capped by the budget (``nbgrader_assignment.grading_budget``), so that a
     submission that hangs is stopped run by run, with a reason per test, and never cut off whole.
     ``address`` is the instructor's Ray cluster; without it (and with no Ray connected in this
     process) a fresh local Ray starts on this machine. Each job reserves ``cpus`` CPUs, so a
@@ -486,7 +166,7 @@ def _fan_out(todo: list[tuple[Submission, dict[str, bytes], str]], lab: str, out
              timeout: float, cpus: float, show_progress: bool, private: list[str]) -> None:
     """One Ray task per submission; each result recorded the moment it reaches the driver.
     ``private``: the class's folders, which student code must not be able to read."""
-    import ray
+    import ray  # Ray only when a class is graded: it takes seconds to import
 
     with _connected(address):
         job = ray.remote(grade_job).options(num_cpus=cpus, max_retries=0, name=f"grade-{lab}")
@@ -519,7 +199,7 @@ def _row(student: str, lab: str, max_score: int, answer: dict[str, Any], out_dir
             answer = {**answer, "error": f"its results could not be written: {exc}"}
     started_at = answer.get("started_at")
     row = Row(student, lab, 0, max_score, "error", started_at=started_at if isinstance(started_at, str) else "",
-              finished_at=_now(), seconds=float(answer.get("seconds") or 0.0), results=results,
+              finished_at=now(), seconds=float(answer.get("seconds") or 0.0), results=results,
               node=str(answer.get("node") or ""), digest=key, settings=settings_key)
     tests = answer.get("tests")
     if "error" in answer or not isinstance(tests, dict):
@@ -530,8 +210,8 @@ def _row(student: str, lab: str, max_score: int, answer: dict[str, Any], out_dir
 
 
 def _error_row(student: str, lab: str, max_score: int, reason: str, key: str, settings_key: str) -> Row:
-    now = _now()
-    return Row(student, lab, 0, max_score, "error", reason=reason, started_at=now, finished_at=now,
+    at = now()
+    return Row(student, lab, 0, max_score, "error", reason=reason, started_at=at, finished_at=at,
                digest=key, settings=settings_key)
 
 
@@ -552,7 +232,7 @@ def _connected(address: str | None) -> Iterator[None]:
     """The instructor's Ray: the one this process is connected to, the cluster at ``address``,
     or a fresh local one (``address="local"``: never a cluster some other process left running,
     which a bare ``ray.init()`` would join)."""
-    import ray
+    import ray  # Ray only when a class is graded: it takes seconds to import
 
     if ray.is_initialized():
         yield
@@ -593,41 +273,6 @@ def _progress(total: int, lab: str, show: bool) -> Iterator[_Bar]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else ""
-
-
-# -- the table and the CSV ------------------------------------------------------------------------
-
-
-def table(rows: list[Row]) -> str:
-    """The final table, one line per student, and a summary line."""
-    width = max([len("student"), *(len(r.student) for r in rows)])
-    lines = [f"{'student':<{width}}  {'score':>5}  {'of':>4}  status"]
-    for r in rows:
-        status = r.status if not r.reason else f"{r.status}: {r.reason.splitlines()[0][:70]}"
-        lines.append(f"{r.student:<{width}}  {r.score:>5}  {r.max_score:>4}  {status}")
-    graded = [r for r in rows if r.status == "graded"]
-    mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
-    lines.append(f"{len(rows)} submission(s): {len(graded)} graded (mean {mean:.1f}), "
-                 f"{len(rows) - len(graded)} error(s)")
-    return "\n".join(lines)
-
-
-def write_csv(rows: list[Row], tests: list[Test], path: Path) -> None:
-    """``grades.csv``: one row per student, one column per test, for a lab graded in parts a
-    column per part (``part A``: the sum of its tests' columns), then the bookkeeping."""
-    names = [t.name for t in tests]
-    parts: dict[str, list[str]] = {}
-    for t in tests:
-        if t.part is not None:
-            parts.setdefault(t.part, []).append(t.name)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "lab", "score", "max_score", "status", *names, *(f"part {p}" for p in parts),
-                    "reason", "finished_at", "node", "results"])
-        for r in rows:
-            w.writerow([r.student, r.lab, r.score, r.max_score, r.status, *(r.tests.get(n, 0) for n in names),
-                        *(sum(r.tests.get(n, 0) for n in members) for members in parts.values()),
-                        r.reason, r.finished_at, r.node, r.results])
 
 
 # -- the command ------------------------------------------------------------------------------------

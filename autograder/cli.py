@@ -11,14 +11,23 @@ import time
 from pathlib import Path
 
 import click
+import yaml
 
 from labs.checkers.history import HistoryError
 from labs.checkers.importers import FORMATS, read_history
 from labs.checkers.linearizability import check as check_linearizability
 from labs.checkers.standard_models import KV, VERSIONED_KV, register
+from labs.runtime.schedule import load as load_schedule
 
-from .release import ReleaseError, release
-from .runner import Outcome, outcomes, report
+from .classroom import grade_all_command
+from .explore import explore
+from .failure_report import report
+from .grade import grade
+from .leaks import scan
+from .nbgrader_course import COMMANDS
+from .release import ReleaseError, _tracked, release
+from .runner import Outcome, outcomes
+from .sandbox import SandboxError, unavailable
 from .suite import Suite, SuiteError, Test, load_graded_suite, load_suite, parse_parts_option
 
 EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
@@ -137,9 +146,7 @@ def test(lab: str, impl: Path | None, pattern: str | None, part_names: tuple[str
         suite = load_suite(lab)
         tests = suite.select(pattern, parse_parts_option(part_names))
         if schedule_file is not None:
-            from labs.runtime.schedule import load
-
-            own = load(schedule_file)
+            own = load_schedule(schedule_file)
             tests = [dataclasses.replace(t, schedule=own, schedule_name=own.name) for t in tests]
     except (SuiteError, LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -216,9 +223,6 @@ def release_command(out: Path) -> None:
     click.echo(f"released {root} to {out}; solutions stripped from {len(stripped)} file(s):")
     for rel in stripped:
         click.echo(f"  {rel}")
-    from .leaks import scan
-    from .release import _tracked
-
     labs = sorted(p.parent.name for p in (root / "labs").glob("*/__init__.py") if p.parent.name != "runtime")
     leaks = scan(root, out, _tracked(root), labs)
     if leaks:
@@ -245,9 +249,6 @@ def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, 
     """Grade one submission under every test, hidden ones included (or the tests of the
     parts given by --part): Gradescope's results.json, a machine-readable report.json and a
     feedback page for the student, each with a subtotal per part for a lab graded in parts."""
-    from .grade import grade
-    from .sandbox import SandboxError, unavailable
-
     if sandbox == "auto" and unavailable():
         click.echo(f"note: student code runs as you, not sandboxed ({unavailable()})", err=True)
 
@@ -289,10 +290,6 @@ def explore_command(lab: str, like: str, impl: Path | None, count: int, disk_los
 
     Exits 0 when every schedule passed, 1 at the first failure.
     """
-    import yaml
-
-    from .explore import explore
-
     try:
         suite = load_suite(lab)
         (test,) = suite.select(like)[:1]
@@ -316,9 +313,6 @@ def explore_command(lab: str, like: str, impl: Path | None, count: int, disk_los
 
 def _register_more() -> None:
     """Commands that live beside what they drive: nbgrader glue and grading a class."""
-    from .classroom import grade_all_command
-    from .nbgrader_course import COMMANDS
-
     for command in (*COMMANDS, grade_all_command):
         main.add_command(command)
 

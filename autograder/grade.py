@@ -28,20 +28,22 @@ A test earns its points when every run of it passes, in both runtimes.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import labs
 from labs.runtime.lab import Finding
 from labs.runtime.nursery import IsolationError, Nursery, isolation_available, one_core
 from labs.runtime.sim import Simulation
 from labs.runtime.worker import NodeHung, RunAborted
 
-from .runner import Outcome, apply_checks, replay_command, report, run_test, write_pictures
+from .failure_report import report
+from .feedback import feedback_html
+from .gradescope import results_json
+from .runner import Outcome, TestGrade, apply_checks, run_test
 from .sandbox import Sandbox, SandboxError, open_sandbox, unavailable
 from .suite import PartTotal, Suite, Test, load_graded_suite
 
@@ -51,24 +53,6 @@ BUDGET = 3600.0
 """Seconds of wall-clock time the grading of one submission may take in all (``--budget``): a
 submission that sleeps or spins in every run stops holding a grading slot once it is spent. The
 reference takes a few minutes per lab."""
-
-
-@dataclass
-class TestGrade:
-    test: Test
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
-
-    @property
-    def score(self) -> int:
-        return self.test.points if self.passed else 0
-
-    @property
-    def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.passed]
 
 
 def grade(submission: Path, lab: str, out: Path, sim_seeds: int | None = None, ray: bool = True,
@@ -149,8 +133,6 @@ def _sandbox_for(impl: Path, wanted: bool | None) -> Iterator[Sandbox | None]:
 
 def _project_root() -> Path:
     """The folder the instructor's packages are installed from (a checkout, for an editable install)."""
-    import labs
-
     return Path(labs.__file__).resolve().parents[1]
 
 
@@ -215,106 +197,50 @@ def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None 
 
 def write_results(suite: Suite, grades: list[TestGrade], impl: Path, out: Path, seconds: float,
                   where: str = "") -> None:
-    """``results.json`` (Gradescope's format), ``report.json`` and ``feedback.html`` in ``out``.
+    """``results.json`` (Gradescope's format, :mod:`.gradescope`), ``report.json`` (the grader's
+    own, below) and ``feedback.html`` (:mod:`.feedback`) in ``out``, the pictures of each test's
+    first failure in ``out/pictures``. For a lab graded in parts, each shows a subtotal per part.
 
-    For a lab graded in parts, each shows a subtotal per part. Gradescope's results format has
-    no place for a group of tests, so there a test carries its part as a tag (``"part A"``), the
-    subtotals are lines of the top-level ``output`` (what students read) and a list in
-    ``extra_data`` (what an instructor's export reads); every field stays one its format
-    documents.
+    ``report.json`` holds every run of every test (runtime, seed, findings) and the submission's
+    scores, which :mod:`.grading_job` and :mod:`.nbgrader_cell` read back as plain data.
     """
     pictures = out / "pictures"
-    tests_json: list[dict[str, Any]] = []
-    report_json: list[dict[str, Any]] = []
-    sections: dict[str | None, list[str]] = {}
-    for number, g in enumerate(grades, 1):
+    texts: list[str] = []
+    shown: list[list[Path]] = []
+    for g in grades:
         t = g.test
         runs = f"{sum(o.runtime == 'sim' for o in g.outcomes)} simulator seeds and {sum(o.runtime == 'ray' for o in g.outcomes)} Ray run(s)"
         if g.passed:
-            text = f"passed on {runs}"
-            picture_paths: list[Path] = []
+            texts.append(f"passed on {runs}")
+            shown.append([])
         else:
             first = g.failures[0]
-            text = f"failed on {len(g.failures)} of {runs}\n\n" + report(suite, first, pictures, impl)
-            picture_paths = [p for p in pictures.glob(f"{suite.lab.name}-{t.name}-{first.runtime}-{first.seed}*.html")]
-        visibility = "after_published" if t.hidden else "visible"
-        entry: dict[str, Any] = {"name": t.name, "number": str(number), "score": g.score, "max_score": t.points,
-                                 "status": "passed" if g.passed else "failed",
-                                 "output": f"{t.description}\n\n{text}", "visibility": visibility}
-        if t.part is not None:
-            entry["tags"] = [f"part {t.part}"]
-        tests_json.append(entry)
-        report_json.append({
-            "name": t.name, "points": t.points, "score": g.score, "hidden": t.hidden, "description": t.description,
-            **({"part": t.part} if t.part is not None else {}),
-            "runs": [{"runtime": o.runtime, "seed": o.seed, "passed": o.passed, "seconds": round(o.seconds, 3),
-                      "findings": [str(f) for f in o.findings]} for o in g.outcomes],
-        })
-        sections.setdefault(t.part, []).append(_section(suite, g, text, picture_paths, out))
-    total, worth = sum(g.score for g in grades), sum(g.test.points for g in grades)
+            texts.append(f"failed on {len(g.failures)} of {runs}\n\n" + report(suite, first, pictures, impl))
+            shown.append([p for p in pictures.glob(f"{suite.lab.name}-{t.name}-{first.runtime}-{first.seed}*.html")])
     totals = suite.part_totals((g.test, g.score, g.test.points) for g in grades)
-    parts_json = [{"part": pt.part.name, "title": pt.part.title, "score": pt.score, "max_score": pt.points,
-                   "tests": list(pt.tests)} for pt in totals]
-    summary = "".join(f"\npart {pt.part.name} ({pt.part.title}): {pt.score} / {pt.points}" for pt in totals)
-    results: dict[str, Any] = {"score": total, "execution_time": round(seconds, 1), "visibility": "visible",
-                               "output": f"{suite.lab.name}: {total} / {worth} points{summary}", "tests": tests_json}
-    machine: dict[str, Any] = {"lab": suite.lab.name, "score": total, "max_score": worth, "submission": str(impl),
-                              "student_code": where}
-    if totals:
-        results["extra_data"] = {"parts": parts_json}
-        machine["parts"] = parts_json
-    machine["tests"] = report_json
+    results = results_json(suite.lab.name, grades, texts, totals, seconds)
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    (out / "report.json").write_text(json.dumps(machine, indent=2), encoding="utf-8")
-    if totals:
-        body = _parts_table(totals, total, worth) + "\n".join(
-            f"<h2 class='part' id='part-{html.escape(pt.part.name)}'>Part {html.escape(pt.part.name)}: "
-            f"{html.escape(pt.part.title)} ({pt.score} / {pt.points})</h2>\n" + "\n".join(sections[pt.part.name])
-            for pt in totals)
-    else:
-        body = "\n".join(sections.get(None, []))
-    page = _FEEDBACK.format(title=html.escape(f"{suite.lab.name}: {total} / {worth} points"), body=body)
+    (out / "report.json").write_text(json.dumps(_report(suite, grades, impl, where, totals), indent=2),
+                                     encoding="utf-8")
+    page = feedback_html(suite.lab.name, grades, texts, shown, totals, out)
     (out / "feedback.html").write_text(page, encoding="utf-8")
 
 
-def _parts_table(totals: list[PartTotal], total: int, worth: int) -> str:
-    """The feedback page's opening summary: a row per part (linking to its tests), then the total."""
-    rows = "".join(f"<tr><td><a href='#part-{html.escape(pt.part.name)}'>{html.escape(pt.part.name)}</a></td>"
-                   f"<td>{html.escape(pt.part.title)}</td><td>{pt.score} / {pt.points}</td></tr>"
-                   for pt in totals)
-    return (f"<table class='parts'><tr><th>part</th><th></th><th>points</th></tr>{rows}"
-            f"<tr><td>total</td><td></td><td>{total} / {worth}</td></tr></table>\n")
+def _report(suite: Suite, grades: list[TestGrade], impl: Path, where: str,
+            totals: list[PartTotal]) -> dict[str, Any]:
+    """``report.json``'s content: the scores, each part's subtotal, and every run of every test."""
+    machine: dict[str, Any] = {"lab": suite.lab.name, "score": sum(g.score for g in grades),
+                               "max_score": sum(g.test.points for g in grades), "submission": str(impl),
+                               "student_code": where}
+    if totals:
+        machine["parts"] = [pt.to_data() for pt in totals]
+    machine["tests"] = [{
+        "name": g.test.name, "points": g.test.points, "score": g.score, "hidden": g.test.hidden,
+        "description": g.test.description, **({"part": g.test.part} if g.test.part is not None else {}),
+        "runs": [{"runtime": o.runtime, "seed": o.seed, "passed": o.passed, "seconds": round(o.seconds, 3),
+                  "findings": [str(f) for f in o.findings]} for o in g.outcomes],
+    } for g in grades]
+    return machine
 
 
-def _section(suite: Suite, g: TestGrade, text: str, pictures: list[Path], out: Path) -> str:
-    t = g.test
-    status = "passed" if g.passed else "failed"
-    links = "".join(f"<li><a href='{html.escape(str(p.relative_to(out)))}'>{html.escape(p.name)}</a></li>"
-                    for p in pictures)
-    hidden = " <span class='hidden'>hidden test</span>" if t.hidden else ""
-    heading = "h3" if t.part is not None else "h2"  # under its part's heading
-    return (f"<section class='{status}'><{heading}>{html.escape(t.name)}: {g.score} / {t.points}{hidden}</{heading}>"
-            f"<p>{html.escape(t.description)}</p><pre>{html.escape(text)}</pre>"
-            + (f"<ul>{links}</ul>" if links else "") + "</section>")
-
-
-_FEEDBACK = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font: 15px system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
-section {{ border-left: 6px solid #1a7f37; padding: 0 1rem; margin: 1.5rem 0; }}
-section.failed {{ border-color: #cf222e; }}
-pre {{ background: #f6f8fa; padding: .8rem; overflow-x: auto; white-space: pre-wrap; }}
-.hidden {{ font-size: 12px; background: #eee; padding: 2px 6px; border-radius: 4px; }}
-table.parts {{ border-collapse: collapse; }}
-table.parts td, table.parts th {{ padding: 2px 12px 2px 0; text-align: left; }}
-table.parts tr:last-child td {{ border-top: 1px solid #ccc; font-weight: 600; }}
-h2.part {{ margin-top: 2.5rem; border-bottom: 1px solid #ccc; }}
-</style></head>
-<body><h1>{title}</h1>
-{body}
-</body></html>
-"""
-
-
-__all__ = ["TestGrade", "grade", "replay_command", "run_sim_isolated", "start_nursery", "write_pictures"]
+__all__ = ["TestGrade", "grade", "run_sim_isolated", "start_nursery"]

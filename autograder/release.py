@@ -15,9 +15,11 @@ functions (helpers of the reference) is removed. Notebooks go through nbgrader i
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
+import tokenize
 from pathlib import Path
 
 BEGIN = "### BEGIN SOLUTION"
@@ -71,9 +73,6 @@ def strip_solutions(text: str, source: str = "file") -> str:
 
 def _marker_lines(text: str, source: str) -> dict[int, str]:
     """Line number -> BEGIN or END, for the comments that are markers."""
-    import io
-    import tokenize
-
     found: dict[int, str] = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -90,6 +89,7 @@ def _marker_lines(text: str, source: str) -> dict[int, str]:
 def strip_notebook(path: Path, out: Path) -> bool:
     """Write ``path`` to ``out`` with nbgrader's own ClearSolutions applied (and outputs cleared,
     since they may show a solution's results); True when it held a solution."""
+    # nbformat (Jupyter's) and nbgrader only for a notebook: each takes seconds to import.
     import nbformat
     from nbgrader.preprocessors import ClearOutput, ClearSolutions
 

@@ -1,17 +1,12 @@
-"""Running a suite: each test on each seed, its checks, and a report of every failure.
+"""Running a suite: each test on each seed in each runtime, and its checks.
 
-A failure report says everything needed to understand and replay it, and nothing else::
-
-    FAILED rpc unreliable (20 pts), seed 17 on sim
-      property: not linearizable (key 'a'): Now get('a') -> ['x', 3] ... can no longer come true
-      schedule: rpc-unreliable: loss 0.2, delay uniform 1-50 ms, duplicate 0.1, reorder
-      picture: rpc-reports/rpc-unreliable-sim-17.html (and ...-history.html)
-      replay: python -m autograder test rpc -k unreliable --seed 17 --runtime sim --impl my/node.py
+An :class:`Outcome` is one run and what its checks found; a :class:`TestGrade` is every run of
+one test, which earns the test's points only when all of them pass. How a failure is told to
+the student is :mod:`.failure_report`'s.
 """
 
 from __future__ import annotations
 
-import shlex
 import time
 import traceback
 from collections.abc import Iterator
@@ -20,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
-from labs.runtime.ray_hosts import Hosts
+from labs.runtime.ray_processes import Hosts
 from labs.runtime.run import run
 
-from .suite import Suite, Test
+from .suite import Test
 
 
 @dataclass
@@ -42,6 +37,26 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return not self.findings
+
+
+@dataclass
+class TestGrade:
+    """Every run of one test: it earns its points when each of them passes."""
+
+    test: Test
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+    @property
+    def score(self) -> int:
+        return self.test.points if self.passed else 0
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.passed]
 
 
 def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | None = None,
@@ -98,80 +113,6 @@ def apply_checks(outcome: Outcome) -> None:
         except Exception as exc:  # a bug in the check itself: say so, do not blame the student
             outcome.findings.append(Finding(f"the check {name!r} crashed (a bug in the grader, "
                                             f"please report it): {exc}", traceback.format_exc()))
-
-
-def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
-                   schedule_file: Path | None = None) -> str:
-    parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name,
-             "--seed", str(outcome.seed), "--runtime", outcome.runtime]
-    if schedule_file is not None:
-        parts += ["--schedule", str(schedule_file)]
-    if impl:
-        parts += ["--impl", str(impl)]
-    return shlex.join(parts)
-
-
-def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Path | None,
-           detail_lines: int = 30, shrink_budget: float = 0.0, schedule_file: Path | None = None) -> str:
-    """The failure report of ``outcome``, writing its pictures into ``out_dir``.
-
-    With a ``shrink_budget`` (seconds), a simulator failure is first replayed under smaller
-    schedules (:mod:`.shrink`), and the report shows the smallest one that still fails.
-    ``schedule_file`` is where the test's schedule was written, when it is not the suite's own.
-    """
-    t = outcome.test
-    lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
-    schedule_line = f"  schedule: {t.schedule_name}: {t.schedule.describe()}"
-    if shrink_budget > 0 and outcome.runtime == "sim" and outcome.failed_checks:
-        from .shrink import shrink
-
-        shrunk = shrink(t, outcome.seed, outcome.failed_checks[0], impl, shrink_budget)
-        if shrunk is not None and shrunk.after < shrunk.before:
-            outcome = shrunk.outcome
-            schedule_line = (f"  schedule, shrunk from {shrunk.before} to {shrunk.after} event(s) and fault(s) "
-                             f"in {shrunk.steps} runs: {shrunk.schedule.describe()}")
-            if out_dir is not None:
-                import yaml
-
-                out_dir.mkdir(parents=True, exist_ok=True)
-                schedule_file = out_dir / f"{suite.lab.name}-{t.name}-{outcome.seed}-schedule.yaml"
-                schedule_file.write_text(yaml.safe_dump(shrunk.schedule.to_data(), sort_keys=False), encoding="utf-8")
-    first = outcome.findings[0]
-    lines.append(f"  property: {_clip(first, 600)}")
-    for more in outcome.findings[1:3]:
-        lines.append(f"  also: {_clip(more, 300)}")
-    details = getattr(first, "details", "")
-    if details:
-        body = [_clip(line, 200) for line in details.strip().splitlines()]
-        shown = body[:detail_lines] + ([f"... ({len(body) - detail_lines} more lines)"] if len(body) > detail_lines else [])
-        lines += ["  evidence:"] + [f"    {line}" for line in shown]
-    lines.append(schedule_line)
-    pictures = write_pictures(suite, outcome, out_dir) if out_dir is not None else []
-    if pictures:
-        lines.append("  picture: " + " and ".join(str(p) for p in pictures))
-    lines.append(f"  replay: {replay_command(suite, outcome, impl, schedule_file)}")
-    return "\n".join(lines)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else f"{text[:limit - 25]}… ({len(text)} characters)"
-
-
-def write_pictures(suite: Suite, outcome: Outcome, out_dir: Path) -> list[Path]:
-    """The run's picture, and the picture of the first finding that has one."""
-    from labs.pictures import picture_of, write_html
-
-    stem = f"{suite.lab.name}-{outcome.test.name}-{outcome.runtime}-{outcome.seed}"
-    written: list[Path] = []
-    if outcome.result is not None:
-        title = f"{suite.lab.name} {outcome.test.name}, seed {outcome.seed} on {outcome.runtime}"
-        written.append(write_html(picture_of(outcome.result, title), out_dir / f"{stem}.html", shared_js=True))
-    html = next((h for f in outcome.findings if (h := getattr(f, "html", None))), None)
-    if html:
-        path = out_dir / f"{stem}-history.html"
-        path.write_text(html, encoding="utf-8")
-        written.append(path)
-    return written
 
 
 def outcomes(tests: list[Test], seeds: dict[str, list[int]], runtimes: list[str],

@@ -14,7 +14,7 @@ creates, with:
 * a work folder of its own with a disk of its own (a tmpfs with a size), in which it also gets
   its own ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock`` (see :mod:`.sandbox_fs`), and a
   Ray instance of its own on loopback, started by a helper process of that user (see
-  :mod:`.sandbox_hosts`). A Ray cluster is one trust domain (any worker may start tasks on any
+  :mod:`.sandbox_ray`). A Ray cluster is one trust domain (any worker may start tasks on any
   node), so the sandbox never joins the grader's;
 * limits: processes at once, memory of all its processes together, its disk, file size, no core
   files; a watchdog kills every process of the user when one is crossed, and the run is failed
@@ -50,9 +50,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import labs
+
 from .child import finish
+from .release import HIDDEN, _marker_lines, strip_solutions
 from .sandbox_fs import MAX_DISK, PREFIX, ROOT, WORK, Disk, remove
 from .sandbox_fs import remove_leftovers as _remove_leftovers
+from .sandbox_ray import SandboxHosts
 
 USERS = tuple(f"ds-sandbox-{i}" for i in range(4))
 """The sandbox users; one grading at a time holds each."""
@@ -116,7 +120,7 @@ class Sandbox:
         self._look_lock = threading.Lock()  # one look at a time (the watchdog's, or a last one)
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name=f"sandbox-{user}", daemon=True)
-        self._hosts: Any = None
+        self._hosts: SandboxHosts | None = None
 
     # -- running things as the user --------------------------------------------------------
 
@@ -152,12 +156,10 @@ class Sandbox:
         return finish(child, stdin, timeout)
 
     @property
-    def hosts(self) -> Any:
-        """The :class:`~autograder.sandbox_hosts.SandboxHosts` of this sandbox (its Ray instance
-        starts on first use and lives until the sandbox closes)."""
+    def hosts(self) -> SandboxHosts:
+        """Where the node processes of this sandbox's Ray runs come from (its Ray instance starts
+        on first use and lives until the sandbox closes)."""
         if self._hosts is None:
-            from .sandbox_hosts import SandboxHosts
-
             self._hosts = SandboxHosts(self)
         return self._hosts
 
@@ -342,12 +344,7 @@ def _acquire(wait: float) -> tuple[str, IO[str]]:
 def release_packages(target: Path) -> None:
     """The ``labs`` and ``autograder`` packages as a student gets them: solutions stripped, hidden
     suites left out. Read-only to the sandbox user."""
-    import autograder
-    import labs
-
-    from .release import HIDDEN, _marker_lines, strip_solutions
-
-    for package in (Path(labs.__file__).parent, Path(autograder.__file__).parent):
+    for package in (Path(labs.__file__).parent, Path(__file__).parent):  # labs/, and this autograder/
         for src in sorted(package.rglob("*")):
             rel = src.relative_to(package.parent)
             if (src.is_dir() or "__pycache__" in rel.parts or any(p in HIDDEN for p in rel.parts)

@@ -53,7 +53,7 @@ PLACES = {"/tmp": "tmp", "/var/tmp": "var-tmp", "/dev/shm": "dev-shm", "/run/loc
 FULL = 32 << 20
 """A disk with fewer bytes free than this is full: the watchdog stops the submission."""
 OWN = {"/tmp/ray"}
-"""What the sandbox itself keeps in those places (its Ray's folder: ``sandbox_hosts.RAY_FOLDER``)."""
+"""What the sandbox itself keeps in those places (its Ray's folder: ``sandbox_ray.RAY_FOLDER``)."""
 ABANDONED = 3600.0
 """Seconds after which a work folder that never got a home is taken for a dead grader's."""
 

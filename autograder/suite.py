@@ -107,6 +107,11 @@ class PartTotal:
     points: int
     tests: tuple[str, ...]
 
+    def to_data(self) -> dict[str, Any]:
+        """As the grader's JSON files hold it (``results.json``'s ``extra_data``, ``report.json``)."""
+        return {"part": self.part.name, "title": self.part.title, "score": self.score, "max_score": self.points,
+                "tests": list(self.tests)}
+
 
 @dataclass(frozen=True)
 class Suite:

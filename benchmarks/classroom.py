@@ -30,7 +30,9 @@ from typing import Any
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
 
-from autograder.classroom import Row, grade_all, start_ray
+from autograder.classroom import grade_all
+from autograder.gradebook import Row
+from autograder.grading_job import start_ray
 from autograder.suite import load_graded_suite
 
 REFERENCE = Path(__file__).resolve().parents[1] / "labs" / "rpc"

@@ -195,7 +195,7 @@ def main() -> None:
     if args.ray:
         import ray
 
-        from labs.runtime.ray_hosts import ensure_ray, keep_warm
+        from labs.runtime.ray_processes import ensure_ray, keep_warm
 
         started = time.perf_counter()
         ensure_ray()

@@ -79,7 +79,7 @@ def main() -> int:
     if not tests:
         parser.error("no test matches: check --lab and -k")
 
-    from labs.runtime.ray_hosts import ensure_ray
+    from labs.runtime.ray_processes import ensure_ray
 
     started = time.perf_counter()
     ensure_ray()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from .runtime.lab import get_lab, lab_names
 from .runtime.run import RUNTIMES, resolve, run
@@ -25,7 +26,8 @@ def main() -> None:
     """Labs of "Distributed Systems, by Breaking Them"."""
 
 
-def replay_command(lab: str, runtime: str, schedule: str, seed: int, impl: str | None) -> str:
+def rerun_command_line(lab: str, runtime: str, schedule: str, seed: int, impl: str | None) -> str:
+    """The ``python -m labs run ...`` command line that runs this lab, schedule and seed again."""
     parts = ["python", "-m", "labs", "run", lab, "--runtime", runtime, "--schedule", schedule,
              "--seed", str(seed)]
     if impl:
@@ -59,12 +61,13 @@ def run_command(lab: str, runtime: str, schedule_name: str | None, seed: int, im
     except (LookupError, ScheduleError, FileNotFoundError, AttributeError) as exc:
         raise click.UsageError(str(exc)) from None
     if runtime == "ray":
+        # kept here: the Ray runtime (Ray, and the nursery's Linux-only calls) loads only for a Ray run
         from .runtime.ray_runtime import ensure_ray
 
         ensure_ray(address)
     result = run(the_lab, runtime, schedule_name, seed, impl, trace_path)
     problems = result.violations()
-    replay = replay_command(lab, runtime, schedule_name, seed, impl)
+    replay = rerun_command_line(lab, runtime, schedule_name, seed, impl)
     summary = result.summary()
     if as_json:
         click.echo(json.dumps({"summary": summary.to_data(), "violations": problems, "replay": replay}))
@@ -126,8 +129,6 @@ def schedules_command(name: str | None) -> None:
         s = load(name)
     except ScheduleError as exc:
         raise click.UsageError(str(exc)) from None
-    import yaml
-
     click.echo(yaml.safe_dump(s.to_data(), sort_keys=False, default_flow_style=None).rstrip())
 
 
@@ -165,6 +166,7 @@ def labs_command() -> None:
 @click.option("--title", default=None, help="The page's title. Default: lab, runtime, schedule, seed.")
 def picture_command(trace: str, output: str | None, shared_js: bool, title: str | None) -> None:
     """Draw TRACE (a run's .jsonl) as one HTML page: space-time diagram and dashboard, offline."""
+    # kept here: the pictures (and the checkers they draw with) double the start-up; this command only
     from .pictures import TraceError, picture_of, write_html
 
     try:

@@ -16,7 +16,7 @@ def ray_session() -> Iterator[None]:
     """A local Ray instance shared by every test of the session."""
     import ray
 
-    from labs.runtime.ray_hosts import keep_warm
+    from labs.runtime.ray_processes import keep_warm
 
     if not ray.is_initialized():
         ray.init(address="local", include_dashboard=False, configure_logging=False)  # never another's

@@ -22,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 from submissions import standalone
 
-from autograder.classroom import grade_all, grade_all_command, grade_job, pack, read_scores
+from autograder.classroom import grade_all, grade_all_command
+from autograder.grading_job import grade_job, pack, read_scores
 from autograder.suite import load_graded_suite
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,8 @@ from labs.runtime.lab import Lab
 from labs.runtime.node import Node, on
 from labs.runtime.roles import by_name
 from labs.runtime.schedule import builder
-from labs.runtime.sim import WORK_SPEED, first_difference, run_sim
+from labs.runtime.sim import first_difference, run_sim
+from labs.runtime.simnodes import WORK_SPEED
 
 TEXT = "x" * 100_000
 

@@ -20,25 +20,25 @@ from submissions import standalone_source
 from test_rpc_lab import _solution_lines
 
 from autograder.grade import BUDGET, SIM_TIME_LIMIT
-from autograder.nbgrader_course import (
+from autograder.nbgrader_assignment import (
     BUDGET_MARGIN,
-    GUARDED,
     HIDDEN_CELL,
-    KERNEL_MARGIN,
     RAY_RUN_LIMIT,
     RUN_CELL,
-    GradedTest,
     GradingSettings,
-    LabResults,
+    grading_budget,
+    hidden_text,
+)
+from autograder.nbgrader_cell import GradedTest, LabResults, run_tests
+from autograder.nbgrader_course import (
+    KERNEL_MARGIN,
     collect,
     generate_assignment,
     gradebook_scores,
-    grading_budget,
-    hidden_text,
     nbgrader,
-    run_tests,
     setup_course,
 )
+from autograder.nbgrader_hooks import GUARDED
 from autograder.release import BEGIN, END, ReleaseError, strip_solutions
 from autograder.suite import load_graded_suite
 

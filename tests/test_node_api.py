@@ -689,7 +689,7 @@ class Echo(Node):
 
 def test_a_message_storm_stops_the_run_early_with_who_sent_what() -> None:
     from labs.runtime.lab import no_node_errors
-    from labs.runtime.sim import MAX_SENDS_PER_SECOND
+    from labs.runtime.simnodes import MAX_SENDS_PER_SECOND
 
     result = run_peers(Echo, nodes=2)
     end = result.trace[-1]

@@ -33,7 +33,7 @@ from labs.pictures import (
     unregister_view,
     write_html,
 )
-from labs.pictures.model import DUPLICATE, OUTCOMES, REORDERED
+from labs.pictures.picture import DUPLICATE, OUTCOMES, REORDERED
 from labs.runtime.lab import RunResult
 from labs.runtime.run import run
 from labs.runtime.schedule import load
@@ -367,7 +367,8 @@ def test_a_raft_trace_file_gets_its_time_line_in_a_fresh_process(tmp_path: Path)
 def test_the_graders_picture_of_a_failed_raft_test_has_the_time_line(tmp_path: Path) -> None:
     """The feedback a student gets for the figure 8 bug: the picture shows the terms, and the
     leader the finding names is drawn leading the term it names."""
-    from autograder.runner import run_test, write_pictures
+    from autograder.failure_report import write_pictures
+    from autograder.runner import run_test
     from autograder.suite import load_suite
 
     suite = load_suite("raft")

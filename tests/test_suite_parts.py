@@ -21,8 +21,10 @@ from click.testing import CliRunner
 from test_grade import _gradescope_ok
 
 from autograder import suite as suite_module
-from autograder.classroom import Row, grade_all_command, grade_job, pack, write_csv
+from autograder.classroom import grade_all_command
 from autograder.grade import grade
+from autograder.gradebook import Row, write_csv
+from autograder.grading_job import grade_job, pack
 from autograder.suite import (
     Part,
     SuiteError,

@@ -64,12 +64,12 @@ class KVClerk(Clerk):
 FAULTS_OFF = '''
 """No retries and no duplicate detection, and one line that switches the network's faults off in
 every runtime module it can reach."""
-import labs.runtime.ray_host
-import labs.runtime.sim
+import labs.runtime.ray_actor
+import labs.runtime.simnodes
 from labs.rpc import node as reference
 from labs.rpc.node import AppendRequest, PutRequest, Retry
 
-labs.runtime.sim.fate = labs.runtime.ray_host.fate = lambda rng, net: [0.0]
+labs.runtime.simnodes.fate = labs.runtime.ray_actor.fate = lambda rng, net: [0.0]
 
 
 class KVServer(reference.KVServer):
@@ -145,11 +145,11 @@ MEASURES_ITSELF = HIDES_ITS_TABLE.replace('''
 
 KVClerk = reference.KVClerk''', '''
 
-import labs.runtime.common
+import labs.runtime.hosting
 import labs.runtime.nodeside
 
 # Whatever measures the fields in this process says they are empty.
-labs.runtime.common.state_size = labs.runtime.nodeside.state_size = lambda node: 0
+labs.runtime.hosting.state_size = labs.runtime.nodeside.state_size = lambda node: 0
 KVClerk = reference.KVClerk''')
 
 

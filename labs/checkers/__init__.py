@@ -5,13 +5,25 @@ smallest piece of the data that shows it.
 
 * Linearizability of a client history against a model: :func:`check_linearizability`, the
   models :data:`KV`, :func:`register` and :data:`VERSIONED_KV`, and :func:`read_history` for the
-  runtime's histories and those of Jepsen and Porcupine.
+  runtime's histories and those of Jepsen and Porcupine; :func:`linearizability_findings`, the
+  verdict as a lab check reports it.
+* Operations of a history or a trace, each invocation with its completion: :func:`pair_calls`,
+  :func:`pair_trace_calls`.
 * Strict serializability of a history of transactions: :func:`check_strict_serializability`.
 * Invariants a lab declares over a trace: :class:`Invariant`, :func:`check_invariants`,
   :func:`as_check` (an invariant as a lab check).
 """
 
-from .history import UNKNOWN, HistoryError, Input, Operation, from_history
+from .findings import linearizability_findings
+from .history import (
+    UNKNOWN,
+    HistoryError,
+    Input,
+    Operation,
+    from_history,
+    pair_calls,
+    pair_trace_calls,
+)
 from .importers import read_history
 from .invariants import (
     Invariant,
@@ -39,6 +51,7 @@ __all__ = [
     "LinearizabilityResult", "Model", "Operation", "SerializabilityReport", "Txn",
     "TxnHistoryError", "TxnOp", "Violation", "all_agree", "as_check", "at_most_one_per",
     "by_key", "check_invariants", "check_linearizability", "check_strict_serializability",
-    "describe_event", "from_history", "load_txns", "log_matches", "output_equals",
-    "read_history", "register", "txn_from_dict", "txns_from_dicts",
+    "describe_event", "from_history", "linearizability_findings", "load_txns", "log_matches",
+    "output_equals", "pair_calls", "pair_trace_calls", "read_history", "register",
+    "txn_from_dict", "txns_from_dicts",
 ]

@@ -1,7 +1,9 @@
 """Operations: a client history turned into intervals, the unit the linearizability checker reads.
 
 A history records each client operation twice, when it was invoked and when it completed. The
-checker wants one record per operation with both times; this module pairs them up.
+checker wants one record per operation with both times; this module pairs them up, and is the
+one place that does: :func:`pair_calls` (a history) and :func:`pair_trace_calls` (a trace) give
+each invocation with its completion to every check, checker and picture that reads operations.
 
 * An operation that completed ``ok`` has a known output and a return time.
 * An operation that ``fail``-ed certainly did not happen: it is left out.
@@ -13,9 +15,9 @@ checker wants one record per operation with both times; this module pairs them u
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 
 class _Unknown:
@@ -87,34 +89,69 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+E = TypeVar("E", bound=Mapping[str, Any])
+
+HISTORY_ENDS = ("ok", "fail", "info")
+"""The entry types that complete an operation in a client history."""
+TRACE_ENDS = ("complete",)
+"""The event type that completes an operation in a trace."""
+
+
+def pair_calls(history: Iterable[E], source: str | None = None) -> Iterator[tuple[E, E | None]]:
+    """Each operation of a client history (the runtime's format, see ``labs.runtime.trace``) as
+    ``(invocation, completion)``, matched by ``index``: in the order the operations completed,
+    then ``(invocation, None)`` for each one that never did, in the order they were invoked.
+
+    Without ``source``, a completion of an operation never invoked is passed over. With it (the
+    history's name in messages) the history must be well formed: an entry that is not raises
+    :class:`HistoryError` naming its line.
+    """
+    return _pair(history, HISTORY_ENDS, source)
+
+
+def pair_trace_calls(events: Iterable[E]) -> Iterator[tuple[E, E | None]]:
+    """The same pairs read straight from a trace's ``invoke`` and ``complete`` events (every
+    other event is passed over), for readers that go through the trace once."""
+    return _pair(events, TRACE_ENDS, None)
+
+
+def _pair(entries: Iterable[E], ends: tuple[str, ...], source: str | None) -> Iterator[tuple[E, E | None]]:
+    running: dict[Any, E] = {}
+    for line, e in enumerate(entries, 1):
+        kind = e.get("type")
+        if source is not None:
+            _check_entry(e, line, source, running)
+        if kind == "invoke":
+            running[e["index"]] = e
+        elif kind in ends and e["index"] in running:
+            yield running.pop(e["index"]), e
+    for call in running.values():
+        yield call, None
+
+
+def _check_entry(e: Mapping[str, Any], line: int, source: str, running: Mapping[Any, Any]) -> None:
+    kind = e.get("type")
+    if kind != "invoke" and kind not in HISTORY_ENDS:
+        raise HistoryError(source, line, f"type must be invoke, ok, fail or info, not {kind!r}")
+    for field in ("index", "time", "f"):
+        if field not in e:
+            raise HistoryError(source, line, f"entry has no {field!r}: {dict(e)}")
+    if kind == "invoke" and e["index"] in running:
+        raise HistoryError(source, line, f"operation {e['index']} is invoked twice")
+    if kind != "invoke" and e["index"] not in running:
+        raise HistoryError(source, line, f"{kind} of operation {e['index']}, which was never invoked")
+
+
 def from_history(entries: Iterable[Mapping[str, Any]], source: str = "history") -> list[Operation]:
     """Operations from a history in the runtime's format (see ``labs.runtime.trace``).
 
     Each entry has ``index`` (pairs an invocation with its completion), ``process``, ``type``
-    (``invoke``, ``ok``, ``fail`` or ``info``), ``f``, ``key``, ``value`` and ``time``.
+    (``invoke``, ``ok``, ``fail`` or ``info``), ``f``, ``key``, ``value`` and ``time``. An
+    operation that failed is left out; one that ended ``info`` or never ended has an unknown
+    outcome.
     """
-    invoked: dict[Any, tuple[int, Mapping[str, Any]]] = {}
-    ops: list[Operation] = []
-    for line, e in enumerate(entries, 1):
-        kind = e.get("type")
-        if kind not in ("invoke", "ok", "fail", "info"):
-            raise HistoryError(source, line, f"type must be invoke, ok, fail or info, not {kind!r}")
-        for field in ("index", "time", "f"):
-            if field not in e:
-                raise HistoryError(source, line, f"entry has no {field!r}: {dict(e)}")
-        if kind == "invoke":
-            if e["index"] in invoked:
-                raise HistoryError(source, line, f"operation {e['index']} is invoked twice")
-            invoked[e["index"]] = (line, e)
-            continue
-        if e["index"] not in invoked:
-            raise HistoryError(source, line, f"{kind} of operation {e['index']}, which was never invoked")
-        _, call = invoked.pop(e["index"])
-        if kind == "fail":
-            continue
-        ops.append(_operation(call, e if kind == "ok" else None))
-    for _, call in invoked.values():
-        ops.append(_operation(call, None))  # never completed: unknown outcome
+    ops = [_operation(call, done if done is not None and done["type"] == "ok" else None)
+           for call, done in pair_calls(entries, source) if done is None or done["type"] != "fail"]
     return sorted(ops, key=lambda o: o.call)
 
 

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from labs.runtime.trace import history_from_trace
+
 from .history import UNKNOWN, HistoryError, Input, Operation, from_history
 
 Format = Literal["auto", "native", "edn", "jepsen-log"]
@@ -99,8 +101,6 @@ def _native(lines: list[str], source: str) -> list[Operation]:
             raise HistoryError(source, number, "each line must be a JSON object")
         entries.append(entry)
     if entries and entries[0].get("type") == "run":  # a whole trace
-        from labs.runtime.trace import history_from_trace
-
         entries = history_from_trace(entries)
     return from_history(entries, source)
 

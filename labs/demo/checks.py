@@ -1,7 +1,7 @@
 """The demo lab's checks, read from a finished run's trace and history (never from live nodes).
 
 ``counter_is_consistent`` checks conditions every linearizable counter history meets; the full
-linearizability checker lives in the autograder.
+linearizability checker lives in :mod:`labs.checkers`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
+from labs.checkers.history import pair_calls
 from labs.runtime.lab import RunResult
 
 
@@ -18,16 +19,8 @@ def no_node_errors(run: RunResult) -> list[str]:
 
 
 def _ok_ops(run: RunResult) -> list[dict[str, Any]]:
-    invoked: dict[int, dict[str, Any]] = {}
-    ops = []
-    for h in run.history:
-        if h["type"] == "invoke":
-            invoked[h["index"]] = h
-        elif h["type"] == "ok":
-            start = invoked[h["index"]]
-            ops.append({"f": h["f"], "value": h["value"], "start": start["time"],
-                        "end": h["time"], "client": h["client"]})
-    return ops
+    return [{"f": h["f"], "value": h["value"], "start": call["time"], "end": h["time"], "client": h["client"]}
+            for call, h in pair_calls(run.history) if h is not None and h["type"] == "ok"]
 
 
 def _show(op: dict[str, Any]) -> str:

@@ -9,17 +9,20 @@ messages and the runtime's ``file`` events.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from labs.checkers.history import pair_calls
 from labs.runtime.lab import Finding, RunResult
 from labs.runtime.lab import no_node_errors as any_errors
 
 from .attempts import COORDINATOR, attempts, job_times, messages, task_sends
+from .client import digest
 from .corpus import read_books
-from .mr import load_app, sequential
+from .mr import ihash, load_app, output_name, sequential
 
 FINAL = re.compile(r"mr-(out-\d+|\d+-\d+)")
 """Names readers trust: intermediate files (``mr-3-1``) and outputs (``mr-out-1``)."""
@@ -36,12 +39,9 @@ def no_node_errors(run: RunResult) -> list[str]:
 
 
 def _job(run: RunResult) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The job's invocation and its completion (``None`` when it never completed)."""
-    history = run.history
-    invoke = next((h for h in history if h["type"] == "invoke"), None)
-    done = next((h for h in history if invoke is not None and h["index"] == invoke["index"]
-                 and h["type"] != "invoke"), None)
-    return invoke, done
+    """The job's invocation and its completion (``None`` when it never completed): the first
+    operation invoked, as a run submits one job."""
+    return min(pair_calls(run.history), key=lambda call: call[0]["index"], default=(None, None))
 
 
 def job_completes(run: RunResult) -> list[str]:
@@ -103,7 +103,7 @@ def reduces_after_maps(run: RunResult) -> list[str]:
 @lru_cache(maxsize=16)
 def expected(app: str, corpus: str) -> tuple[str, ...]:
     """The sorted output lines of a sequential run (of the application the app says to match)."""
-    module: Any = __import__(f"labs.mapreduce.apps.{load_app(app).name}", fromlist=["x"])
+    module: Any = importlib.import_module(f"labs.mapreduce.apps.{load_app(app).name}")
     inputs = {f"input/{name}": text for name, text in read_books(corpus).items()}  # as the client names them
     return tuple(sequential(getattr(module, "SEQUENTIAL", app), inputs))
 
@@ -154,9 +154,6 @@ def output_correct(run: RunResult) -> list[str]:
 
 def _compare_digests(files: dict[str, Any], want: list[str], reduces: int) -> list[str]:
     """A big output, reported as digests: each ``mr-out-r`` must hold partition r's lines."""
-    from .client import digest
-    from .mr import ihash, output_name
-
     parts: dict[str, list[str]] = {output_name(r): [] for r in range(reduces)}
     for line in want:
         parts[output_name(ihash(line.partition(" ")[0]) % reduces)].append(line)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -97,8 +98,6 @@ class _Plain:
     files: Any = None
 
     def __init__(self) -> None:
-        import random
-
         self.random = random.Random(0)
 
     def spend(self, seconds: float) -> None:

@@ -19,22 +19,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import builtin_views
+from .build import build_picture
 from .dashboard import Dashboard
 from .html import iframe_html, js_source, render_html, write_html, write_js
 from .load import TraceError, check_events, read_events
-from .model import Mark, Message, Operation, PartitionSpan, Picture, Span, build_picture
+from .picture import Mark, Message, Operation, PartitionSpan, Picture, Span
 from .source import Source, events_of, picture_of
-from .views import (
-    Level,
-    Point,
-    Segment,
-    Timeline,
-    Track,
-    View,
-    register_view,
-    unregister_view,
-    views_for,
-)
+from .timeline import Level, Point, Segment, Timeline, Track
+from .views import View, register_view, unregister_view, views_for
 
 if TYPE_CHECKING:
     from .control import ControlPanel
@@ -78,11 +70,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The widgets import ipywidgets and anywidget: only when a notebook asks for them.
     if name == "TraceWidget":
-        from .widget import TraceWidget
+        from .widget import TraceWidget  # imports anywidget: kept out of start-up
 
         return TraceWidget
     if name == "ControlPanel":
-        from .control import ControlPanel
+        from .control import ControlPanel  # imports ipywidgets: kept out of start-up
 
         return ControlPanel
     raise AttributeError(f"module 'labs.pictures' has no attribute {name!r}")

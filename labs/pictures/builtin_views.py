@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 from labs.runtime.trace import Event
 
-from .model import Picture
-from .views import Point, Segment, Timeline, Track, register_view
+from .picture import Picture
+from .timeline import Point, Segment, Timeline, Track
+from .views import register_view
 
 
 class LogLines:

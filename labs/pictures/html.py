@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .model import Picture
+from .picture import Picture
 
 JS_FILE = Path(__file__).with_name("pictures.js")
 SCRIPT_TYPE = "application/vnd.ds-picture"

@@ -2,7 +2,7 @@
  *
  * No library, no network: this one file is inlined into each standalone page (or shared by all
  * the pages of a site or a feedback bundle, as pictures.js beside them) and is the front end of
- * the JupyterLab widget. Python (labs/pictures/model.py) has already decided what everything
+ * the JupyterLab widget. Python (labs/pictures/build.py) has already decided what everything
  * means; this file only lays it out and draws it, on canvas so that 20,000 events stay smooth.
  *
  *   DSPictures.render(element, payload, {onSelect}) -> a picture object (see `api` below)

@@ -1,4 +1,4 @@
-"""Anything a student may hold after a run, turned into a :class:`~labs.pictures.model.Picture`."""
+"""Anything a student may hold after a run, turned into a :class:`~labs.pictures.picture.Picture`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 from labs.runtime.lab import RunResult
 from labs.runtime.trace import Event
 
+from .build import build_picture
 from .load import TraceError, check_events, read_events
-from .model import Picture, build_picture
+from .picture import Picture
 
 Source = Picture | RunResult | Sequence[Event] | str | Path
 """A finished run, its trace (a list of events), a trace file's path, or a picture already built."""

@@ -24,7 +24,7 @@ import traitlets
 
 from .display import live_widgets
 from .html import iframe_html, js_source
-from .model import Picture
+from .picture import Picture
 from .source import Source, picture_of
 
 # pictures.js defines DSPictures on globalThis; the module below hands it the widget's element.
@@ -50,7 +50,7 @@ class TraceWidget(anywidget.AnyWidget):
     """A run's space-time diagram and dashboard, live in JupyterLab.
 
     ``TraceWidget(result)`` takes a :class:`~labs.runtime.lab.RunResult`, a list of trace events,
-    the path of a trace file or a :class:`~labs.pictures.model.Picture`; :meth:`show` draws
+    the path of a trace file or a :class:`~labs.pictures.picture.Picture`; :meth:`show` draws
     another run in the same widget.
     """
 

@@ -1,4 +1,4 @@
-"""What the Raft lab's tests check, reading a finished run's trace only (see :mod:`.view`).
+"""What the Raft lab's tests check, reading a finished run's trace only (see :mod:`.parse`).
 
 Safety (every test): at most one leader per term, the same entry at the same index on every
 node (state machine safety, which with the entry's term is log matching on committed entries),
@@ -26,7 +26,7 @@ from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadab
 
 from .harness import chain
 from .kv import kv_operations_complete, linearizable_kv
-from .view import APPLY, RaftView, view
+from .parse import APPLY, RaftRun, parse_run
 
 LEADER_BOUND = 2.5
 """Seconds within which a majority that can talk must have a leader (about five election
@@ -119,7 +119,7 @@ def leader_commits_only_through_its_term(run: RunResult) -> list[str]:
     """The commitment rule of Figure 8: a leader of term U counts replicas only for entries of
     term U. So when a leader applies an entry of an earlier term that nobody had committed
     before its election, it applies, in the same step, an entry of term U at or after it."""
-    v = view(run)
+    v = parse_run(run)
     first: dict[int, float] = {}
     for a in v.applies:
         first.setdefault(a.index, a.t)
@@ -150,7 +150,7 @@ def leader_when_majority_connected(run: RunResult) -> list[str]:
     """Whenever a majority of servers is up and can all talk to each other for LEADER_BOUND
     seconds, one of them is, at some moment of that time, a leader of the highest term among
     them."""
-    v = view(run)
+    v = parse_run(run)
     times = sorted({t for changes in v.states.values() for t, _, _ in changes})
     for i, net in enumerate(v.networks):
         until = v.networks[i + 1].t if i + 1 < len(v.networks) else v.end
@@ -167,13 +167,13 @@ def leader_when_majority_connected(run: RunResult) -> list[str]:
     return []
 
 
-def _leads(v: RaftView, group: frozenset[str], t: float) -> bool:
+def _leads(v: RaftRun, group: frozenset[str], t: float) -> bool:
     states = {n: v.state_at(n, t) for n in group}
     top = max(term for term, _ in states.values())
     return any(role == "leader" and term == top for term, role in states.values())
 
 
-def _states_text(v: RaftView, group: frozenset[str], a: float, b: float) -> str:
+def _states_text(v: RaftRun, group: frozenset[str], a: float, b: float) -> str:
     rows = [f"t={t:.3f}  {n}  term {term}  {role}" for n in sorted(group)
             for t, term, role in v.states.get(n, []) if a - 1.0 <= t <= b]
     return "\n".join(sorted(rows)[:40])
@@ -182,7 +182,7 @@ def _states_text(v: RaftView, group: frozenset[str], a: float, b: float) -> str:
 def one_election_when_nothing_fails(run: RunResult) -> list[str]:
     """On a network that loses nothing and with no faults, once a leader is elected nobody
     stands for election again: heartbeats keep every follower quiet."""
-    v = view(run)
+    v = parse_run(run)
     if not v.elected:
         return [Finding("no leader was ever elected")]
     first = v.elected[0]
@@ -198,7 +198,7 @@ def one_election_when_nothing_fails(run: RunResult) -> list[str]:
 
 def no_leader_without_majority(run: RunResult) -> list[str]:
     """A node becomes leader only if it could reach a majority while it was a candidate."""
-    v = view(run)
+    v = parse_run(run)
     for e in v.elected:
         since = max((t for t, term, role in v.states.get(e.node, [])
                      if t <= e.t and role == "candidate" and term == e.term), default=e.t)
@@ -216,7 +216,7 @@ def no_leader_without_majority(run: RunResult) -> list[str]:
 def no_commit_without_majority(run: RunResult) -> list[str]:
     """An entry is first applied (committed) only by a node that could reach a majority since
     its command was submitted."""
-    v = view(run)
+    v = parse_run(run)
     seen: set[int] = set()
     for a in v.applies:
         if a.index in seen:
@@ -237,7 +237,7 @@ def every_node_catches_up(run: RunResult) -> list[str]:
     a second before the end. (A new leader learns that entries of earlier terms are committed
     only when one of its own term is, the Figure 8 rule: with no client command after its
     election it rightly stays behind what an earlier leader committed, and so do its followers.)"""
-    v = view(run)
+    v = parse_run(run)
     progress = v.progress()
     lives = {n: max((life for _, m, life, _ in progress if m == n), default=-1) for n in v.servers}
     final = next((e for e in reversed(v.elected) if v.state_at(e.node, v.end) == (e.term, "leader")), None)
@@ -256,7 +256,7 @@ def every_node_catches_up(run: RunResult) -> list[str]:
 
 def commands_committed_where_acknowledged(run: RunResult) -> list[str]:
     """Each command whose client was told "applied at index i" is the entry applied at i."""
-    v = view(run)
+    v = parse_run(run)
     at: dict[int, str] = {}
     for a in v.applies:
         at.setdefault(a.index, a.command)
@@ -274,7 +274,7 @@ def client_operations_complete(share: float) -> Check:
     """At least ``share`` of the client operations are committed in time."""
 
     def check(run: RunResult) -> list[str]:
-        v = view(run)
+        v = parse_run(run)
         if not v.completed:
             return [Finding("no client operation ended at all")]
         ok = sum(1 for _, done in v.completed if done.get("outcome") == "ok")
@@ -293,7 +293,7 @@ def client_operations_complete(share: float) -> Check:
 def far_behind_follower_catches_up_quickly(run: RunResult) -> list[str]:
     """After the final heal, each server holds every entry committed by then after at most
     CATCH_UP_MESSAGES messages have reached it (fast backup, not one entry per round trip)."""
-    v = view(run)
+    v = parse_run(run)
     heal = run.schedule.end()
     progress = v.progress()
     committed = max((i for t, _, _, i in progress if t <= heal), default=0)
@@ -327,7 +327,7 @@ def snapshots_match_the_log(run: RunResult) -> list[str]:
     """Every snapshot installed at index I holds exactly the commands committed at 1..I (its
     state is a hash of them): a snapshot sent with the wrong index, or taken from the wrong
     state, would make a node skip or repeat commands."""
-    v = view(run)
+    v = parse_run(run)
     commands: dict[int, str] = {}
     for a in v.applies:
         commands.setdefault(a.index, a.command)
@@ -361,7 +361,7 @@ def log_stays_bounded(run: RunResult) -> list[str]:
     Where the grader runs each server in a process of its own, the memory is what that process
     holds, read from outside it: what counts is how much it grew since the first sample of its
     incarnation (a process starts with the runtime's own megabytes)."""
-    v = view(run)
+    v = parse_run(run)
     samples = [e for e in run.trace if e.get("type") == "memory" and e.get("node") in v.servers]
     if not samples:
         return [Finding("no memory samples in the trace: the test must set memory_every")]
@@ -394,7 +394,7 @@ def messages_bounded(run: RunResult) -> list[str]:
     ELECTION_MESSAGES per follower, and after it the servers send at most
     IDLE_MESSAGES_PER_SECOND per follower per second plus MESSAGES_PER_ENTRY per follower per
     committed entry."""
-    v = view(run)
+    v = parse_run(run)
     if not v.elected:
         return [Finding("no leader was ever elected")]
     followers = len(v.servers) - 1

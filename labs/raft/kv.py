@@ -9,17 +9,18 @@ sequence number), so that a retried append is not appended twice.
 
 This module holds what the tests and your code share: the two messages, the command
 encoding, the clients' workloads and the checks. Every history is checked with the
-linearizability checker against a key-value store (get / put / append).
+linearizability checker (:mod:`labs.checkers`) against a key-value store (get / put / append).
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
+from labs.checkers.findings import linearizability_findings
+from labs.checkers.history import pair_calls
+from labs.checkers.standard_models import KV
 from labs.runtime.lab import Check, Finding, RunResult
 from labs.runtime.node import Op
 
@@ -92,41 +93,20 @@ def kv_appends(rng: random.Random, client: int) -> Op:
 # -- checks -------------------------------------------------------------------------------
 
 
-def _operations(run: RunResult) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    calls: dict[int, dict[str, Any]] = {}
-    for h in run.history:
-        if h["type"] == "invoke":
-            calls[h["index"]] = h
-        elif h["index"] in calls:
-            yield calls.pop(h["index"]), h
-
-
 def linearizable_kv(run: RunResult) -> list[str]:
     """The clients' history is linearizable as a key-value store (get / put / append)."""
-    from labs.checkers import KV, check_linearizability
-
-    result = check_linearizability(run.history, KV, timeout=20.0)
-    if result.verdict == "ok":
-        return []
-    if result.verdict == "unknown":
-        return [Finding("the linearizability check ran out of time (the history is too tangled to "
-                        "decide: are operations taking very long?)", result.explain())]
-    cx = result.counterexample
-    assert cx is not None
-    first = result.explain().splitlines()[-1]
-    return [Finding(f"not linearizable ({cx.partition}): {first} (is every request executed once, "
-                    "in log order, and answered only by the server that started it, once committed?)",
-                    result.explain(), result.to_html())]
+    return linearizability_findings(run.history, KV, hint="is every request executed once, in log "
+                                    "order, and answered only by the server that started it, once committed?")
 
 
 def kv_operations_complete(share: float) -> Check:
     """At least ``share`` of the clients' operations complete in time."""
 
     def check(run: RunResult) -> list[str]:
-        ops = list(_operations(run))
+        ops = [end for _, end in pair_calls(run.history) if end is not None]
         if not ops:
             return [Finding("no client operation ended at all")]
-        done = sum(1 for _, end in ops if end["type"] == "ok")
+        done = sum(1 for end in ops if end["type"] == "ok")
         if done >= share * len(ops):
             return []
         return [Finding(f"only {done} of {len(ops)} operations completed ({done / len(ops):.0%}, expected "

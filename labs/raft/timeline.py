@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from labs.pictures import Level, Picture, Point, Segment, Timeline, Track, register_view
 from labs.runtime.trace import Event
 
-from .view import APPLY, LEADER, STATE
+from .parse import APPLY, LEADER, STATE
 
 INSTALL = re.compile(r"^raft install index=(\d+) term=(\d+)\b")
 """Part D: the harness's line for a snapshot handed to the state machine (it has applied up to

@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from labs.checkers.findings import linearizability_findings
+from labs.checkers.history import pair_calls
+from labs.checkers.linearizability import check as check_linearizability
+from labs.checkers.standard_models import VERSIONED_KV
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadable_memory
 
 
@@ -19,12 +23,8 @@ def _ops(run: RunResult) -> Iterator[dict[str, Any]]:
 
 
 def _completed(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    calls: dict[int, dict[str, Any]] = {}
-    for h in history:
-        if h["type"] == "invoke":
-            calls[h["index"]] = h
-        elif h["index"] in calls:
-            call = calls.pop(h["index"])
+    for call, h in pair_calls(history):
+        if h is not None:
             yield {"f": call["f"], "key": call["key"], "value": call["value"], "type": h["type"],
                    "out": h["value"], "start": call["time"], "end": h["time"],
                    "index": h["index"], "client": call["client"]}
@@ -32,18 +32,7 @@ def _completed(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def linearizable(run: RunResult) -> list[str]:
     """The history is linearizable as a versioned key-value store."""
-    from labs.checkers import VERSIONED_KV, check_linearizability
-
-    result = check_linearizability(run.history, VERSIONED_KV, timeout=20.0)
-    if result.verdict == "ok":
-        return []
-    if result.verdict == "unknown":
-        return [Finding("the linearizability check ran out of time (the history is too tangled "
-                        "to decide: are operations taking very long?)", result.explain())]
-    cx = result.counterexample
-    assert cx is not None
-    first = result.explain().splitlines()[-1]
-    return [Finding(f"not linearizable ({cx.partition}): {first}", result.explain(), result.to_html())]
+    return linearizability_findings(run.history, VERSIONED_KV)
 
 
 def most_operations_complete(share: float) -> Check:
@@ -180,8 +169,6 @@ def serves_again_after_disk_loss(run: RunResult) -> list[str]:
     """After a restart without its disk the server starts empty and serves again: what happens
     from the restart on is linearizable from an empty store (operations still running at the
     restart may or may not have taken effect)."""
-    from labs.checkers import VERSIONED_KV, check_linearizability
-
     restarts = [e["t"] for e in run.trace if e["type"] == "restart" and e.get("node") == "n1"]
     if not restarts:
         return [Finding("the schedule never restarted the server")]

@@ -1,14 +1,13 @@
 """The lab runtime: the node API, fault schedules, traces, and the two runtimes.
 
-Pure Python: nothing here imports Ray or Jupyter at module level (only ``ray_runtime`` imports Ray,
-and only when a Ray run is asked for).
+Pure Python: nothing here imports Ray or Jupyter at module level (only the Ray runtime's modules
+import Ray, and only when a Ray run is asked for).
 """
 
 from .codec import Codec, SerializationError
-from .common import NodeError
 from .lab import Lab, RunResult, Workload, get_lab, lab_names
 from .network import Delay, Network
-from .node import Clerk, Node, NodeDefinitionError, Op, Storage, TimerId, on, on_timer
+from .node import Clerk, Node, NodeDefinitionError, NodeError, Op, Storage, TimerId, on, on_timer
 from .run import run
 from .schedule import Schedule, ScheduleError, builder, library, load, loads, parse
 from .sim import Simulation, first_difference, run_sim

@@ -31,6 +31,7 @@ import json
 import math
 import typing
 from collections.abc import Iterable
+from types import UnionType
 from typing import Any
 
 JSON = Any
@@ -275,6 +276,4 @@ def unsendable_annotations(t: type, _seen: set[type] | None = None) -> list[str]
 
 
 def _is_union(origin: object) -> bool:
-    import types
-
-    return origin is types.UnionType
+    return origin is UnionType

@@ -71,6 +71,10 @@ class Files(Protocol):
         ...
 
 
+FILE_OPERATIONS = frozenset({"read", "write", "rename", "remove", "exists", "list"})
+"""The methods of :class:`Files`: what a node's process, which may say anything, may call by name."""
+
+
 class Work(Protocol):
     """What a work's function is given (its first argument)."""
 

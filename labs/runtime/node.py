@@ -57,6 +57,10 @@ class NodeDefinitionError(TypeError):
     """A node class that cannot work; the message says how to fix it."""
 
 
+class NodeError(RuntimeError):
+    """A node used the API wrongly (unknown destination, no handler, bad timer...)."""
+
+
 @dataclass(frozen=True)
 class Op:
     """One client operation, issued by the workload driver to a clerk.

@@ -29,24 +29,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .codec import Codec, SerializationError
-from .common import (
-    NodeError,
-    check_result,
-    check_send,
-    check_timer,
-    cluster_classes,
-    describe,
-    format_error,
-    state_size,
-)
-from .node import Clerk, Node, Op, Storage, TimerId
+from .hosting import check_result, check_send, check_timer, describe, format_error, state_size
+from .lab import Lab
+from .node import Clerk, Node, NodeError, Op, Storage, TimerId
+from .node_classes import cluster_classes
 from .simwork import SimWork
-
-if TYPE_CHECKING:
-    from .lab import Lab
 
 Effect = tuple[Any, ...]
 Reply = tuple[list[Effect], "str | None", Any]

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .common import NodeError, class_path, cluster_classes, format_error
+from .hosting import format_error
 from .lab import Lab, load_submission
 from .mounts import (
     CLONE,
@@ -57,7 +57,8 @@ from .mounts import (
     read_only_elsewhere,
 )
 from .mounts import IsolationError as IsolationError
-from .node import Clerk, Node
+from .node import Clerk, Node, NodeError
+from .node_classes import class_path, cluster_classes
 from .nodeside import NodeSide, World
 from .worker import (
     RUN_CPU,
@@ -68,6 +69,7 @@ from .worker import (
     RemoteNode,
     process_cpu,
     process_memory,
+    serve,
 )
 
 TMPFS = "size=64m,mode=1777"
@@ -312,8 +314,6 @@ def _classes(config: dict[str, Any]) -> tuple[type[Node], type[Clerk] | None]:
 
 def _node(config: dict[str, Any], name: str, loaded: tuple[type[Node], type[Clerk] | None], frames: Frames) -> None:
     """Serve events as node ``name``."""
-    from .worker import serve
-
     server, clerk = loaded
     classes, codec = cluster_classes(server, clerk, config["servers"], config["clients"])
     servers = tuple(config["servers"])

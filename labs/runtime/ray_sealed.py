@@ -1,6 +1,6 @@
 """Graded Ray runs: the node's code runs in a sealed child of its Ray process, never in it.
 
-In a graded run (``run_ray(..., sealed=True)``) each Ray actor (:class:`.ray_host.NodeHost`) runs
+In a graded run (``run_ray(..., sealed=True)``) each Ray actor (:class:`.ray_actor.NodeHost`) runs
 runtime code only. It starts a :mod:`.nursery` of its own, which forks the node's process into
 namespaces that reach nothing but one socket back to the actor (no network, no other process,
 every folder read-only but a private ``/tmp``), exactly as in the grader's simulator runs. The
@@ -29,23 +29,56 @@ import json
 import math
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from .common import NodeError
-from .files import _text, check_name
+from .clock import Clock
+from .files import FILE_OPERATIONS, DirFiles, _text, check_name
+from .node import NodeError, Op
 from .nodeside import CallRefused, Effect
 from .nursery import IsolationError, Nursery, ProcessNodes
-from .simfiles import FILE_OPERATIONS
+from .storage import FileDisk
+from .wire import Mesh
 from .worker import Budget, NodeHung, RemoteNode, RunAborted
-
-if TYPE_CHECKING:
-    from .node import Op
-    from .ray_host import NodeHost
 
 HANDLER_SECONDS = 10.0
 """Seconds of real time one event may take the node's process before it counts as hung."""
 NURSERY_POOL = 1
 """Node processes a host's nursery keeps ready: one, for a clerk replaced after a failure."""
+
+
+class Actor(Protocol):
+    """What a sealed node uses of the Ray actor that holds it (:class:`~labs.runtime.ray_actor.NodeHost`):
+    the run's facts, its disk, clock, links and shared files, and its link to the driver."""
+
+    name: str
+    servers: list[str]
+    clients: list[str]
+    params: dict[str, Any]
+    seed: int
+    incarnation: int
+    generation: int
+    """Bumps when the node object is replaced: stale timers and works do nothing."""
+    ids: int
+    """The counter of the ids of messages, timers and works, shared with the node's process."""
+    pending: int | None
+    """The clerk's operation in progress, by index."""
+    dead: bool
+    holding: list[tuple[str, int, str]] | None
+    """The messages of the event being handled: they leave when it is done."""
+    nursery: Nursery | None
+    disk: FileDisk
+    clock: Clock
+    mesh: Mesh
+    files: DirFiles
+
+    def t(self) -> float: ...
+    def emit(self, kind: str, **fields: Any) -> None: ...
+    def write(self, record: dict[str, Any]) -> None: ...
+    def route(self, dst: str, msg_type: str, body: Any) -> None: ...
+    def complete(self, outcome: str, value: Any) -> None: ...
+    def admits(self, src: str, mid: int, again: Callable[[], None]) -> bool: ...
+    def holds(self, again: Callable[[], None]) -> bool: ...
 
 
 def start_nursery() -> Nursery:
@@ -62,7 +95,7 @@ class _SharedFiles:
     """The run's shared files as a sealed node's process asks about them: its effects so far, then
     one question (see :mod:`.nodeside`), from a handler (the questions of
     :class:`~labs.runtime.files.Files`) or from a work (those of
-    :class:`~labs.runtime.simwork.WorkHost`); the Ray twin of :class:`~labs.runtime.simfiles.SlotFiles`.
+    :class:`~labs.runtime.simwork.WorkHost`); the Ray twin of :class:`~labs.runtime.simnodes.SlotFiles`.
     Everything asked is checked first: the node's process may say anything."""
 
     def __init__(self, node: SealedNode) -> None:
@@ -108,7 +141,7 @@ class _SharedFiles:
 class SealedNode:
     """The host's side of one sealed node process (see the module's docstring)."""
 
-    def __init__(self, host: NodeHost, config: dict[str, Any], source: str | None) -> None:
+    def __init__(self, host: Actor, config: dict[str, Any], source: str | None) -> None:
         self.host = host
         self.peers = set(host.servers) | set(host.clients)
         self.nursery: Nursery = host.nursery or start_nursery()
@@ -305,4 +338,4 @@ def _seconds(wait: object) -> bool:
     return type(wait) in (int, float) and 0 <= wait < math.inf  # type: ignore[operator]
 
 
-__all__ = ["SealedNode"]
+__all__ = ["Actor", "SealedNode", "start_nursery"]

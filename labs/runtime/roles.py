@@ -18,8 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from .common import NodeError
-from .node import Node
+from .node import Node, NodeError
 
 __all__ = ["RoleNode", "by_name"]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from .lab import Lab, RunResult, get_lab
+from .lab import Lab, RunResult, get_lab, load_submission
 from .schedule import Schedule, load
+from .sim import run_sim
 
 RUNTIMES = ("sim", "ray")
 
@@ -43,20 +46,14 @@ def run(
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     the_lab, the_schedule = resolve(lab, schedule, impl)
     if runtime == "sim":
-        from .sim import run_sim
-
         if the_lab.impl_source is not None:  # the simulator imports student code where it runs
-            import dataclasses
-            import tempfile
-
-            from .lab import load_submission
-
             server, clerk = load_submission(the_lab.impl_source, Path(tempfile.mkdtemp(prefix="submission-")))
             the_lab = dataclasses.replace(the_lab, node=server, clerk=clerk, impl_source=None)
 
         result = run_sim(the_lab, the_schedule, seed)
     else:
-        from .ray_runtime import run_ray  # imports Ray: only when asked for
+        # kept here: the Ray runtime (Ray, and the nursery's Linux-only calls) loads only for a Ray run
+        from .ray_runtime import run_ray
 
         result = run_ray(the_lab, the_schedule, seed, **ray_options)
     if trace is not None:

@@ -12,7 +12,8 @@ A schedule is a YAML or JSON document (or a :class:`Builder` chain in Python)::
 
 The whole format is documented on the site's runtime page. Times are seconds
 from the start of the run, in the simulator's virtual time or Ray's real time alike. Each kind of
-event is defined once, in :mod:`.faults`; this module reads and writes whole schedules.
+event is defined once, in :mod:`.faults`, and the ``random:`` section's repeated faults in
+:mod:`.random_faults`; this module reads and writes whole schedules.
 
 Two steps turn a document into faults:
 
@@ -55,6 +56,7 @@ from .faults import (
     fault_from_data,
 )
 from .network import CLEAN, Network, parse_network
+from .random_faults import RandomFault, random_fault_from_data
 from .validate import Checker, did_you_mean
 
 __all__ = [
@@ -92,67 +94,6 @@ class ScheduleError(ValueError):
 
 
 # -- the data -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RandomFault:
-    """A fault repeated ``every`` seconds from ``start`` on, lasting ``duration`` each time.
-
-    ``fault`` is ``partition`` (``target`` is ``random-halves``, ``majorities-ring``,
-    ``isolate-random`` or ``isolate-<role>``), ``crash`` or ``pause`` (``target`` is ``random``
-    or a role, such as ``leader``).
-    """
-
-    fault: str
-    every: float
-    duration: float
-    target: str
-    start: float = 0.0
-    disk: str = "keep"
-
-    def to_data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"every": self.every, self.fault: self.target, "for": self.duration}
-        if self.start:
-            out["start"] = self.start
-        if self.fault == "crash":
-            out["disk"] = self.disk
-        return out
-
-    def role(self) -> str | None:
-        """The role (or ``random``) each fault picks its node by; None for a shape of partition."""
-        if self.fault != "partition":
-            return self.target
-        return self.target[len("isolate-"):] if self.target.startswith("isolate-") else None
-
-    def draw(self, nodes: list[str], end: float, rng: random.Random) -> list[Event]:
-        """The concrete events up to ``end`` (the draws depend only on ``rng``)."""
-        out: list[Event] = []
-        t = self.start
-        while t + self.duration < end:
-            at = round(t + rng.uniform(0, (self.every - self.duration) / 2), 6)
-            stop = round(at + self.duration, 6)
-            if self.fault == "partition":
-                if self.target == "random-halves":
-                    shuffled = nodes[:]
-                    rng.shuffle(shuffled)
-                    half = len(nodes) // 2
-                    out.append(Partition(at, (tuple(sorted(shuffled[:half])), tuple(sorted(shuffled[half:])))))
-                elif self.target == "majorities-ring":
-                    out.append(Partition(at, kind="majorities-ring"))
-                else:
-                    out.append(Partition.isolating(at, self._who(nodes, rng)))
-                out.append(Heal(stop))
-            elif self.fault == "crash":
-                out.append(Crash(at, self._who(nodes, rng), self.disk))
-                out.append(Restart(stop, ALL))
-            else:
-                out.append(Pause(at, self._who(nodes, rng), self.duration))
-            t += self.every
-        return out
-
-    def _who(self, nodes: list[str], rng: random.Random) -> str:
-        role = self.role()
-        return rng.choice(nodes) if role == RANDOM or role is None else role
 
 
 @dataclass(frozen=True)
@@ -243,11 +184,6 @@ class Schedule:
 # -- parsing and checking -----------------------------------------------------------------
 
 TOP_KEYS = {"name", "description", "network", "events", "random", "duration", "seed"}
-RANDOM_FAULTS = {
-    "partition": "random-halves, majorities-ring, isolate-random or isolate-<role> (isolate-leader)",
-    "crash": "random or a role (leader)",
-    "pause": "random or a role (leader)",
-}
 
 
 def parse(data: Any, source: str = "schedule") -> Schedule:
@@ -290,7 +226,7 @@ def parse(data: Any, source: str = "schedule") -> Schedule:
         c.fail("random", "must be a list like [{every: 2.0, partition: random-halves, for: 1.0}]")
     else:
         for i, raw in enumerate(raw_random):
-            r = _random_fault(c, raw, f"random[{i}]")
+            r = random_fault_from_data(c, raw, f"random[{i}]")
             if r is not None:
                 randoms.append(r)
     if duration is not None:
@@ -301,37 +237,6 @@ def parse(data: Any, source: str = "schedule") -> Schedule:
     if c.problems:
         raise ScheduleError(c.problems, source)
     return Schedule(name, description, network, tuple(events), tuple(randoms), duration, seed)
-
-
-def _random_fault(c: Checker, raw: Any, where: str) -> RandomFault | None:
-    if not isinstance(raw, Mapping):
-        c.fail(where, f"must be a mapping like {{every: 2.0, crash: random, for: 1.0}}, got {raw!r}")
-        return None
-    kinds = [k for k in raw if k in RANDOM_FAULTS]
-    if len(kinds) != 1:
-        c.fail(where, f"give exactly one of {', '.join(RANDOM_FAULTS)}")
-        return None
-    kind = kinds[0]
-    c.keys(raw, {"every", "for", "start", kind} | ({"disk"} if kind == "crash" else set()), where)
-    target = raw[kind]
-    shapes = ("random-halves", "majorities-ring")
-    if not isinstance(target, str) or not target or (
-            kind == "partition" and target not in shapes and not target.startswith("isolate-")):
-        c.fail(f"{where}.{kind}", f"must be {RANDOM_FAULTS[kind]}, got {target!r}")
-    for key in ("every", "for"):
-        if key not in raw:
-            c.fail(f"{where}.{key}", "missing")
-    every = c.number(raw.get("every", 1.0), f"{where}.every", 0.0)
-    length = c.number(raw.get("for", 0.5), f"{where}.for", 0.0)
-    start = c.number(raw.get("start", 0.0), f"{where}.start", 0.0)
-    if every <= 0:
-        c.fail(f"{where}.every", "must be more than 0")
-    elif length >= every:
-        c.fail(f"{where}.for", f"each fault ({length:g}s) must end before the next one starts (every {every:g}s)")
-    disk = raw.get("disk", "keep")
-    if disk not in ("keep", "lose"):
-        c.fail(f"{where}.disk", f"must be keep or lose, got {disk!r}")
-    return RandomFault(kind, every, length, str(target), start, str(disk))
 
 
 def _check_pauses(events: Sequence[tuple[int, Event]], symbolic: Sequence[str]) -> list[str]:

@@ -7,7 +7,7 @@ then waits while the simulator moves virtual time on, and goes on when its momen
 thread runs at any moment (the simulator waits while the work runs), so a run stays exactly
 reproducible, and every file operation happens at its own moment: a read sees what other nodes
 wrote before it, a write truncates its file when it begins and fills it when it ends, and a crash
-in between leaves the part written so far (the simulator does that, see ``Simulation._crash``).
+in between leaves the part written so far (the simulator does that, see ``SimNodes._crash``).
 
 A crash (or the end of the run) cancels the work: its thread is woken with :class:`Cancelled`,
 which unwinds it without running anything more of the node's code.

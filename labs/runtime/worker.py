@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .common import NodeError, format_error
+from .hosting import format_error
+from .node import NodeError
 from .nodeside import CallRefused, Effect, NodeSide, Reply, World
 
 FRAME = struct.Struct("!I")

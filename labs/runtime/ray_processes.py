@@ -1,10 +1,11 @@
 """Where a Ray run's node processes come from: the hosts a driver starts, controls and kills.
 
 The driver (:mod:`.ray_runtime`) decides *what* happens in a run; a :class:`Hosts` decides *how*
-a node's process is started, told things and killed. Two kinds exist:
+a node's process (a :class:`~labs.runtime.ray_actor.NodeHost` actor) is started, told things and
+killed. Two kinds exist:
 
 * :class:`LocalHosts` (the default): Ray actors of the Ray instance this process is connected to.
-* ``autograder.sandbox.SandboxHosts``: the same actors, started by a helper process that runs as
+* ``autograder.sandbox_ray.SandboxHosts`` (the grader's): the same actors, started by a helper process that runs as
   another, unprivileged OS user with a Ray instance of its own. Only JSON text crosses between the
   driver and that helper, so the grader needs no Ray at all and never touches an object built by
   student code.
@@ -16,17 +17,26 @@ driver over its own loopback socket, whoever started the host.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import sys
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from .ray_actor import NodeHost
 
 WARM = 0
 """How many idle host processes to leave booting after each run (see :func:`keep_warm`)."""
 
 START_TIMEOUT = 120.0
 """Seconds to wait for an actor's process to start and call back (slow on a busy 2-core box)."""
+
+
+class RayRunError(RuntimeError):
+    """A Ray run could not be carried out (an actor never started, Ray is unreachable...)."""
 
 
 class HostError(RuntimeError):
@@ -96,7 +106,7 @@ class Hosts(ABC):
 
 
 class RayActorHost(Host):
-    """A :class:`~.ray_host.NodeHost` actor of the connected Ray instance."""
+    """A :class:`~labs.runtime.ray_actor.NodeHost` actor of the connected Ray instance."""
 
     def __init__(self, handle: Any, configure_ref: Any) -> None:
         self.handle = handle
@@ -117,7 +127,7 @@ class RayActorHost(Host):
         self.handle.control.remote(command)
 
     def kill(self) -> None:
-        import ray
+        import ray  # kept here: importing this module loads no Ray
 
         ray.kill(self.handle, no_restart=True)
 
@@ -156,7 +166,7 @@ class LocalHosts(Hosts):
 
     def driver_host(self) -> str:
         """Loopback, unless some Ray node lives on another machine and must call back to us."""
-        import ray
+        import ray  # kept here: importing this module loads no Ray
 
         addresses = {n.get("NodeManagerAddress") for n in _machines() if n.get("Alive")}
         if all(a is None or a.startswith("127.") or a == "localhost" for a in addresses):
@@ -166,9 +176,7 @@ class LocalHosts(Hosts):
 
 def ensure_ray(address: str | None = None) -> None:
     """Join ``address``, or start a local Ray on loopback unless one is already connected."""
-    import os
-
-    import ray
+    import ray  # kept here: importing this module loads no Ray
 
     if ray.is_initialized():
         return
@@ -190,6 +198,19 @@ def keep_warm(processes: int) -> None:
     WARM = processes
 
 
+def send_by_value(classes: Iterable[type | None]) -> None:
+    """Classes from outside the installed ``labs`` package (a student's file, a test module)
+    travel to the actors by value: the actors could not import them by name."""
+    import ray.cloudpickle as cloudpickle  # kept here: importing this module loads no Ray
+
+    for cls in classes:
+        if cls is None or cls.__module__.split(".")[0] in ("labs", "__main__"):
+            continue
+        module = sys.modules.get(cls.__module__)
+        if module is not None:
+            cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
+
+
 def cause(exc: BaseException) -> str:
     """The student's error inside Ray's wrapping of it: its last line."""
     inner = getattr(exc, "cause", None) or exc
@@ -207,16 +228,14 @@ _IDLE: dict[str, list[tuple[Any, str | None]]] = {}
 def _host_actor() -> Any:
     global _HOST
     if _HOST is None:
-        import ray
-
-        from .ray_host import NodeHost
+        import ray  # kept here: importing this module loads no Ray
 
         _HOST = ray.remote(NodeHost)
     return _HOST
 
 
 def _idle() -> list[tuple[Any, str | None]]:
-    import ray
+    import ray  # kept here: importing this module loads no Ray
 
     return _IDLE.setdefault(ray.get_runtime_context().get_job_id(), [])
 
@@ -247,9 +266,8 @@ def _placement(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
     chosen one was still starting its workers. A machine that just failed may still be listed as
     alive for a while, which is why the driver also avoids machines where processes died.
     """
+    # kept here: importing this module loads no Ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from .ray_runtime import RayRunError
 
     every = sorted(n["NodeID"] for n in _machines() if n.get("Alive"))
     alive = [m for m in every if m not in avoid]
@@ -266,9 +284,10 @@ def _placement(serial: int, avoid: set[str]) -> tuple[Any, str | None]:
 
 def _machines() -> list[dict[str, Any]]:
     """Ray's list of the cluster's machines (``ray.nodes()``)."""
-    import ray
+    import ray  # kept here: importing this module loads no Ray
 
     return ray.nodes()  # type: ignore[no-any-return,no-untyped-call]
 
 
-__all__ = ["Host", "HostError", "Hosts", "LocalHosts", "RayActorHost", "cause", "ensure_ray", "keep_warm"]
+__all__ = ["Host", "HostError", "Hosts", "LocalHosts", "RayActorHost", "RayRunError", "cause", "ensure_ray",
+           "keep_warm", "send_by_value"]

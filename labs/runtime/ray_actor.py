@@ -1,6 +1,6 @@
 """The inside of one Ray actor: hosts one node (or clerk) in its own OS process.
 
-This module does not import Ray: ``ray_runtime`` wraps :class:`NodeHost` with ``ray.remote``.
+This module does not import Ray: :mod:`.ray_processes` wraps :class:`NodeHost` with ``ray.remote``.
 
 Who talks to whom, and in what:
 
@@ -28,27 +28,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .clock import Clock
 from .codec import Codec, SerializationError
-from .common import (
-    Clock,
-    NodeError,
-    check_result,
-    check_send,
-    check_timer,
-    describe,
-    format_error,
-    state_size,
-)
 from .files import DirFiles, Files, ThreadWork
+from .hosting import check_result, check_send, check_timer, describe, format_error, state_size
+from .lab import load_submission
 from .network import Links, Network, fate, links_from_data, network_from_data
-from .node import Clerk, Node, Op, TimerId
+from .node import Clerk, Node, NodeError, Op, TimerId
+from .node_classes import cluster_codec
+from .ray_sealed import SealedNode, start_nursery
 from .storage import FileDisk
 from .wire import Mesh
-
-if TYPE_CHECKING:
-    from .ray_sealed import SealedNode
 
 
 class _HostContext:
@@ -118,8 +110,6 @@ class NodeHost:
     def _import(self, modules: tuple[str, ...] | list[str]) -> None:
         _import(modules)
         if SEALED in modules and self.nursery is None:
-            from .ray_sealed import start_nursery
-
             self.nursery = start_nursery()
 
 
@@ -131,13 +121,8 @@ class NodeHost:
         c = json.loads(config)
         self.sealed: SealedNode | None = None
         if c.get("sealed"):  # the node's code runs in a sealed child process, never here
-            from .ray_sealed import SealedNode
-
             server_cls, clerk_cls, types = Node, None, []
         elif source is not None:
-            from .common import cluster_codec
-            from .lab import load_submission
-
             server_cls, clerk_cls = load_submission(source, Path(c["storage"]).parent / f".code-{c['name']}")
             types = list(cluster_codec([server_cls] + ([clerk_cls] if clerk_cls else [])).types.values())
         assert server_cls is not None
@@ -192,7 +177,7 @@ class NodeHost:
         return time.time() - self.t0
 
     async def connect(self) -> None:
-        import ray  # this process is a Ray worker: ray is there
+        import ray  # kept here: importing this module loads no Ray (this process, a Ray worker, has it)
 
         bind = self.bind or str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
         address = await self.mesh.listen(bind)

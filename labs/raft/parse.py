@@ -1,5 +1,5 @@
-"""A finished Raft run as the checks see it: who was up and connected when, each node's term
-and role over time, the elections and the applied entries, all read from the trace.
+"""A finished Raft run parsed from its trace, as the checks see it: who was up and connected
+when, each node's term and role over time, the elections and the applied entries.
 
 The harness (:mod:`labs.raft.harness`) writes three kinds of lines, and nothing else here
 depends on the student's code:
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from labs.checkers.history import pair_trace_calls
 from labs.runtime.lab import RunResult
 
 Event = dict[str, Any]
@@ -83,7 +84,9 @@ class Network:
 
 
 @dataclass
-class RaftView:
+class RaftRun:
+    """What :func:`parse_run` read from a run's trace."""
+
     servers: list[str]
     end: float
     networks: list[Network] = field(default_factory=list)
@@ -141,27 +144,26 @@ class RaftView:
         return []
 
 
-def view(run: RunResult) -> RaftView:
-    """The run's :class:`RaftView`, built once per run and shared by the checks."""
-    cached = run.__dict__.get("_raft_view")
-    if isinstance(cached, RaftView):
+def parse_run(run: RunResult) -> RaftRun:
+    """The run's :class:`RaftRun`, parsed once per run and shared by the checks."""
+    cached = run.__dict__.get("_raft_run")
+    if isinstance(cached, RaftRun):
         return cached
-    built = _build(run)
-    run.__dict__["_raft_view"] = built
-    return built
+    parsed = _parse(run)
+    run.__dict__["_raft_run"] = parsed
+    return parsed
 
 
-def _build(run: RunResult) -> RaftView:
+def _parse(run: RunResult) -> RaftRun:
     header = run.trace[0] if run.trace and run.trace[0].get("type") == "run" else {}
     servers = list(header.get("nodes") or run.lab.node_names())
     end = max((float(e["t"]) for e in run.trace if "t" in e), default=0.0)
-    v = RaftView(servers, end)
+    v = RaftRun(servers, end)
     up: set[str] = set()
     paused: set[str] = set()
     blocked: frozenset[tuple[str, str]] = frozenset()
     life = dict.fromkeys(servers, -1)
     step = dict.fromkeys(servers, 0)
-    calls: dict[int, Event] = {}
     server_set = set(servers)
 
     def network_changed(t: float) -> None:
@@ -209,10 +211,8 @@ def _build(run: RunResult) -> RaftView:
             blocked = frozenset()
             network_changed(t)
         elif kind == "invoke":
-            calls[int(e["index"])] = e
             value = e.get("value")
             for command in value if isinstance(value, list) else [value]:
                 v.invoked.setdefault(str(command), t)
-        elif kind == "complete" and int(e["index"]) in calls:
-            v.completed.append((calls.pop(int(e["index"])), e))
+    v.completed = [(call, done) for call, done in pair_trace_calls(run.trace) if done is not None]
     return v

@@ -1,4 +1,4 @@
-"""Node processes for the grader's Ray runs, started inside the sandbox.
+"""The sandbox's Ray: the node processes of the grader's Ray runs, started inside the sandbox.
 
 The grader runs the Ray driver (:class:`labs.runtime.ray_runtime.RayRun`: the clock, the
 schedule, the workload and the history it records) but needs no Ray of its own: a helper
@@ -14,6 +14,9 @@ what the driver asks of :class:`SandboxHosts`, one JSON line at a time::
 Whatever the helper says is read as plain JSON and checked; the nodes themselves call the
 driver back over its loopback socket, as in every Ray run. The helper is untrusted (student
 code runs in its Ray), so nothing it says can do more than fail the run.
+
+Both sides are here: :class:`SandboxHosts` in the grader, :func:`helper_main` in the sandbox
+(``python -m autograder.sandbox_ray``, as the sandbox user, with the released packages).
 """
 
 from __future__ import annotations
@@ -23,20 +26,47 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from labs.runtime.ray_hosts import START_TIMEOUT, Host, HostError, Hosts
+from labs.runtime.ray_processes import START_TIMEOUT, Host, HostError, Hosts, LocalHosts
 from labs.runtime.ray_runtime import RayRunError
-
-if TYPE_CHECKING:
-    from .sandbox import Sandbox
 
 MAX_LINE = 1 << 20
 """The longest line the grader reads from the helper."""
+RAY_FOLDER = "/tmp/ray"
+"""The sandbox's Ray keeps its sockets and logs in the grading's private ``/tmp`` (a path under
+the work folder would pass the 107 bytes a socket's path may have)."""
+
+
+class _Disk(Protocol):
+    @property
+    def root(self) -> Path: ...
+
+
+class Box(Protocol):
+    """What :class:`SandboxHosts` needs of the sandbox that owns it (an
+    :class:`autograder.sandbox.Sandbox`), described here rather than imported: the sandbox
+    imports this module, and this module also runs alone inside the sandbox, as the helper."""
+
+    @property
+    def python(self) -> Path: ...
+
+    @property
+    def home(self) -> Path: ...
+
+    @property
+    def disk(self) -> _Disk: ...
+
+    def popen(self, args: Sequence[str], extra_limits: Callable[[], None] | None = None,
+              **options: Any) -> subprocess.Popen[Any]: ...
+
+    def kill_all(self) -> None: ...
 
 
 class SandboxHost(Host):
@@ -61,7 +91,7 @@ class SandboxHost(Host):
 class SandboxHosts(Hosts):
     """The driver's side of the helper (see the module docstring)."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Box) -> None:
         self.sandbox = sandbox
         self.helper: subprocess.Popen[bytes] | None = None
         self.lock = threading.Lock()
@@ -82,7 +112,7 @@ class SandboxHosts(Hosts):
         log = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             self.helper = self.sandbox.popen(
-                [str(_python()), "-m", "autograder.sandbox_hosts"], stdin=subprocess.PIPE,
+                [str(self.sandbox.python), "-m", "autograder.sandbox_ray"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=log)
         finally:
             os.close(log)
@@ -188,29 +218,12 @@ class SandboxHosts(Hosts):
         self.send({"op": "wipe", "path": str(path)})
 
 
-RAY_FOLDER = "/tmp/ray"
-"""The sandbox's Ray keeps its sockets and logs in the grading's private ``/tmp`` (a path under
-the work folder would pass the 107 bytes a socket's path may have)."""
-
-
-def _python() -> Path:
-    from .sandbox import python
-
-    return python()
-
-
 # -- the helper, in the sandbox --------------------------------------------------------------
 
 
 def helper_main() -> None:
     """Run as the sandbox user: a Ray instance of its own, and the driver's requests on stdin."""
-    import shutil
-
-    import ray
-
-    from labs.runtime.ray_hosts import Host as AnyHost
-    from labs.runtime.ray_hosts import HostError as Failed
-    from labs.runtime.ray_hosts import LocalHosts
+    import ray  # Ray only in the helper (it takes seconds to import): the grader's side needs none
 
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed here goes to the log, not into the replies
@@ -221,14 +234,14 @@ def helper_main() -> None:
     ray.init(address="local", include_dashboard=False, configure_logging=False, log_to_driver=False,
              _temp_dir=RAY_FOLDER, num_cpus=2, object_store_memory=100 << 20)
     hosts = LocalHosts()
-    procs: dict[int, AnyHost] = {}
+    procs: dict[int, Host] = {}
     say({"k": "ready"})
 
-    async def configured(key: int, host: AnyHost) -> None:
+    async def configured(key: int, host: Host) -> None:
         try:
             await host.configured()
             say({"k": "configured", "id": key, "error": None})
-        except Failed as exc:
+        except HostError as exc:
             say({"k": "configured", "id": key, "error": str(exc)})
 
     async def spares(q: int, preload: tuple[str, ...]) -> None:
@@ -277,4 +290,4 @@ if __name__ == "__main__":
     helper_main()
 
 
-__all__ = ["SandboxHost", "SandboxHosts", "helper_main"]
+__all__ = ["Box", "SandboxHost", "SandboxHosts", "helper_main"]

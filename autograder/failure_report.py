@@ -1,0 +1,94 @@
+"""The report of a failed run: everything needed to understand and replay it, and nothing else::
+
+    FAILED rpc unreliable (20 pts), seed 17 on sim
+      property: not linearizable (key 'a'): Now get('a') -> ['x', 3] ... can no longer come true
+      schedule: rpc-unreliable: loss 0.2, delay uniform 1-50 ms, duplicate 0.1, reorder
+      picture: rpc-reports/rpc-unreliable-sim-17.html (and ...-history.html)
+      replay: python -m autograder test rpc -k unreliable --seed 17 --runtime sim --impl my/node.py
+
+A simulator failure can first be shrunk (:mod:`.shrink`): the report then shows the smallest
+schedule found that still fails, written to a file the replay command names.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import yaml
+
+from labs.pictures import picture_of, write_html
+
+from .runner import Outcome
+from .shrink import shrink
+from .suite import Suite
+
+
+def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
+                   schedule_file: Path | None = None) -> str:
+    """The ``python -m autograder test`` command line that runs ``outcome``'s test again, on its
+    seed and runtime (under ``schedule_file`` when given)."""
+    parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name,
+             "--seed", str(outcome.seed), "--runtime", outcome.runtime]
+    if schedule_file is not None:
+        parts += ["--schedule", str(schedule_file)]
+    if impl:
+        parts += ["--impl", str(impl)]
+    return shlex.join(parts)
+
+
+def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Path | None,
+           detail_lines: int = 30, shrink_budget: float = 0.0, schedule_file: Path | None = None) -> str:
+    """The failure report of ``outcome``, writing its pictures into ``out_dir``.
+
+    With a ``shrink_budget`` (seconds), a simulator failure is first replayed under smaller
+    schedules (:mod:`.shrink`), and the report shows the smallest one that still fails.
+    ``schedule_file`` is where the test's schedule was written, when it is not the suite's own.
+    """
+    t = outcome.test
+    lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
+    schedule_line = f"  schedule: {t.schedule_name}: {t.schedule.describe()}"
+    if shrink_budget > 0 and outcome.runtime == "sim" and outcome.failed_checks:
+        shrunk = shrink(t, outcome.seed, outcome.failed_checks[0], impl, shrink_budget)
+        if shrunk is not None and shrunk.after < shrunk.before:
+            outcome = shrunk.outcome
+            schedule_line = (f"  schedule, shrunk from {shrunk.before} to {shrunk.after} event(s) and fault(s) "
+                             f"in {shrunk.steps} runs: {shrunk.schedule.describe()}")
+            if out_dir is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                schedule_file = out_dir / f"{suite.lab.name}-{t.name}-{outcome.seed}-schedule.yaml"
+                schedule_file.write_text(yaml.safe_dump(shrunk.schedule.to_data(), sort_keys=False), encoding="utf-8")
+    first = outcome.findings[0]
+    lines.append(f"  property: {_clip(first, 600)}")
+    for more in outcome.findings[1:3]:
+        lines.append(f"  also: {_clip(more, 300)}")
+    details = getattr(first, "details", "")
+    if details:
+        body = [_clip(line, 200) for line in details.strip().splitlines()]
+        shown = body[:detail_lines] + ([f"... ({len(body) - detail_lines} more lines)"] if len(body) > detail_lines else [])
+        lines += ["  evidence:"] + [f"    {line}" for line in shown]
+    lines.append(schedule_line)
+    pictures = write_pictures(suite, outcome, out_dir) if out_dir is not None else []
+    if pictures:
+        lines.append("  picture: " + " and ".join(str(p) for p in pictures))
+    lines.append(f"  replay: {replay_command(suite, outcome, impl, schedule_file)}")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 25]}… ({len(text)} characters)"
+
+
+def write_pictures(suite: Suite, outcome: Outcome, out_dir: Path) -> list[Path]:
+    """The run's picture, and the picture of the first finding that has one."""
+    stem = f"{suite.lab.name}-{outcome.test.name}-{outcome.runtime}-{outcome.seed}"
+    written: list[Path] = []
+    if outcome.result is not None:
+        title = f"{suite.lab.name} {outcome.test.name}, seed {outcome.seed} on {outcome.runtime}"
+        written.append(write_html(picture_of(outcome.result, title), out_dir / f"{stem}.html", shared_js=True))
+    html = next((h for f in outcome.findings if (h := getattr(f, "html", None))), None)
+    if html:
+        path = out_dir / f"{stem}-history.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+    return written
