@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from labs.checkers import pair_calls
 from labs.mapreduce.attempts import attempts
 from labs.mapreduce.checks import no_torn_files, output_correct
 from labs.mapreduce.client import report
@@ -333,8 +334,8 @@ def crash_workers(times: list[tuple[float, str]], back_after: float = 0.3, lengt
 
 def job_time(run: RunResult) -> float | None:
     """Seconds from the job's submission to the client's "done" (``None``: it never finished)."""
-    ops = [h for h in run.history if h["type"] in ("invoke", "ok")]
-    return ops[1]["time"] - ops[0]["time"] if len(ops) > 1 and ops[1]["type"] == "ok" else None
+    call, done = next(pair_calls(run.history), (None, None))
+    return done["time"] - call["time"] if call is not None and done is not None and done["type"] == "ok" else None
 
 
 def task_table(run: RunResult) -> list[dict[str, object]]:

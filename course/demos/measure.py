@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from labs.checkers import pair_calls
 from labs.runtime.lab import RunResult
 from labs.runtime.trace import Event, percentile
 
@@ -20,16 +21,8 @@ Series = list[tuple[float, float]]
 
 def latencies(run: RunResult, start: float = 0.0, end: float = math.inf) -> list[float]:
     """Seconds each ``ok`` client operation took, for operations invoked in ``[start, end)``."""
-    invoked: dict[int, float] = {}
-    out: list[float] = []
-    for h in run.history:
-        if h["type"] == "invoke":
-            invoked[h["index"]] = h["time"]
-        elif h["type"] == "ok":
-            t0 = invoked.get(h["index"])
-            if t0 is not None and start <= t0 < end:
-                out.append(h["time"] - t0)
-    return out
+    return [done["time"] - call["time"] for call, done in pair_calls(run.history)
+            if done is not None and done["type"] == "ok" and start <= call["time"] < end]
 
 
 def latency_stats(samples: Sequence[float]) -> dict[str, float]:

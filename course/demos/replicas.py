@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from labs.checkers import pair_calls
 from labs.runtime.lab import Lab, RunResult, Workload
 from labs.runtime.node import Clerk, Node, Op, on, on_timer
 from labs.runtime.schedule import Schedule, builder
@@ -363,18 +364,15 @@ def stale_reads(run: RunResult, start: float = 0.0, end: float = float("inf")) -
     Values are unique, so a read of ``v`` is stale when some write finished before the read
     began, and that write itself began after the write of ``v`` had finished.
     """
-    invoked: dict[int, dict[str, Any]] = {}
     writes: dict[Any, tuple[float, float]] = {}
     reads: list[tuple[float, Any]] = []
-    for h in run.history:
-        if h["type"] == "invoke":
-            invoked[h["index"]] = h
-        elif h["type"] == "ok":
-            call = invoked[h["index"]]
-            if h["f"] == "write":
-                writes[call["value"]] = (call["time"], h["time"])
-            else:
-                reads.append((call["time"], h["value"]))
+    for call, done in pair_calls(run.history):
+        if done is None or done["type"] != "ok":
+            continue
+        if call["f"] == "write":
+            writes[call["value"]] = (call["time"], done["time"])
+        else:
+            reads.append((call["time"], done["value"]))
     stale = 0
     for t, v in reads:
         if v not in writes or not start <= t < end:
