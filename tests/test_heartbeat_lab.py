@@ -41,7 +41,8 @@ def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+# Crashes, restarts and loss on Ray here; every test: python benchmarks/ray_stability.py --lab heartbeat
+@pytest.mark.parametrize("name", ["A-monitor-restart", "B-lossy"])
 def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
     test = named(name)
     for seed in test.ray_seeds:
