@@ -23,7 +23,7 @@ echo "==> mypy"
 
 echo "==> pytest $*"
 rc=0
-"$bin/python" -m pytest "$@" || rc=$?
+"$bin/python" -m pytest --durations=25 "$@" || rc=$?  # the slowest tests: where CI time goes
 if [[ $rc -eq 5 ]]; then
     echo "pytest collected no tests: treating as failure" >&2
 fi
