@@ -14,7 +14,7 @@ from autograder.suite import Test as SuiteTest
 from autograder.suite import load_graded_suite, load_suite
 from labs.heartbeat.checks import answers, members
 from labs.pictures import picture_of
-from labs.runtime.lab import lab_names
+from labs.runtime.lab import RunResult, lab_names
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path(__file__).resolve().parent / "heartbeat_variants"
@@ -80,6 +80,30 @@ def test_the_checks_read_what_happened_from_the_trace() -> None:
     assert len(told) > 50
     assert any(a.members == ("n2",) for a in told) and any(a.members == ("n2", "n4") for a in told)
     assert told[-1].members == ()
+
+
+def test_a_member_stays_unheard_while_any_cause_holds() -> None:
+    """Causes overlap: n2 restarts while still cut off, n3 is paused while cut off and then healed,
+    the monitor pauses; each span of silence ends only when its last cause does."""
+    (test,) = SUITE.select("A-quiet")
+    cut = [["n2", "n1"], ["n3", "n1"]]
+    trace = [
+        {"t": 1.0, "type": "partition", "blocked": cut},
+        {"t": 1.2, "type": "crash", "node": "n2"},
+        {"t": 1.4, "type": "restart", "node": "n2"},
+        {"t": 1.5, "type": "pause", "node": "n3"},
+        {"t": 2.0, "type": "heal"},
+        {"t": 2.5, "type": "resume", "node": "n3"},
+        {"t": 3.0, "type": "pause", "node": "n1"},
+        {"t": 3.5, "type": "resume", "node": "n1"},
+        {"t": 4.0, "type": "end"},
+    ]
+    run = RunResult(test.lab, "sim", 1, test.schedule, trace)
+    happened = members(run)
+    assert happened["n2"].down == [[1.2, 1.4]]
+    assert happened["n2"].unheard == [[1.0, 2.0], [3.0, 3.5]]
+    assert happened["n3"].unheard == [[1.0, 2.5], [3.0, 3.5]]
+    assert happened["n4"].unheard == [[3.0, 3.5]]
 
 
 def test_the_picture_shows_what_the_monitor_answered() -> None:

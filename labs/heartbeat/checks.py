@@ -36,7 +36,7 @@ class Member:
 
     down: list[list[float]] = field(default_factory=list)
     unheard: list[list[float]] = field(default_factory=list)
-    """Down, paused or cut off: times when the monitor could not hear it."""
+    """Down, paused, cut off, or the monitor paused: times when the monitor could not hear it."""
 
 
 @dataclass(frozen=True)
@@ -48,29 +48,36 @@ class Answer:
 
 
 def members(run: RunResult) -> dict[str, Member]:
-    """What happened to each member, from the trace's faults (open spans end at the run's end)."""
+    """What happened to each member, from the trace's faults (open spans end at the run's end).
+
+    A member is unheard while any cause holds: it is down, it is paused, it is cut off from the
+    monitor, or the monitor itself is paused; each cause is followed on its own, so that one ending
+    (a restart while the partition still holds) never hides another."""
     names = [n for n in run.lab.node_names() if n != MONITOR]
     out = {name: Member() for name in names}
-    cut: set[str] = set()
+    causes: dict[str, set[str]] = {name: set() for name in names}
     end = max((e["t"] for e in run.trace if "t" in e), default=0.0)
     for e in run.trace:
         kind, node, t = e["type"], e.get("node"), e.get("t", 0.0)
-        if kind in ("crash", "pause") and node in out:
-            _open(out[node].unheard, t)
-            if kind == "crash":
-                _open(out[node].down, t)
-        elif kind in ("restart", "resume") and node in out:
-            _close(out[node].unheard, t)
-            if kind == "restart":
-                _close(out[node].down, t)
+        before = {name: bool(c) for name, c in causes.items()}
+        if node in out and kind == "crash":
+            causes[node].discard("paused")  # a restart is a new process, not a resumed one
+            causes[node].add("down")
+            _open(out[node].down, t)
+        elif node in out and kind == "restart":
+            causes[node].discard("down")
+            _close(out[node].down, t)
+        elif kind in ("pause", "resume") and (node in out or node == MONITOR):
+            cause = "monitor paused" if node == MONITOR else "paused"
+            for name in names if node == MONITOR else [str(node)]:
+                (causes[name].add if kind == "pause" else causes[name].discard)(cause)
         elif kind in ("partition", "heal"):
             blocked = {(a, b) for a, b in e.get("blocked", [])} if kind == "partition" else set()
-            now_cut = {m for m in out if (m, MONITOR) in blocked}
-            for m in now_cut - cut:
-                _open(out[m].unheard, t)
-            for m in cut - now_cut:
-                _close(out[m].unheard, t)
-            cut = now_cut
+            for name in names:
+                (causes[name].add if (name, MONITOR) in blocked else causes[name].discard)("cut")
+        for name, was in before.items():
+            if bool(causes[name]) != was:
+                (_open if causes[name] else _close)(out[name].unheard, t)
     for member in out.values():
         for spans in (member.down, member.unheard):
             if spans and len(spans[-1]) == 1:
