@@ -62,6 +62,7 @@ def test_classroom_benchmark_prints_its_figures() -> None:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_stability_benchmark_counts_failures_and_late_restarts() -> None:
     """One RPC test with a restart, run twice on Ray: the reference fails none, and the restart
     is timed against the schedule."""

@@ -14,6 +14,10 @@ import pytest
 from autograder.release import release
 from autograder.runner import run_test
 from autograder.suite import load_suite
+from labs.runtime.nursery import isolation_available
+
+GRADED = isolation_available() is None
+"""Ray runs as the grader makes them: each node's code in a sealed process, where this machine can."""
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path(__file__).resolve().parent / "raft_variants"
@@ -42,13 +46,13 @@ def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("name", ["A-reelection", "B-unreliable-agreement", "B-fast-backup", "C-restart-leader",
-                                  "C-figure8-unreliable", "D-install-snapshot", "D-snapshots-unreliable",
-                                  "E-unreliable", "E-snapshots"])
+# A crash and restart, then snapshots under loss; every test, hidden ones too, again and again:
+# python benchmarks/ray_stability.py --lab raft
+@pytest.mark.parametrize("name", ["C-restart-leader", "D-snapshots-unreliable"])
 def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
     test = _test(name)
     for seed in test.ray_seeds:
-        outcome = run_test(test, seed, "ray")
+        outcome = run_test(test, seed, "ray", sealed=GRADED)
         assert outcome.passed, f"seed {seed}: {outcome.findings[0]}"
 
 

@@ -15,6 +15,10 @@ from autograder.release import BEGIN, END, ReleaseError, _marker_lines, release,
 from autograder.runner import run_test
 from autograder.suite import SuiteError, load_suite, parse_suite
 from labs.runtime.lab import get_lab
+from labs.runtime.nursery import isolation_available
+
+GRADED = isolation_available() is None
+"""Ray runs as the grader makes them: each node's code in a sealed process, where this machine can."""
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path(__file__).resolve().parent / "rpc_variants"
@@ -30,11 +34,13 @@ def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+# Loss, memory measured from outside, a crash that loses the disk; every test, hidden ones too,
+# again and again: python benchmarks/ray_stability.py --lab rpc
+@pytest.mark.parametrize("name", ["unreliable", "memory-bounded", "restart-without-disk"])
 def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
     (test,) = SUITE.select(name)
     for seed in test.ray_seeds:
-        outcome = run_test(test, seed, "ray")
+        outcome = run_test(test, seed, "ray", sealed=GRADED)
         assert outcome.passed, f"seed {seed}: {outcome.findings[0]}"
 
 

@@ -236,6 +236,12 @@ class NodeHost:
         elif cmd == "replace":
             self.pending = None
             self.start()
+        elif cmd == "crash" and self.sealed is not None:
+            self.crash(c["disk"] == "lose")
+        elif cmd == "restart" and self.sealed is not None:
+            self.incarnation = int(c["incarnation"])
+            self.net_rng = random.Random(f"{self.seed}:{self.name}:{self.incarnation}:net")
+            self.dead = False
         elif cmd == "role":
             role = None
             if self.sealed is not None:
@@ -263,6 +269,24 @@ class NodeHost:
             self.obj.on_start()
 
         self.call("on_start", boot)
+
+    def crash(self, lose_disk: bool) -> None:
+        """A sealed node's crash, inside this host (see :meth:`.ray_nodes.RayNodes._crash`): its
+        process is killed, so its memory is gone; what this host kept for it goes too (its
+        timers, the events held while it was paused, its messages still in flight), as it
+        would with this process; its disk stays unless it is lost."""
+        self.dead = True
+        self.generation += 1
+        self.timers.clear()
+        self.held.clear()
+        self.fifo_last.clear()
+        self.paused = False
+        self.running.set()
+        self.pending = None
+        if lose_disk:
+            self.disk.wipe()
+        assert self.sealed is not None
+        self.sealed.crash()
 
     def resume(self) -> None:
         if not self.paused:
@@ -292,7 +316,7 @@ class NodeHost:
                 self.generation += 1
             else:
                 self.dead = True  # handle nothing more; the driver kills this process
-            self.write({"k": "error", "report": report, "what": what})
+            self.write({"k": "error", "report": report, "what": what, "incarnation": self.incarnation})
         finally:
             if outermost:
                 self.disk.commit()
@@ -337,7 +361,12 @@ class NodeHost:
             elif when <= now:
                 self.mesh.transmit(dst, mid, text)
             else:
-                loop.call_at(when, self.mesh.transmit, dst, mid, text)
+                loop.call_at(when, self.transmit_later, self.incarnation, dst, mid, text)
+
+    def transmit_later(self, incarnation: int, dst: str, mid: int, text: str) -> None:
+        """A delayed message leaves, unless its sender crashed since (see :meth:`crash`)."""
+        if incarnation == self.incarnation and not self.dead:
+            self.mesh.transmit(dst, mid, text)
 
     def receive(self, src: str, mid: int, text: str) -> None:
         if self.sealed is not None:

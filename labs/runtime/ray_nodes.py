@@ -53,6 +53,9 @@ class Slot:
     storage: Path
     handle: Host | None = None
     incarnation: int = 0
+    """The node's life: one more at each start, whether a new process or a sealed node's restart."""
+    spawns: int = 0
+    """The processes started for it: a record comes from the latest, or is not the node's."""
     up: bool = False
     paused_until: float = -1.0
     killing: bool = False
@@ -128,8 +131,9 @@ class RayNodes:
 
     def _spares_wanted(self) -> int:
         """Idle processes to keep booted: one per restart still to come, up to one per server
-        (the most that restart at once); each restart's process is replaced as it is taken."""
-        return min(self.restarts_left, len(self.servers))
+        (the most that restart at once); each restart's process is replaced as it is taken. A
+        sealed node restarts inside its host (see :meth:`_crash`): none then."""
+        return 0 if self.sealed else min(self.restarts_left, len(self.servers))
 
     def _host(self, slot: Slot) -> Host:
         assert slot.handle is not None, f"{slot.name} has no process"
@@ -148,6 +152,7 @@ class RayNodes:
     def _spawn(self, slot: Slot) -> None:
         self.serial += 1
         slot.incarnation += 1
+        slot.spawns += 1
         slot.hello = asyncio.Event()
         slot.closed = asyncio.Event()
         slot.killing = False
@@ -209,14 +214,14 @@ class RayNodes:
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         slot: Slot | None = None
-        incarnation = -1
+        spawn = -1
         try:
             first = json.loads(await reader.readline())
             slot = self.slots.get(str(first.get("node"))) if isinstance(first, dict) else None
             if (slot is None or first.get("token") != self.token
                     or first.get("incarnation") != slot.incarnation or first.get("k") != "hello"):
                 return  # not one of ours, or a late caller from a replaced process
-            incarnation = slot.incarnation
+            spawn = slot.spawns
             pid, host, address = first.get("pid"), first.get("host"), first.get("address")
             slot.pid = pid if isinstance(pid, int) else None
             slot.host = host if isinstance(host, str) else None
@@ -228,12 +233,12 @@ class RayNodes:
                 except json.JSONDecodeError:
                     continue
                 if isinstance(record, dict):
-                    self._on_record(slot, record, incarnation)
+                    self._on_record(slot, record, spawn)
         except (ConnectionError, json.JSONDecodeError, UnicodeDecodeError):
             pass
         finally:
             writer.close()
-            if slot is not None and incarnation == slot.incarnation:
+            if slot is not None and spawn == slot.spawns:
                 if slot.up and not slot.killing:
                     slot.up = False
                     if slot.host is not None:
@@ -243,7 +248,7 @@ class RayNodes:
                         slot.pending[1].set_result(("info", None))
                 slot.closed.set()
 
-    def _on_record(self, slot: Slot, r: dict[str, Any], incarnation: int) -> None:
+    def _on_record(self, slot: Slot, r: dict[str, Any], spawn: int) -> None:
         kind = r.get("k")
         if kind == "ev":
             e = r.get("e")
@@ -262,8 +267,8 @@ class RayNodes:
             if answer is not None and not answer.done():
                 answer.set_result(role if isinstance(role, str) else None)
         elif kind == "error":
-            if slot.killing or incarnation != slot.incarnation:
-                return  # its process is being killed (its sealed child may go first): not the node's error
+            if slot.killing or spawn != slot.spawns or r.get("incarnation") != slot.incarnation:
+                return  # from a process being killed (its sealed child may go first) or a life gone
             report = r.get("report")
             report = report if isinstance(report, str) else f"{slot.name} crashed"
             self.errors.append(report)
@@ -298,6 +303,13 @@ class RayNodes:
         if error is not None:
             fields["error"] = error
         self.emit("crash", **fields)
+        if self._in_place(slot):
+            # A sealed node's process is killed by its host, which stays: the node's memory is
+            # gone with its process, the host forgets its timers, works and messages in flight
+            # (and its disk, if lost), and a restart is a new process in a moment, not a new
+            # Ray actor (seconds on a busy machine, and the schedule would run ahead of it).
+            self._control(slot, {"cmd": "crash", "disk": disk})
+            return
         self._host(slot).kill()
         # The process dies in the background, so that the events after this one happen on time;
         # a restart waits for it (and for its disk to be wiped) before it spawns a new one.
@@ -320,8 +332,21 @@ class RayNodes:
             self.background.add(task)
             task.add_done_callback(self.background.discard)
 
+    def _in_place(self, slot: Slot) -> bool:
+        """Whether ``slot``'s node crashes and restarts inside the host it has (a sealed node
+        whose host is alive), rather than with its host's process."""
+        return self.sealed and slot.handle is not None and slot.hello.is_set() and not slot.closed.is_set()
+
     async def _restart(self, slot: Slot) -> None:
         if slot.up:
+            return
+        if slot.killing and self._in_place(slot):
+            slot.restarting = False
+            slot.incarnation += 1
+            slot.killing = False
+            self._control(slot, {"cmd": "restart", "incarnation": slot.incarnation})
+            self._start(slot, first=False)
+            self._skew_again(slot)
             return
         slot.restarting = True
         try:
@@ -344,6 +369,9 @@ class RayNodes:
             if other is not slot and other.up:
                 self._host(other).set_peers(json.dumps({slot.name: slot.address}))
         self._start(slot, first=False)
+        self._skew_again(slot)
+
+    def _skew_again(self, slot: Slot) -> None:
         skew = next((e for e in reversed(self.schedule.events)
                      if isinstance(e, Skew) and e.node == slot.name and e.at <= self.t()), None)
         if skew is not None:  # a clock's skew is the machine's, not the process's: it stays

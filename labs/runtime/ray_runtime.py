@@ -9,7 +9,9 @@ field by field. The driver never calls ``ray.get`` on anything an actor produced
 built by student code is ever deserialized here.
 
 A crash is ``ray.kill``: the process and its memory are gone, and a restart is a new actor that
-opens the same storage directory (or an empty one when the schedule says the disk was lost). A
+opens the same storage directory (or an empty one when the schedule says the disk was lost). In a
+graded run (sealed, see :mod:`.ray_sealed`) the node's own process is killed instead and its actor,
+which runs no student code, stays to host the next one. A
 machine failure in a multi-node cluster shows up the same way, as a ``crash`` with reason
 ``process-died`` when the actor's socket closes without the driver having asked for it.
 

@@ -12,8 +12,10 @@ So everything that decides a grade stays in processes that run no student code: 
 the node's timers (and its clock's skew), its disk (a file only the actor writes), decides each
 message's fate (loss, delay, duplication, order) and delivers it over the hosts' own links, holds
 events while the node is paused, and measures the node's process from outside. Node processes
-cannot reach each other, the driver or Ray. A crash is still ``ray.kill`` of the actor: the
-nursery and the node's process end with it (their sockets close).
+cannot reach each other, the driver or Ray. A crash kills the node's process and keeps the
+actor: it forgets the node's timers, works and messages in flight, and a restart is a new process
+from its nursery, ready in a moment (a new actor takes seconds to boot on a busy machine, and the
+schedule would run ahead of it). Should the actor itself die, the driver starts another.
 
 Works (``start_work``, the MapReduce lab) run in the node's process too, step by step as in the
 simulator (:mod:`.simwork`): the actor hands a work one step at a time and waits, in real time,
@@ -175,6 +177,15 @@ class SealedNode:
         rng = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{host.generation}")
         self._event(("start", host.disk.texts(), rng.getstate(), host.pending is not None), "on_start")
 
+    def crash(self) -> None:
+        """The node's process is killed (its memory with it); a start gets a new one."""
+        if self.process is not None:
+            self.process.stop()
+        self.timers.clear()
+        self.works.clear()
+        self.started = False
+        self.failed = False
+
     def receive(self, src: str, mid: int, text: str) -> None:
         host = self.host
         if not self.started or host.dead or self.failed or self.process is None or src not in self.peers:
@@ -248,7 +259,7 @@ class SealedNode:
             host.generation += 1
         else:
             host.dead = True
-        host.write({"k": "error", "report": report, "what": what})
+        host.write({"k": "error", "report": report, "what": what, "incarnation": host.incarnation})
 
     def _apply(self, effects: list[Effect]) -> None:
         """The effects of one event, in order; its disk writes take effect before its messages

@@ -84,6 +84,15 @@ class FileDisk(Storage):
         """What the stored keys and values take, encoded (not the log's garbage)."""
         return stored_bytes(self._data)
 
+    def wipe(self) -> None:
+        """Lose everything stored, as a crash that loses the disk does."""
+        self._file.close()
+        self._path.unlink(missing_ok=True)
+        self._data.clear()
+        self._lines = 0
+        self._batch = None
+        self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+
     def texts(self) -> dict[str, str]:
         """Every key with its value as stored (encoded): what a sealed node is handed at its start."""
         return dict(self._data)
