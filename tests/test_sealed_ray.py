@@ -16,8 +16,10 @@ from autograder.grade import TestGrade as Graded
 from autograder.grade import grade
 from autograder.runner import run_test
 from autograder.suite import load_graded_suite
+from labs.runtime.lab import get_lab
 from labs.runtime.nursery import isolation_available
 from labs.runtime.ray_runtime import run_ray
+from labs.runtime.schedule import parse
 
 pytestmark = pytest.mark.skipif(isolation_available() is not None, reason="no user namespaces here")
 
@@ -61,6 +63,61 @@ def run_map(work, task):
 _reference.run_map = run_map  # the workers start this one
 __all__ = ["JobClient", "MapReduceNode"]
 """
+
+
+LIVES = """
+from dataclasses import dataclass
+from labs.rpc.node import KVServer as _Server, KVClerk
+from labs.runtime.node import on_timer
+
+MEMORY = []  # what this process remembers: a new process starts with nothing
+
+
+@dataclass
+class Later:
+    life: float
+
+
+class KVServer(_Server):
+    def on_start(self):
+        super().on_start()
+        MEMORY.append(self.now())
+        self.log(f"life: remembers {len(MEMORY)}, disk {'yes' if 'mark' in self.storage else 'no'}")
+        self.storage["mark"] = 1
+        self.set_timer(1.5, Later(self.now()))
+
+    @on_timer(Later)
+    def later(self, timer):
+        self.log(f"later: set at {timer.life:.1f}")
+"""
+
+
+def test_a_sealed_crash_leaves_nothing_of_the_node_but_its_disk(ray_session: None, tmp_path: Path) -> None:
+    """A crash on sealed Ray kills the node's process and keeps its Ray actor, which must forget
+    all it held for the node: no memory, no timer, no message still on its way comes back in
+    the next life; the disk stays, unless the schedule loses it."""
+    submission = tmp_path / "lives" / "node.py"
+    submission.parent.mkdir()
+    submission.write_text(LIVES)
+    lab = get_lab("rpc").with_impl_source(submission)
+    schedule = parse({"name": "three-lives", "duration": 4.0, "network": {"delay": {"constant": 0.3}},
+                      "events": [{"at": 1.0, "crash": "n1", "disk": "keep"}, {"at": 1.2, "restart": "n1"},
+                                 {"at": 2.0, "crash": "n1", "disk": "lose"}, {"at": 2.2, "restart": "n1"}]})
+    run = run_ray(lab, schedule, 3, sealed=True)
+    assert not run.errors, run.errors
+    logs = [str(e["text"]) for e in run.trace if e["type"] == "log" and e["node"] == "n1"]
+    lives = [line for line in logs if line.startswith("life")]
+    assert lives == ["life: remembers 1, disk no", "life: remembers 1, disk yes", "life: remembers 1, disk no"], logs
+    # Each life sets a timer 1.5 s ahead: only the last life's comes due while it lives.
+    later = [line for line in logs if line.startswith("later")]
+    assert len(later) == 1 and float(later[0].split()[-1]) >= 2.2, logs
+    # A reply n1 sent in the 0.3 s before a crash was still on its way: it never arrives.
+    crashes = [e["t"] for e in run.trace if e["type"] == "crash" and e["node"] == "n1"]
+    sent = {e["id"]: e["t"] for e in run.trace if e["type"] == "send" and e["node"] == "n1"}
+    cut = {mid for mid, t in sent.items() if any(c - 0.25 < t < c for c in crashes)}
+    assert cut, "n1 sent nothing just before a crash: the test shows nothing"
+    arrived = {e["id"] for e in run.trace if e["type"] == "deliver" and e.get("src") == "n1"}
+    assert not cut & arrived, sorted(cut & arrived)
 
 
 def test_works_run_sealed_on_ray_and_reach_nothing(ray_session: None, tmp_path: Path) -> None:
