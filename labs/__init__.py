@@ -11,6 +11,7 @@ Running a lab: ``labs.run("demo", runtime="sim", schedule="lossy", seed=3)`` or,
 
 from .runtime import (
     Clerk,
+    Endpoint,
     Lab,
     Node,
     NodeDefinitionError,
@@ -20,6 +21,7 @@ from .runtime import (
     Schedule,
     ScheduleError,
     SerializationError,
+    SharedFiles,
     Storage,
     Summary,
     TimerId,
@@ -37,6 +39,7 @@ from .runtime import (
 
 __all__ = [
     "Clerk",
+    "Endpoint",
     "Lab",
     "Node",
     "NodeDefinitionError",
@@ -46,6 +49,7 @@ __all__ = [
     "Schedule",
     "ScheduleError",
     "SerializationError",
+    "SharedFiles",
     "Storage",
     "Summary",
     "TimerId",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from labs.runtime.lab import Lab, RunResult, Workload
-from labs.runtime.node import Clerk, Node, NodeDefinitionError, Op, on, on_timer
+from labs.runtime.node import Clerk, Node, NodeDefinitionError, Op, SharedFiles, on, on_timer
 from labs.runtime.schedule import builder
 from labs.runtime.sim import run_sim
 from labs.runtime.trace import Event
@@ -697,3 +697,25 @@ def test_a_message_storm_stops_the_run_early_with_who_sent_what() -> None:
     assert f"sent more than {MAX_SENDS_PER_SECOND:,} messages in one simulated second" in end["stopped"]
     assert "the last was Ping to n" in end["stopped"]
     assert str(no_node_errors(result)[0]) == end["stopped"]
+
+
+def test_each_kind_of_class_shows_only_its_own_facilities() -> None:
+    """A clerk has no storage and no peers to broadcast to; files and works are there only for a
+    lab that mixes in SharedFiles, and a class without them says how to get them."""
+    node_only = {"storage", "peers", "broadcast"}
+    clerk_only = {"on_invoke", "complete", "fail"}
+    assert node_only <= set(dir(Node)) and not clerk_only & set(dir(Node))
+    assert clerk_only <= set(dir(Clerk)) and not node_only & set(dir(Clerk))
+    assert not {"files", "start_work"} & (set(dir(Node)) | set(dir(Clerk)))
+
+    class Worker(SharedFiles, Node):
+        pass
+
+    class Server(Node):
+        pass
+
+    assert {"files", "start_work", "storage"} <= set(dir(Worker))
+    with pytest.raises(AttributeError, match=r"Server has no start_work: .*class Server\(SharedFiles, \.\.\.\)"):
+        Server().start_work(print)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="'Server' object has no attribute 'stroage'"):
+        Server().stroage  # type: ignore[attr-defined]  # noqa: B018 - the lookup is the test

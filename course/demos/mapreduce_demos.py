@@ -37,7 +37,7 @@ from labs.mapreduce.mr import decode_pairs, encode_pairs, format_output, ihash, 
 from labs.mapreduce.workloads import job
 from labs.runtime.files import Work
 from labs.runtime.lab import Lab, RunResult, Workload
-from labs.runtime.node import Clerk, Node, Op, on, on_timer
+from labs.runtime.node import Clerk, Node, Op, SharedFiles, on, on_timer
 from labs.runtime.roles import by_name
 from labs.runtime.schedule import Schedule, builder
 
@@ -112,7 +112,7 @@ class Resend:
 # -- the client ------------------------------------------------------------------------------
 
 
-class Client(Clerk):
+class Client(SharedFiles, Clerk):
     """Copies the corpus into the shared files, submits the job until it is over, reads the output."""
 
     def on_start(self) -> None:
@@ -142,7 +142,7 @@ class Client(Clerk):
 # -- the coordinator -------------------------------------------------------------------------
 
 
-class Coordinator(Node):
+class Coordinator(SharedFiles, Node):
     timeout: float | None = 2.0
     backups = False
     overdue: Overdue | None = None
@@ -260,7 +260,7 @@ class Wrote:
     files: tuple[str, ...]
 
 
-class Worker(Node):
+class Worker(SharedFiles, Node):
     atomic = True
 
     def on_start(self) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from labs.runtime.node import Clerk, Op, on, on_timer
+from labs.runtime.node import Clerk, Op, SharedFiles, on, on_timer
 
 from .corpus import read_books
 
@@ -73,7 +73,7 @@ def _books(corpus: str) -> tuple[tuple[str, str], ...]:
     return tuple(read_books(corpus).items())
 
 
-class JobClient(Clerk):
+class JobClient(SharedFiles, Clerk):
     """Submits one job and reads its output (see the module docstring)."""
 
     def on_start(self) -> None:

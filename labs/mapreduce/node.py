@@ -34,7 +34,7 @@ from labs.mapreduce.mr import (
     output_name,
 )
 from labs.runtime.files import Work
-from labs.runtime.node import Node, on, on_timer
+from labs.runtime.node import Node, SharedFiles, on, on_timer
 from labs.runtime.roles import by_name
 
 __all__ = ["Coordinator", "JobClient", "MapReduceNode", "Worker"]
@@ -177,7 +177,7 @@ class Coordinator(Node):
 # -- the workers --------------------------------------------------------------------------
 
 
-class Worker(Node):
+class Worker(SharedFiles, Node):
     """Asks for tasks and runs them, one at a time, until the coordinator says the job is over."""
 
     def on_start(self) -> None:

@@ -7,7 +7,19 @@ import Ray, and only when a Ray run is asked for).
 from .codec import Codec, SerializationError
 from .lab import Lab, RunResult, Workload, get_lab, lab_names
 from .network import Delay, Network
-from .node import Clerk, Node, NodeDefinitionError, NodeError, Op, Storage, TimerId, on, on_timer
+from .node import (
+    Clerk,
+    Endpoint,
+    Node,
+    NodeDefinitionError,
+    NodeError,
+    Op,
+    SharedFiles,
+    Storage,
+    TimerId,
+    on,
+    on_timer,
+)
 from .run import run
 from .schedule import Schedule, ScheduleError, builder, library, load, loads, parse
 from .sim import Simulation, first_difference, run_sim
@@ -17,6 +29,7 @@ __all__ = [
     "Clerk",
     "Codec",
     "Delay",
+    "Endpoint",
     "Lab",
     "Network",
     "Node",
@@ -27,6 +40,7 @@ __all__ = [
     "Schedule",
     "ScheduleError",
     "SerializationError",
+    "SharedFiles",
     "Simulation",
     "Storage",
     "Summary",

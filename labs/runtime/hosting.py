@@ -15,11 +15,11 @@ import pickle
 import traceback
 from typing import Any
 
-from .node import Node, NodeError
+from .node import Endpoint, NodeError
 
 
 def check_send(
-    src: str, dst: str, msg: object, classes: dict[str, type[Node]]
+    src: str, dst: str, msg: object, classes: dict[str, type[Endpoint]]
 ) -> None:
     """Raise :class:`NodeError` if ``src`` may not send ``msg`` to ``dst``, saying why."""
     cls = classes.get(dst)
@@ -33,7 +33,7 @@ def check_send(
         )
 
 
-def check_timer(node: str, cls: type[Node], delay: object, timer: object) -> float:
+def check_timer(node: str, cls: type[Endpoint], delay: object, timer: object) -> float:
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay) or delay < 0:
         raise NodeError(f"{node}: set_timer(delay={delay!r}, ...): the delay is a number of seconds >= 0")
     if type(timer) not in cls._timer_handlers:
@@ -67,7 +67,7 @@ def format_error(node: str, what: str, exc: BaseException) -> str:
     return f"{node} crashed while handling {what}:\n{tb}"
 
 
-def state_size(node: Node) -> int:
+def state_size(node: Endpoint) -> int:
     """Bytes a node holds in memory: its fields, pickled one by one (all of them, whatever their
     names, but the runtime's own ``_ctx``).
 

@@ -16,6 +16,11 @@ A node is a class with fields and handlers, nothing else::
             self.storage["seen"] = self.seen
             self.send(sender, Ping(msg.n + 1))
 
+A server is a :class:`Node`; a lab's client library is a :class:`Clerk`. Both are an
+:class:`Endpoint` (handlers, timers, messages, a clock, random numbers, a log); a node has storage
+and peers besides, a clerk its operations. A lab whose nodes share files (MapReduce) mixes in
+:class:`SharedFiles`: only its students see ``files`` and ``start_work``.
+
 The runtime (the simulator or Ray) creates the object, calls :meth:`Node.on_start`, then calls one
 handler at a time, each to completion. Handlers never block and never sleep: to wait, set a timer.
 A node never touches Ray, sockets or threads, which is why the same class runs unchanged in both
@@ -34,13 +39,13 @@ import random
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, is_dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from .codec import JSON, unsendable_annotations
 from .files import Files, Work
 
-__all__ = ["Clerk", "Files", "Node", "NodeDefinitionError", "Op", "Storage", "TimerId", "Work", "on",
-           "on_timer"]
+__all__ = ["Clerk", "Endpoint", "Files", "Node", "NodeDefinitionError", "Op", "SharedFiles", "Storage", "TimerId",
+           "Work", "on", "on_timer"]
 
 M = TypeVar("M")
 T = TypeVar("T")
@@ -48,6 +53,9 @@ F = TypeVar("F", bound=Callable[..., None])
 
 TimerId = int
 """What :meth:`Node.set_timer` returns; give it to :meth:`Node.cancel_timer`."""
+
+SHARED_FILES = ("files", "start_work")
+"""What :class:`SharedFiles` adds; any other class that is asked for them says how to get them."""
 
 HOOKS = frozenset({"on_start", "on_invoke"})
 """Methods the runtime calls by name; every other ``on_*`` method needs a decorator."""
@@ -149,12 +157,11 @@ def _check_decorator_arg(name: str, t: object) -> None:
         )
 
 
-class Node:
-    """Base class of every node (a server of a lab, or a clerk).
+class Endpoint:
+    """What every part of a cluster is: a server (:class:`Node`) or a client library (:class:`Clerk`).
 
     Subclasses declare state in :meth:`on_start` and react with ``@on(Message)`` and
-    ``@on_timer(Timer)`` handlers. A restarted node is a brand-new object: only what it wrote to
-    :attr:`storage` survives.
+    ``@on_timer(Timer)`` handlers. A restarted one is a brand-new object.
     """
 
     _message_handlers: ClassVar[dict[type, str]] = {}
@@ -221,17 +228,6 @@ class Node:
         return self._context().nodes
 
     @property
-    def peers(self) -> tuple[str, ...]:
-        """The names of all other server nodes."""
-        me = self.id
-        return tuple(n for n in self.nodes if n != me)
-
-    @property
-    def storage(self) -> Storage:
-        """This node's durable storage (see :class:`Storage`)."""
-        return self._context().storage
-
-    @property
     def random(self) -> random.Random:
         """This node's random numbers (seeded, so simulator runs replay exactly)."""
         return self._context().random
@@ -242,34 +238,9 @@ class Node:
         reads, such as the Raft lab's ``snapshot_every``). Empty unless a test sets some."""
         return MappingProxyType(dict(self._context().params))
 
-    @property
-    def files(self) -> Files:
-        """The run's shared file system, the same for every node (see :mod:`labs.runtime.files`).
-        From a handler, each operation is immediate; long reading and writing belong in a work
-        (:meth:`start_work`)."""
-        return self._context().files
-
-    def start_work(self, fn: Callable[..., object], *args: Any) -> int:
-        """Run ``fn(work, *args)`` in the background and return the work's number.
-
-        For what takes time (reading, computing, writing files): the node keeps handling messages
-        and timers meanwhile. ``work`` (a :class:`~labs.runtime.files.Work`) offers ``files``,
-        ``spend(seconds)``, ``random`` and ``node``. When ``fn`` returns a message (a dataclass),
-        the node's ``@on`` handler for its type receives it, with this node as the sender. If
-        ``fn`` raises, the node crashes, as when a handler raises. A crash of the node ends the
-        work where it was. ``fn`` must use only its arguments, never the node's fields: on Ray it
-        runs in another thread.
-        """
-        return self._context().start_work(fn, args)
-
     def send(self, dst: str, msg: object) -> None:
         """Send ``msg`` (a dataclass instance) to node ``dst``. It may be lost, late or doubled."""
         self._context().send(dst, msg)
-
-    def broadcast(self, msg: object) -> None:
-        """Send ``msg`` to every other server node."""
-        for peer in self.peers:
-            self.send(peer, msg)
 
     def set_timer(self, delay: float, timer: object) -> TimerId:
         """Call this node's ``@on_timer`` handler for ``type(timer)`` after ``delay`` seconds.
@@ -289,6 +260,15 @@ class Node:
     def log(self, *parts: object) -> None:
         """Write a line into the run's trace, tagged with this node and the time."""
         self._context().log(" ".join(str(p) for p in parts))
+
+    if not TYPE_CHECKING:  # for the type checker, a name a class lacks stays an error
+
+        def __getattr__(self, name: str) -> Any:
+            if name in SHARED_FILES:
+                raise AttributeError(
+                    f"{type(self).__name__} has no {name}: only the classes of a lab whose nodes share files "
+                    f"have it (they mix in SharedFiles: class {type(self).__name__}(SharedFiles, ...))")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _context(self) -> Context:
         if self._ctx is None:
@@ -362,7 +342,7 @@ def _check_method(cls: type, name: str, fn: object) -> None:
         )
 
 
-def iter_handlers(cls: type[Node]) -> Iterator[tuple[str, type]]:
+def iter_handlers(cls: type[Endpoint]) -> Iterator[tuple[str, type]]:
     """(method name, type) for every handler of ``cls``; used by the runtimes' start checks."""
     for t, name in cls._message_handlers.items():
         yield name, t
@@ -370,7 +350,52 @@ def iter_handlers(cls: type[Node]) -> Iterator[tuple[str, type]]:
         yield name, t
 
 
-class Clerk(Node):
+class Node(Endpoint):
+    """A server of a lab. Only what it wrote to :attr:`storage` survives a crash."""
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """The names of all other server nodes."""
+        me = self.id
+        return tuple(n for n in self.nodes if n != me)
+
+    @property
+    def storage(self) -> Storage:
+        """This node's durable storage (see :class:`Storage`)."""
+        return self._context().storage
+
+    def broadcast(self, msg: object) -> None:
+        """Send ``msg`` to every other server node."""
+        for peer in self.peers:
+            self.send(peer, msg)
+
+
+class SharedFiles(Endpoint):
+    """Mixed into the nodes (and clerk) of a lab whose cluster shares files, such as MapReduce's:
+    ``class Worker(SharedFiles, Node)``."""
+
+    @property
+    def files(self) -> Files:
+        """The run's shared file system, the same for every node (see :mod:`labs.runtime.files`).
+        From a handler, each operation is immediate; long reading and writing belong in a work
+        (:meth:`start_work`)."""
+        return self._context().files
+
+    def start_work(self, fn: Callable[..., object], *args: Any) -> int:
+        """Run ``fn(work, *args)`` in the background and return the work's number.
+
+        For what takes time (reading, computing, writing files): the node keeps handling messages
+        and timers meanwhile. ``work`` (a :class:`~labs.runtime.files.Work`) offers ``files``,
+        ``spend(seconds)``, ``random`` and ``node``. When ``fn`` returns a message (a dataclass),
+        the node's ``@on`` handler for its type receives it, with this node as the sender. If
+        ``fn`` raises, the node crashes, as when a handler raises. A crash of the node ends the
+        work where it was. ``fn`` must use only its arguments, never the node's fields: on Ray it
+        runs in another thread.
+        """
+        return self._context().start_work(fn, args)
+
+
+class Clerk(Endpoint):
     """The client library of a lab: the workload driver hands it one :class:`Op` at a time.
 
     Implement :meth:`on_invoke`; send requests to the servers; when the answer arrives (in a

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .codec import Codec
-from .node import Node
+from .node import Endpoint
 
 
 def class_path(cls: type | None) -> str | None:
@@ -14,7 +14,7 @@ def class_path(cls: type | None) -> str | None:
     return None if cls is None else f"{cls.__module__}:{cls.__qualname__}"
 
 
-def cluster_codec(classes: Sequence[type[Node]]) -> Codec:
+def cluster_codec(classes: Sequence[type[Endpoint]]) -> Codec:
     """A codec that knows every message type any node of the cluster handles."""
     codec = Codec()
     for cls in classes:
@@ -23,11 +23,11 @@ def cluster_codec(classes: Sequence[type[Node]]) -> Codec:
     return codec
 
 
-def cluster_classes(server: type[Node], clerk: type[Node] | None, servers: Sequence[str],
-                    clients: Sequence[str]) -> tuple[dict[str, type[Node]], Codec]:
+def cluster_classes(server: type[Endpoint], clerk: type[Endpoint] | None, servers: Sequence[str],
+                    clients: Sequence[str]) -> tuple[dict[str, type[Endpoint]], Codec]:
     """Each node's class by name (servers, then clients when the lab has a clerk), and the codec
     of the cluster's messages."""
-    classes: dict[str, type[Node]] = {n: server for n in servers}
+    classes: dict[str, type[Endpoint]] = {n: server for n in servers}
     if clerk is not None:
         classes.update({c: clerk for c in clients})
     return classes, cluster_codec([server] + ([clerk] if clerk is not None else []))

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from .codec import Codec, SerializationError
 from .hosting import check_result, check_send, check_timer, describe, format_error, state_size
 from .lab import Lab
-from .node import Clerk, Node, NodeError, Op, Storage, TimerId
+from .node import Clerk, Endpoint, NodeError, Op, Storage, TimerId
 from .node_classes import cluster_classes
 from .simwork import SimWork
 
@@ -65,7 +65,7 @@ class NodeSide:
     own_process = False
     """It shares the simulator's process: its memory is the size of its fields (``("measure",)``)."""
 
-    def __init__(self, name: str, cls: type[Node], classes: Mapping[str, type[Node]], codec: Codec,
+    def __init__(self, name: str, cls: type[Endpoint], classes: Mapping[str, type[Endpoint]], codec: Codec,
                  nodes: tuple[str, ...], params: Mapping[str, Any], world: World) -> None:
         self.name = name
         self.cls = cls
@@ -74,7 +74,7 @@ class NodeSide:
         self.nodes = nodes
         self.params = params
         self.world = world
-        self.obj: Node | None = None
+        self.obj: Endpoint | None = None
         self.now = 0.0
         self.ids = 0
         self.effects: list[Effect] = []

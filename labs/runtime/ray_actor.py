@@ -36,7 +36,7 @@ from .files import DirFiles, Files, ThreadWork
 from .hosting import check_result, check_send, check_timer, describe, format_error, state_size
 from .lab import load_submission
 from .network import Links, Network, fate, links_from_data, network_from_data
-from .node import Clerk, Node, NodeError, Op, TimerId
+from .node import Clerk, Endpoint, Node, NodeError, Op, TimerId
 from .node_classes import cluster_codec
 from .ray_sealed import SealedNode, start_nursery
 from .storage import FileDisk
@@ -113,7 +113,7 @@ class NodeHost:
             self.nursery = start_nursery()
 
 
-    async def configure(self, config: str, server_cls: type[Node] | None, clerk_cls: type[Node] | None,
+    async def configure(self, config: str, server_cls: type[Endpoint] | None, clerk_cls: type[Endpoint] | None,
                         types: list[type], source: str | None = None) -> None:
         """Become node ``config["name"]`` and call the driver back. ``types`` are the cluster's
         message types, nested ones included. With ``source`` (a student's files as text), this
@@ -136,8 +136,8 @@ class NodeHost:
         self.token: str = c["token"]
         self.driver: tuple[str, int] = (c["driver_host"], c["driver_port"])
         self.ids = int(c["id_base"])
-        self.cls: type[Node] = clerk_cls if self.name in self.clients and clerk_cls else server_cls
-        self.classes: dict[str, type[Node]] = {n: server_cls for n in self.servers}
+        self.cls: type[Endpoint] = clerk_cls if self.name in self.clients and clerk_cls else server_cls
+        self.classes: dict[str, type[Endpoint]] = {n: server_cls for n in self.servers}
         if clerk_cls is not None:
             self.classes.update({n: clerk_cls for n in self.clients})
         self.codec = Codec(types)
@@ -156,7 +156,7 @@ class NodeHost:
         self.net_rng = random.Random(f"{self.seed}:{self.name}:{self.incarnation}:net")
         self.mesh = Mesh(self.name, self.token, self.receive)
         self.bind: str = c["bind"]
-        self.obj: Node | None = None
+        self.obj: Endpoint | None = None
         self.generation = 0  # bumps when the node object is replaced: stale timers do nothing
         self.timers: set[TimerId] = set()
         self.fifo_last: dict[str, float] = {}
