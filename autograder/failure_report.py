@@ -59,10 +59,10 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
                 schedule_file = out_dir / f"{suite.lab.name}-{t.name}-{outcome.seed}-schedule.yaml"
                 schedule_file.write_text(yaml.safe_dump(shrunk.schedule.to_data(), sort_keys=False), encoding="utf-8")
     first = outcome.findings[0]
-    lines.append(f"  property: {_clip(first, 600)}")
+    lines.append(f"  property: {_clip(first.message, 600)}")
     for more in outcome.findings[1:3]:
-        lines.append(f"  also: {_clip(more, 300)}")
-    details = getattr(first, "details", "")
+        lines.append(f"  also: {_clip(more.message, 300)}")
+    details = first.details
     if details:
         body = [_clip(line, 200) for line in details.strip().splitlines()]
         shown = body[:detail_lines] + ([f"... ({len(body) - detail_lines} more lines)"] if len(body) > detail_lines else [])
@@ -86,7 +86,7 @@ def write_pictures(suite: Suite, outcome: Outcome, out_dir: Path) -> list[Path]:
     if outcome.result is not None:
         title = f"{suite.lab.name} {outcome.test.name}, seed {outcome.seed} on {outcome.runtime}"
         written.append(write_html(picture_of(outcome.result, title), out_dir / f"{stem}.html", shared_js=True))
-    html = next((h for f in outcome.findings if (h := getattr(f, "html", None))), None)
+    html = next((f.html for f in outcome.findings if f.html), None)
     if html:
         path = out_dir / f"{stem}-history.html"
         path.write_text(html, encoding="utf-8")

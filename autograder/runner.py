@@ -28,7 +28,7 @@ class Outcome:
     test: Test
     seed: int
     runtime: str
-    findings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
     result: RunResult | None = None
     failed_checks: list[str] = field(default_factory=list)
@@ -91,7 +91,7 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
     return outcome
 
 
-def _unasked_deaths(result: RunResult) -> list[str]:
+def _unasked_deaths(result: RunResult) -> list[Finding]:
     """Why a failed run may have failed, when it is not in the student's code's output: node
     processes that ended without the schedule crashing them (``os._exit``, killed by the
     operating system for memory, or a machine lost from the cluster)."""

@@ -45,17 +45,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from labs.runtime.lab import Lab, RunResult, Workload, get_lab
+from labs.runtime.lab import Check, Lab, Workload, get_lab
 from labs.runtime.schedule import Schedule, ScheduleError, did_you_mean, library, load, parse
-
-CheckFn = Callable[[RunResult], list[str]]
 
 
 class SuiteError(ValueError):
@@ -70,7 +68,7 @@ class Test:
     lab: Lab
     schedule: Schedule
     schedule_name: str
-    checks: tuple[tuple[str, CheckFn], ...]
+    checks: tuple[tuple[str, Check], ...]
     seeds: tuple[int, ...]
     ray_seeds: tuple[int, ...]
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -233,7 +231,7 @@ def parse_suite(doc: Any, lab: Lab, source: Path, inherited: Sequence[Part] = ()
         _same_parts(declared, tuple(inherited), problems)
     parts = tuple(inherited) or (declared or ())
     workloads: dict[str, Any] = _registry(lab, "workloads", "WORKLOADS")
-    checks: dict[str, CheckFn] = _registry(lab, "checks", "CHECKS")
+    checks: dict[str, Check] = _registry(lab, "checks", "CHECKS")
     seeds = _count(doc.get("seeds", 20), "seeds", problems)
     ray_seeds = _count(doc.get("ray_seeds", 1), "ray_seeds", problems)
     raw_tests = doc.get("tests")
@@ -326,7 +324,7 @@ def _part_of(name: str, parts: Sequence[Part], where: str, problems: list[str]) 
 
 
 def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
-          checks: dict[str, CheckFn], seeds: int, ray_seeds: int, problems: list[str]) -> Test | None:
+          checks: dict[str, Check], seeds: int, ray_seeds: int, problems: list[str]) -> Test | None:
     _keys(raw, {"name", "points", "description", "workload", "lab", "schedule", "checks", "seeds", "ray_seeds"},
           where, problems)
     name, points, description = raw.get("name"), raw.get("points"), raw.get("description")
@@ -342,7 +340,7 @@ def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
         ok = False
     the_lab = _lab(raw, where, lab, workloads, problems)
     schedule, schedule_name = _schedule(raw.get("schedule", lab.default_schedule), where, problems)
-    chosen: list[tuple[str, CheckFn]] = []
+    chosen: list[tuple[str, Check]] = []
     raw_checks = raw.get("checks")
     if not isinstance(raw_checks, list) or not raw_checks:
         problems.append(f"{where}.checks: a list of check names, from: {', '.join(checks)}")

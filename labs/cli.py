@@ -70,7 +70,7 @@ def run_command(lab: str, runtime: str, schedule_name: str | None, seed: int, im
     replay = rerun_command_line(lab, runtime, schedule_name, seed, impl)
     summary = result.summary()
     if as_json:
-        click.echo(json.dumps({"summary": summary.to_data(), "violations": problems, "replay": replay}))
+        click.echo(json.dumps({"summary": summary.to_data(), "violations": [str(p) for p in problems], "replay": replay}))
     else:
         click.echo(f"{lab} on {runtime}, schedule {result.schedule.name!r}, seed {seed}")
         click.echo(summary.render())

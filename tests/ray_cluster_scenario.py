@@ -48,7 +48,7 @@ def main() -> None:
         "removed": doomed.node_id,
         "removed_at": removed_at,
         "trace": [e for e in result.trace if e["type"] in ("start", "restart", "crash", "heal", "end")],
-        "violations": result.violations(),
+        "violations": [str(v) for v in result.violations()],
         "operations": dict(result.summary().operations),
     }))
     ray.shutdown()

@@ -226,7 +226,7 @@ def test_a_hostile_run_costs_only_itself(tmp_path: Path, source: str, says: str,
     (basic,) = SUITE.select("basic")
     with open_sandbox(impl) as sb:
         outcome = run_sim_isolated(appends, 1, impl, sb)
-        assert not outcome.passed and says in outcome.findings[0], outcome.findings
+        assert not outcome.passed and says in outcome.findings[0].message, outcome.findings
         assert not run_sim_isolated(basic, 1, impl, sb).passed  # appends happen here too: still caught
     # The grader itself is fine and goes on: the reference still passes next.
     with open_sandbox(ROOT / "labs" / "rpc") as sb:
@@ -275,7 +275,7 @@ def test_tampering_from_the_simulator_child_gets_nowhere(tmp_path: Path, source:
     with open_sandbox(impl) as sb:
         outcomes = [run_sim_isolated(test, seed, impl, sb) for seed in (1, 2)]
     assert not any(o.passed for o in outcomes)
-    assert any(says in f for o in outcomes for f in o.findings), [o.findings[:1] for o in outcomes]
+    assert any(says in f.message for o in outcomes for f in o.findings), [o.findings[:1] for o in outcomes]
 
 
 STALE_READS_AND_PATCHES = '''
@@ -335,9 +335,9 @@ def test_a_submission_that_does_not_import_fails_its_ray_run_with_the_reason(tmp
     (test,) = SUITE.select("basic")
     outcome = run_test(test, 1, "ray", impl)
     assert not outcome.passed
-    assert "could not start" in outcome.findings[0] and "SyntaxError" in outcome.findings[0], outcome.findings[0]
+    assert "could not start" in outcome.findings[0].message and "SyntaxError" in outcome.findings[0].message, outcome.findings[0]
     # The reason, at once: not "did not start within 120 s" after the start-up timeout.
-    assert "did not start within" not in outcome.findings[0]
+    assert "did not start within" not in outcome.findings[0].message
 
 
 
@@ -348,7 +348,7 @@ def test_a_node_process_that_ends_itself_on_ray_is_named_in_the_failure(tmp_path
     (test,) = SUITE.select("appends-under-loss")
     outcome = run_test(test, 1, "ray", standalone(EXITS, tmp_path / "node.py"))
     assert not outcome.passed
-    assert any("process ended at t=" in f and "did not crash it" in f for f in outcome.findings), outcome.findings
+    assert any("process ended at t=" in f.message and "did not crash it" in f.message for f in outcome.findings), outcome.findings
 
 IMPORTS_THE_REFERENCE = '''
 from labs.rpc.node import KVClerk, KVServer  # the instructor's reference, if it is importable

@@ -69,7 +69,7 @@ def test_buggy_variants_fail_with_a_report_that_points_at_the_bug(variant: str, 
     test = named(name)
     findings = [f for seed in range(1, 4) for f in run_test(test, seed, impl=VARIANTS / f"{variant}.py").findings]
     assert findings, f"{variant} passed {name} on seeds 1-3"
-    assert any(says in f for f in findings), findings[:3]
+    assert any(says in f.message for f in findings), findings[:3]
 
 
 def test_the_checks_read_what_happened_from_the_trace() -> None:

@@ -148,8 +148,8 @@ def test_a_node_that_applies_something_else_is_caught() -> None:
     assert v.lines == (result.trace.index(first) + 1, result.trace.index(second) + 1)
     # As a lab check: one entry, naming the invariant, with the two events under it.
     (problem,) = result.violations()
-    assert problem.startswith("same command at each index: different commands at index 5")
-    assert problem.count("\n    line ") == 2
+    assert problem.message.startswith("same command at each index: different commands at index 5")
+    assert ("\n" + problem.details).count("\n    line ") == 2
 
 
 # -- MapReduce-like word count: the output equals a sequential run ------------------------

@@ -64,14 +64,14 @@ def test_buggy_variants_fail_with_a_report_that_points_at_the_bug(variant: str, 
     impl = VARIANTS / f"{variant}.py"
     findings = [f for seed in range(1, 6) for f in run_test(test, seed, impl=impl).findings]
     assert findings, f"{variant} passed {name} on seeds 1-5"
-    assert any(says in f for f in findings), findings[:3]
+    assert any(says in f.message for f in findings), findings[:3]
 
 
 def test_a_torn_file_is_reported_with_its_size_and_the_crash() -> None:
     test = by_name("crash-partial-output")
     outcome = next(o for o in (run_test(test, s, impl=VARIANTS / "non_atomic_output.py") for s in range(1, 6))
                    if not o.passed)
-    first = outcome.findings[0]
+    first = outcome.findings[0].message
     assert "crashed at" in first and "bytes were left under a name that readers take for a whole file" in first
     assert outcome.result is not None
     torn = [e for e in outcome.result.trace if e["type"] == "file" and e.get("op") == "torn"]

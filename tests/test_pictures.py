@@ -375,7 +375,7 @@ def test_the_graders_picture_of_a_failed_raft_test_has_the_time_line(tmp_path: P
     test = next(t for t in suite.tests if t.name == "C-figure8")
     outcome = run_test(test, 3, impl=Path(__file__).parent / "raft_variants" / "figure8_commit.py")
     assert not outcome.passed
-    finding = re.search(r"^(n\d), leader of term (\d+), committed index", outcome.findings[0])
+    finding = re.search(r"^(n\d), leader of term (\d+), committed index", outcome.findings[0].message)
     assert finding, outcome.findings[0]
     (page,) = write_pictures(suite, outcome, tmp_path)
     views = {v["name"]: v for v in cast(list[dict[str, Any]], unpack(page.read_text())["views"])}

@@ -87,7 +87,7 @@ def test_buggy_variants_fail_their_test_with_a_report_that_points_at_the_bug(var
     for seed in test.seeds[:CI_SEEDS]:
         outcome = run_test(test, seed, impl=impl)
         if not outcome.passed:
-            assert any(says in f for f in outcome.findings), outcome.findings[:3]
+            assert any(says in f.message for f in outcome.findings), outcome.findings[:3]
             return
     pytest.fail(f"{variant} passed {name} on seeds 1-{CI_SEEDS}")
 

@@ -61,7 +61,7 @@ def test_buggy_variants_fail_with_a_report_that_points_at_the_bug(variant: str, 
     impl = VARIANTS / f"{variant}.py"
     findings = [f for seed in range(1, 6) for f in run_test(test, seed, impl=impl).findings]
     assert findings, f"{variant} passed {name} on seeds 1-5"
-    assert any(says in f for f in findings), findings[:3]
+    assert any(says in f.message for f in findings), findings[:3]
 
 
 def test_release_holds_no_solution_and_its_skeleton_fails_cleanly(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_a_failing_schedule_shrinks_to_one_that_still_fails() -> None:
     assert "linearizable" in shrunk.outcome.failed_checks
     # The shrunk schedule replays: the same failure, from the schedule alone.
     again = run_test(shrunk.outcome.test, 1, impl=impl)
-    assert again.findings[:1] == shrunk.outcome.findings[:1]
+    assert [f.message for f in again.findings[:1]] == [f.message for f in shrunk.outcome.findings[:1]]
     # And the reference passes under it.
     assert run_test(shrunk.outcome.test, 1).passed
 
@@ -187,7 +187,7 @@ def test_exploring_random_schedules_finds_a_bug_and_spares_the_reference(tmp_pat
     (test,) = SUITE.select("appends-under-loss")
     assert all(o.passed for o in explore(test, range(1, 21)))
     found = next(o for o in explore(test, range(1, 21), VARIANTS / "forgets_early.py") if not o.passed)
-    assert "took effect 2 times" in found.findings[0]
+    assert "took effect 2 times" in found.findings[0].message
     cmd = [sys.executable, "-m", "autograder", "explore", "rpc", "--like", "appends", "--seeds", "20",
            "--impl", str(VARIANTS / "forgets_early.py")]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)

@@ -68,7 +68,7 @@ def test_a_fork_bomb_loses_its_runs_and_the_grader_goes_on(tmp_path: Path) -> No
     (g,) = grade(impl, "rpc", tmp_path / "out", sim_seeds=1, ray=True, pattern="appends-under-loss")
     assert g.score == 0 and {o.runtime for o in g.outcomes} == {"sim", "ray"}
     for o in g.outcomes:
-        assert any("processes at once (a fork bomb?)" in f for f in o.findings), (o.runtime, o.findings)
+        assert any("processes at once (a fork bomb?)" in f.message for f in o.findings), (o.runtime, o.findings)
     _no_process_left()
     (ok,) = grade(ROOT / "labs" / "rpc", "rpc", tmp_path / "ref", sim_seeds=1, ray=True, pattern="appends-under-loss")
     assert ok.passed, _findings([ok])

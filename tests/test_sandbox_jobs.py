@@ -137,8 +137,8 @@ def test_a_grading_that_spends_its_budget_stops_and_says_why_for_every_run_left(
     outcomes = [o for g in grades for o in g.outcomes]
     assert len(outcomes) == len(grades) > 3
     first, *rest = outcomes
-    assert not first.passed and "what was left of this grading's budget" in first.findings[0]
-    assert all(not o.passed and o.findings[0].startswith("not run: grading this submission took its "
+    assert not first.passed and "what was left of this grading's budget" in first.findings[0].message
+    assert all(not o.passed and o.findings[0].message.startswith("not run: grading this submission took its "
                                                                   "whole budget of 4 s") for o in rest)
     assert (tmp_path / "out" / "report.json").exists()
 

@@ -23,7 +23,7 @@ need, so that running out of time says the history itself is tangled."""
 
 
 def linearizability_findings(history: Iterable[Mapping[str, Any]], model: Model, hint: str = "",
-                             timeout: float = TIMEOUT) -> list[str]:
+                             timeout: float = TIMEOUT) -> list[Finding]:
     """Nothing when ``history`` (a run's client history) is linearizable under ``model``; else
     one finding: that the check ran out of time, or that the history is not linearizable, with
     why, the lab's ``hint`` (what to look at in one's code) in brackets, the counterexample as

@@ -28,10 +28,9 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from labs.runtime.lab import Check, RunResult
+from labs.runtime.lab import Check, Finding, RunResult
 
 Event = dict[str, Any]
 Fields = Mapping[str, Any]
@@ -133,8 +132,12 @@ def check_invariants(trace: Sequence[Event], invariants: Iterable[Invariant]) ->
 def as_check(*invariants: Invariant) -> Check:
     """A lab check (``Lab.checks``) that reports each violation of these invariants as one entry."""
 
-    def check(run: RunResult) -> list[str]:
-        return [v.render() for v in check_invariants(run.trace, invariants).violations]
+    def check(run: RunResult) -> list[Finding]:
+        found = []
+        for v in check_invariants(run.trace, invariants).violations:
+            first, _, rest = v.render().partition("\n")
+            found.append(Finding(first, rest))
+        return found
 
     check.__doc__ = "; ".join(f"{i.name}: {i.description}" for i in invariants)
     return check

@@ -17,11 +17,11 @@ Anything in between (a member crashed a moment ago, a paused one) may be answere
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from labs.checkers import pair_trace_calls
-from labs.runtime.lab import Finding, RunResult, no_node_errors
+from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
 from labs.runtime.trace import Event
 
 from .node import MONITOR, TIMEOUT
@@ -118,7 +118,7 @@ def _touches(spans: list[list[float]], start: float, end: float) -> bool:
     return any(a < end and start < b for a, b in spans)
 
 
-def crashed_members_suspected(run: RunResult) -> list[str]:
+def crashed_members_suspected(run: RunResult) -> list[Finding]:
     """Every answer names the members that had been down long enough before it was asked for."""
     found = members(run)
     starts = monitor_started(run)
@@ -134,7 +134,7 @@ def crashed_members_suspected(run: RunResult) -> list[str]:
     return []
 
 
-def living_members_trusted(run: RunResult) -> list[str]:
+def living_members_trusted(run: RunResult) -> list[Finding]:
     """No answer names a member that was up and reachable the whole time before and during it."""
     found = members(run)
     for a in answers(run.trace):
@@ -150,7 +150,7 @@ def living_members_trusted(run: RunResult) -> list[str]:
     return []
 
 
-def answers_arrive(run: RunResult) -> list[str]:
+def answers_arrive(run: RunResult) -> list[Finding]:
     """At least 90% of the questions get an answer (the clerk asks again until one comes)."""
     asked = sum(1 for e in run.trace if e["type"] == "invoke")
     got = len(answers(run.trace))
@@ -160,7 +160,7 @@ def answers_arrive(run: RunResult) -> list[str]:
                     "seconds when the question or its answer is lost?")]
 
 
-CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "answers-arrive": answers_arrive,
     "crashed-members-suspected": crashed_members_suspected,

@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from labs.checkers.history import pair_calls
-from labs.runtime.lab import Finding, RunResult
+from labs.runtime.lab import Check, Finding, RunResult
 from labs.runtime.lab import no_node_errors as any_errors
 
 from .attempts import COORDINATOR, attempts, job_times, messages, task_sends
@@ -32,7 +31,7 @@ QUIET = 1.0
 """Seconds an idle worker may go without asking for a task before it counts as gone."""
 
 
-def no_node_errors(run: RunResult) -> list[str]:
+def no_node_errors(run: RunResult) -> list[Finding]:
     """No handler or work raised, apart from the crashes the crash application makes on purpose."""
     real = [e for e in run.errors if "AppCrash" not in e]
     return any_errors(dataclasses.replace(run, errors=real))
@@ -44,7 +43,7 @@ def _job(run: RunResult) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     return min(pair_calls(run.history), key=lambda call: call[0]["index"], default=(None, None))
 
 
-def job_completes(run: RunResult) -> list[str]:
+def job_completes(run: RunResult) -> list[Finding]:
     """The job finishes (the client hears it is done) within the workload's time limit."""
     invoke, done = _job(run)
     if invoke is None:
@@ -78,7 +77,7 @@ def job_completes(run: RunResult) -> list[str]:
                     "\n".join(f"{a.worker}: {a.label} {a.start:.3f}..{a.end:.3f}" for a in tasks))]
 
 
-def reduces_after_maps(run: RunResult) -> list[str]:
+def reduces_after_maps(run: RunResult) -> list[Finding]:
     """No reduce task is handed out before every map task is done: a reduce reads the output of
     every map task."""
     sends = messages(run.trace)
@@ -125,7 +124,7 @@ def output_lines(run: RunResult) -> list[str] | None:
     return sorted(line for text in value["outputs"].values() for line in str(text).splitlines() if line.strip())
 
 
-def output_correct(run: RunResult) -> list[str]:
+def output_correct(run: RunResult) -> list[Finding]:
     """The output, read when the coordinator says the job is done, equals a sequential run's."""
     invoke, _ = _job(run)
     value = _value(run)
@@ -152,7 +151,7 @@ def output_correct(run: RunResult) -> list[str]:
                     + "\n".join(details))]
 
 
-def _compare_digests(files: dict[str, Any], want: list[str], reduces: int) -> list[str]:
+def _compare_digests(files: dict[str, Any], want: list[str], reduces: int) -> list[Finding]:
     """A big output, reported as digests: each ``mr-out-r`` must hold partition r's lines."""
     parts: dict[str, list[str]] = {output_name(r): [] for r in range(reduces)}
     for line in want:
@@ -178,7 +177,7 @@ def _output_values(run: RunResult, prefix: str) -> dict[str, str]:
     return {k: v for k, v in _by_key(output_lines(run) or []).items() if k.startswith(prefix)}
 
 
-def parallel_maps(run: RunResult) -> list[str]:
+def parallel_maps(run: RunResult) -> list[Finding]:
     """Map tasks run on several workers at once (the parallel app counts who is inside a map)."""
     if output_lines(run) is None:
         return [Finding("the job did not finish, so nothing shows whether maps ran in parallel")]
@@ -191,7 +190,7 @@ def parallel_maps(run: RunResult) -> list[str]:
                     "coordinator hand out a map task to every worker that asks?")]
 
 
-def parallel_reduces(run: RunResult) -> list[str]:
+def parallel_reduces(run: RunResult) -> list[Finding]:
     """Reduce tasks run on several workers at once."""
     if output_lines(run) is None:
         return [Finding("the job did not finish, so nothing shows whether reduces ran in parallel")]
@@ -204,7 +203,7 @@ def parallel_reduces(run: RunResult) -> list[str]:
                     "worker that asks?")]
 
 
-def workers_stay(run: RunResult) -> list[str]:
+def workers_stay(run: RunResult) -> list[Finding]:
     """No worker leaves before the job is done: the coordinator says ``exit`` only after every
     reduce task is done, and an idle worker keeps asking (at least every ``QUIET`` seconds)."""
     _, job_done = job_times(run.trace)
@@ -275,7 +274,7 @@ def _longest_silence(run: RunResult, worker: str, stop: float) -> tuple[float, f
     return None
 
 
-def no_torn_files(run: RunResult) -> list[str]:
+def no_torn_files(run: RunResult) -> list[Finding]:
     """No crash leaves a half-written file under a name readers trust (``mr-*``): outputs are
     written under a temporary name and renamed, so a crash only ever tears a temporary file."""
     writing: dict[str, dict[str, tuple[float, int]]] = {}
@@ -297,7 +296,7 @@ def no_torn_files(run: RunResult) -> list[str]:
     return []
 
 
-CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "job-completes": job_completes,
     "output-correct": output_correct,

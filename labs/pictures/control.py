@@ -93,7 +93,7 @@ class ControlPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type in
         pct = summary.latency_percentiles()
         problems = result.violations()
         verdict = (f"<span style='color:#a31515'>{len(problems)} check(s) failed: "
-                   f"{html.escape(problems[0])}</span>" if problems else
+                   f"{html.escape(problems[0].message)}</span>" if problems else
                    "<span style='color:#2e7d32'>all checks passed</span>")
         self.status.value = (
             f"run {self.runs}: <code>{html.escape(schedule.describe())}</code><br>"

@@ -10,7 +10,7 @@ committed. Each finding is one line naming the property, with the trace lines be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from labs.checkers.invariants import (
     Event,
@@ -108,14 +108,14 @@ SAFETY = (ELECTION_SAFETY, STATE_MACHINE_SAFETY, LEADER_COMPLETENESS)
 def _safety_check(invariant: Invariant) -> Check:
     inner = as_check(invariant)
 
-    def check(run: RunResult) -> list[str]:
-        return [Finding(v.splitlines()[0], "\n".join(v.splitlines()[1:])) for v in inner(run)[:3]]
+    def check(run: RunResult) -> list[Finding]:
+        return inner(run)[:3]
 
     check.__doc__ = inner.__doc__
     return check
 
 
-def leader_commits_only_through_its_term(run: RunResult) -> list[str]:
+def leader_commits_only_through_its_term(run: RunResult) -> list[Finding]:
     """The commitment rule of Figure 8: a leader of term U counts replicas only for entries of
     term U. So when a leader applies an entry of an earlier term that nobody had committed
     before its election, it applies, in the same step, an entry of term U at or after it."""
@@ -146,7 +146,7 @@ def leader_commits_only_through_its_term(run: RunResult) -> list[str]:
 # -- elections ------------------------------------------------------------------------------
 
 
-def leader_when_majority_connected(run: RunResult) -> list[str]:
+def leader_when_majority_connected(run: RunResult) -> list[Finding]:
     """Whenever a majority of servers is up and can all talk to each other for LEADER_BOUND
     seconds, one of them is, at some moment of that time, a leader of the highest term among
     them."""
@@ -179,7 +179,7 @@ def _states_text(v: RaftRun, group: frozenset[str], a: float, b: float) -> str:
     return "\n".join(sorted(rows)[:40])
 
 
-def one_election_when_nothing_fails(run: RunResult) -> list[str]:
+def one_election_when_nothing_fails(run: RunResult) -> list[Finding]:
     """On a network that loses nothing and with no faults, once a leader is elected nobody
     stands for election again: heartbeats keep every follower quiet."""
     v = parse_run(run)
@@ -196,7 +196,7 @@ def one_election_when_nothing_fails(run: RunResult) -> list[str]:
     return []
 
 
-def no_leader_without_majority(run: RunResult) -> list[str]:
+def no_leader_without_majority(run: RunResult) -> list[Finding]:
     """A node becomes leader only if it could reach a majority while it was a candidate."""
     v = parse_run(run)
     for e in v.elected:
@@ -213,7 +213,7 @@ def no_leader_without_majority(run: RunResult) -> list[str]:
 # -- agreement ------------------------------------------------------------------------------
 
 
-def no_commit_without_majority(run: RunResult) -> list[str]:
+def no_commit_without_majority(run: RunResult) -> list[Finding]:
     """An entry is first applied (committed) only by a node that could reach a majority since
     its command was submitted."""
     v = parse_run(run)
@@ -231,7 +231,7 @@ def no_commit_without_majority(run: RunResult) -> list[str]:
     return []
 
 
-def every_node_catches_up(run: RunResult) -> list[str]:
+def every_node_catches_up(run: RunResult) -> list[Finding]:
     """By the end, every server has applied (or installed a snapshot of) every entry committed
     a second before the end; when a leader is in office at the end, every entry it had applied
     a second before the end. (A new leader learns that entries of earlier terms are committed
@@ -254,7 +254,7 @@ def every_node_catches_up(run: RunResult) -> list[str]:
     return []
 
 
-def commands_committed_where_acknowledged(run: RunResult) -> list[str]:
+def commands_committed_where_acknowledged(run: RunResult) -> list[Finding]:
     """Each command whose client was told "applied at index i" is the entry applied at i."""
     v = parse_run(run)
     at: dict[int, str] = {}
@@ -273,7 +273,7 @@ def commands_committed_where_acknowledged(run: RunResult) -> list[str]:
 def client_operations_complete(share: float) -> Check:
     """At least ``share`` of the client operations are committed in time."""
 
-    def check(run: RunResult) -> list[str]:
+    def check(run: RunResult) -> list[Finding]:
         v = parse_run(run)
         if not v.completed:
             return [Finding("no client operation ended at all")]
@@ -290,7 +290,7 @@ def client_operations_complete(share: float) -> Check:
     return check
 
 
-def far_behind_follower_catches_up_quickly(run: RunResult) -> list[str]:
+def far_behind_follower_catches_up_quickly(run: RunResult) -> list[Finding]:
     """After the final heal, each server holds every entry committed by then after at most
     CATCH_UP_MESSAGES messages have reached it (fast backup, not one entry per round trip)."""
     v = parse_run(run)
@@ -323,7 +323,7 @@ def far_behind_follower_catches_up_quickly(run: RunResult) -> list[str]:
 # -- snapshots (part D) ---------------------------------------------------------------------
 
 
-def snapshots_match_the_log(run: RunResult) -> list[str]:
+def snapshots_match_the_log(run: RunResult) -> list[Finding]:
     """Every snapshot installed at index I holds exactly the commands committed at 1..I (its
     state is a hash of them): a snapshot sent with the wrong index, or taken from the wrong
     state, would make a node skip or repeat commands."""
@@ -354,7 +354,7 @@ def snapshots_match_the_log(run: RunResult) -> list[str]:
     return []
 
 
-def log_stays_bounded(run: RunResult) -> list[str]:
+def log_stays_bounded(run: RunResult) -> list[Finding]:
     """With snapshots, a server's memory and disk stay under LOG_BOUND bytes however many
     entries were committed: the log is cut at each snapshot, in memory and on disk.
 
@@ -389,7 +389,7 @@ def log_stays_bounded(run: RunResult) -> list[str]:
     return []
 
 
-def messages_bounded(run: RunResult) -> list[str]:
+def messages_bounded(run: RunResult) -> list[Finding]:
     """Elections and replication do not flood the network: the first election takes at most
     ELECTION_MESSAGES per follower, and after it the servers send at most
     IDLE_MESSAGES_PER_SECOND per follower per second plus MESSAGES_PER_ENTRY per follower per
@@ -414,7 +414,7 @@ def messages_bounded(run: RunResult) -> list[str]:
     return []
 
 
-CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "election-safety": _safety_check(ELECTION_SAFETY),
     "state-machine-safety": _safety_check(STATE_MACHINE_SAFETY),

@@ -93,7 +93,7 @@ def kv_appends(rng: random.Random, client: int) -> Op:
 # -- checks -------------------------------------------------------------------------------
 
 
-def linearizable_kv(run: RunResult) -> list[str]:
+def linearizable_kv(run: RunResult) -> list[Finding]:
     """The clients' history is linearizable as a key-value store (get / put / append)."""
     return linearizability_findings(run.history, KV, hint="is every request executed once, in log "
                                     "order, and answered only by the server that started it, once committed?")
@@ -102,7 +102,7 @@ def linearizable_kv(run: RunResult) -> list[str]:
 def kv_operations_complete(share: float) -> Check:
     """At least ``share`` of the clients' operations complete in time."""
 
-    def check(run: RunResult) -> list[str]:
+    def check(run: RunResult) -> list[Finding]:
         ops = [end for _, end in pair_calls(run.history) if end is not None]
         if not ops:
             return [Finding("no client operation ended at all")]

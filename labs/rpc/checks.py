@@ -7,7 +7,7 @@ as in the trace and its picture).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from labs.checkers.findings import linearizability_findings
@@ -30,7 +30,7 @@ def _completed(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                    "index": h["index"], "client": call["client"]}
 
 
-def linearizable(run: RunResult) -> list[str]:
+def linearizable(run: RunResult) -> list[Finding]:
     """The history is linearizable as a versioned key-value store."""
     return linearizability_findings(run.history, VERSIONED_KV)
 
@@ -38,7 +38,7 @@ def linearizable(run: RunResult) -> list[str]:
 def most_operations_complete(share: float) -> Check:
     """At least ``share`` of the operations complete: retries get through a lossy network."""
 
-    def check(run: RunResult) -> list[str]:
+    def check(run: RunResult) -> list[Finding]:
         ops = list(_ops(run))
         if not ops:
             return [Finding("no operation completed at all")]
@@ -52,7 +52,7 @@ def most_operations_complete(share: float) -> Check:
     return check
 
 
-def every_operation_completes(run: RunResult) -> list[str]:
+def every_operation_completes(run: RunResult) -> list[Finding]:
     """On a reliable network every operation completes in time. On Ray, where a busy machine
     can hold a process up past the clerk's timeout now and then, 99% of them must."""
     ops = list(_ops(run))
@@ -65,7 +65,7 @@ def every_operation_completes(run: RunResult) -> list[str]:
                     f"the first {o['f']}({o['key']!r}) #{o['index']} by {o['client']} at {o['start']:.3f}")]
 
 
-def appends_show_once(run: RunResult) -> list[str]:
+def appends_show_once(run: RunResult) -> list[Finding]:
     """Every value a get returns holds each append at most once, and holds every append that
     finished before the get began."""
     ops = list(_ops(run))
@@ -87,7 +87,7 @@ def appends_show_once(run: RunResult) -> list[str]:
     return []
 
 
-def one_winner_per_version(run: RunResult) -> list[str]:
+def one_winner_per_version(run: RunResult) -> list[Finding]:
     """Of the conditional puts for one version of a key, at most one succeeds."""
     winners: dict[tuple[str, int], dict[str, Any]] = {}
     for o in _ops(run):
@@ -113,7 +113,7 @@ where the grader measures the process from outside (a server that forgets nobody
 about 100 KiB there; one that forgets grows by a few pages at most)."""
 
 
-def memory_stays_bounded(run: RunResult) -> list[str]:
+def memory_stays_bounded(run: RunResult) -> list[Finding]:
     """The server's memory and disk do not grow with the number of clients that came and went.
 
     The disk is the bytes the runtime stores for it. The memory is, where the grader runs the
@@ -165,7 +165,7 @@ def memory_stays_bounded(run: RunResult) -> list[str]:
     return [Finding(f"{said}: does it forget clients that went quiet?", table)]
 
 
-def serves_again_after_disk_loss(run: RunResult) -> list[str]:
+def serves_again_after_disk_loss(run: RunResult) -> list[Finding]:
     """After a restart without its disk the server starts empty and serves again: what happens
     from the restart on is linearizable from an empty store (operations still running at the
     restart may or may not have taken effect)."""
@@ -189,7 +189,7 @@ def serves_again_after_disk_loss(run: RunResult) -> list[str]:
     return []
 
 
-def answered_by_the_server(run: RunResult) -> list[str]:
+def answered_by_the_server(run: RunResult) -> list[Finding]:
     """Every operation that succeeded heard from a server while it was in progress: a clerk that
     answers by itself (from a store of its own, or one shared outside the network) is not a
     client of the service. Read from the trace the runtime wrote: deliveries, not claims."""
@@ -210,7 +210,7 @@ def answered_by_the_server(run: RunResult) -> list[str]:
     return []
 
 
-CHECKS: dict[str, Callable[[RunResult], list[str]]] = {
+CHECKS: dict[str, Check] = {
     "answered-by-the-server": answered_by_the_server,
     "no-node-errors": no_node_errors,
     "linearizable": linearizable,

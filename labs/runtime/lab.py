@@ -40,30 +40,28 @@ class Workload:
     takes its place, as users come and go; 0: each clerk stays for the whole run."""
 
 
-Check = Callable[["RunResult"], list[str]]
-"""A lab check reads a finished run and returns the violations it found (empty: all good).
-Each violation is a one-line message; a :class:`Finding` adds the evidence behind it."""
-
-
-class Finding(str):
-    """A violation's one-line message (the string itself) with the evidence behind it:
+@dataclass(frozen=True)
+class Finding:
+    """One violation a check found: a one-line ``message`` and the evidence behind it,
     ``details`` (a counterexample, as text) and ``html`` (a self-contained picture of it)."""
 
-    details: str
-    html: str | None
+    message: str
+    details: str = ""
+    html: str | None = None
 
-    def __new__(cls, message: str, details: str = "", html: str | None = None) -> Finding:
-        finding = super().__new__(cls, message)
-        finding.details = details
-        finding.html = html
-        return finding
+    def __str__(self) -> str:
+        return self.message
 
 
-def no_node_errors(run: RunResult) -> list[str]:
+Check = Callable[["RunResult"], list[Finding]]
+"""A lab check reads a finished run and returns the violations it found (empty: all good)."""
+
+
+def no_node_errors(run: RunResult) -> list[Finding]:
     """The check every lab starts with: no handler raised, and the run was not stopped early (a
     storm of events in the simulator). A method still to be written raises
     ``NotImplementedError``, and says so as "not implemented yet: ..." rather than as a crash."""
-    found: list[str] = []
+    found: list[Finding] = []
     end = run.trace[-1] if run.trace else {}
     if end.get("type") == "end" and end.get("stopped"):
         found.append(Finding(str(end["stopped"])))
@@ -75,10 +73,13 @@ def no_node_errors(run: RunResult) -> list[str]:
             found.append(Finding(todo or "not implemented yet: a method raised NotImplementedError", error))
         else:
             found.append(Finding(f"a node raised: {lines[-1] if lines else error}", error))
-    return list(dict.fromkeys(found))[:3]
+    first: dict[str, Finding] = {}  # the first of each message
+    for f in found:
+        first.setdefault(f.message, f)
+    return list(first.values())[:3]
 
 
-def unreadable_memory(samples: list[dict[str, Any]]) -> list[str]:
+def unreadable_memory(samples: list[dict[str, Any]]) -> list[Finding]:
     """A finding for the first ``memory`` event whose process the grader could not read (its
     ``bytes`` is null): a node's process must not hide its memory from the one measuring it."""
     for e in samples:
@@ -245,9 +246,9 @@ class RunResult:
     def summary(self) -> Summary:
         return summarize(self.trace)
 
-    def violations(self) -> list[str]:
+    def violations(self) -> list[Finding]:
         """What the lab's checks found wrong with this run (empty: every check passed)."""
-        out: list[str] = []
+        out: list[Finding] = []
         for check in self.lab.checks:
             out.extend(check(self))
         return out
