@@ -7,7 +7,7 @@ Where student code runs, and what the grader trusts:
   with its own clock and runs the checks here on plain data. Each node's Ray process runs
   runtime code only: the node's code runs in a sealed child of it (as in the simulator runs
   below), handed one event at a time, while the Ray process keeps its timers and disk, decides
-  its messages' fates and measures it (:mod:`labs.runtime.ray_sealed`); a crash kills the node's
+  its messages' fates and measures it (:mod:`labs.runtime.ray_hosted`); a crash kills the node's
   process, not the Ray process, so a restart is on time.
 * **Simulator runs** (many seeds, fast) are split at the trust line: the simulated world (virtual
   time, the network and its faults, the schedule, the workload and its history) runs here, in

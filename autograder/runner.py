@@ -65,7 +65,7 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
     reason, never an exception: the suite goes on. ``hosts``: where a Ray run's node processes
     come from (the grader's sandbox), by default actors of the connected Ray; ``sealed``: a Ray
     run's node code runs in sealed processes, its faults applied by runtime code only (see
-    :mod:`labs.runtime.ray_sealed`)."""
+    :mod:`labs.runtime.ray_hosted`)."""
     started = time.monotonic()
     outcome = Outcome(test, seed, runtime)
     try:

@@ -10,7 +10,7 @@ sealed process of its own (today's graded path), against the path before it, in 
 
 Both run every test of the lab (hidden ones too) on its first ``--seeds`` seeds, as this user (the
 sandbox's user switch costs both the same). With ``--ray``, each test's first Ray run too, sealed
-(each node's code in a sealed child of its Ray process: ``labs.runtime.ray_sealed``) and not.
+(each node's code in a sealed child of its Ray process: ``labs.runtime.ray_hosted``) and not.
 Per lab it prints the times and their ratios; the last line printed is one JSON object with the
 figures.
 """

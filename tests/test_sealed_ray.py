@@ -1,5 +1,5 @@
 """Graded Ray runs, sealed: each node's Ray process runs runtime code only and hosts the node's
-code in a sealed child (labs.runtime.ray_sealed). The node reaches nothing, the faults and the
+code in a sealed child (labs.runtime.ray_hosted). The node reaches nothing, the faults and the
 disk are the runtime's, and the submissions that once steered Ray runs (issue 13) earn nothing
 there either."""
 

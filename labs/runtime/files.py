@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -158,36 +157,30 @@ class MemoryFiles:
 
 class DirFiles:
     """Ray's shared files: a real directory. Writes go out in blocks, each flushed, so that a
-    process killed in the middle of one leaves part of the file, as a real crash does.
-
-    ``gate`` is called before every operation; a paused node's work waits there."""
+    process killed in the middle of one leaves part of the file, as a real crash does."""
 
     BLOCK = 64 * 1024
 
-    def __init__(self, root: str | os.PathLike[str], emit: Emit,
-                 gate: Callable[[], object] = lambda: None) -> None:
+    def __init__(self, root: str | os.PathLike[str], emit: Emit) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._emit = emit
-        self._gate = gate
 
     def _path(self, name: str) -> Path:
         return self.root / check_name(name)
 
     def read(self, name: str) -> str:
-        self._gate()
         try:
             return self._path(name).read_text(encoding="utf-8")
         except (FileNotFoundError, IsADirectoryError):
             raise FileNotFoundError(f"no file {name!r}") from None
 
     def write(self, name: str, text: str) -> None:
-        self._gate()
         self.write_begins(name, text)
         self.write_ends(name, text)
 
     def write_begins(self, name: str, text: str) -> None:
-        """A write that takes a while begins (a sealed node's work, see ``ray_sealed``): the file
+        """A write that takes a while begins (a sealed node's work, see ``ray_hosted``): the file
         is empty until :meth:`write_ends`, and stays so if its node crashes meanwhile."""
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +196,6 @@ class DirFiles:
         self._emit("file", op="written", name=name, bytes=len(data))
 
     def rename(self, src: str, dst: str) -> None:
-        self._gate()
         target = self._path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
         source = self._path(src)
@@ -215,7 +207,6 @@ class DirFiles:
         self._emit("file", op="rename", name=src, to=dst, bytes=size)
 
     def remove(self, name: str) -> None:
-        self._gate()
         try:
             self._path(name).unlink()
         except FileNotFoundError:
@@ -223,11 +214,9 @@ class DirFiles:
         self._emit("file", op="remove", name=name)
 
     def exists(self, name: str) -> bool:
-        self._gate()
         return self._path(name).is_file()
 
     def list(self, prefix: str = "") -> list[str]:
-        self._gate()
         return sorted(n for n in _walk(self.root, "") if n.startswith(prefix))
 
 
@@ -261,22 +250,6 @@ class WorkBase:
     @property
     def random(self) -> random.Random:
         return self._random
-
-
-class ThreadWork(WorkBase):
-    """A work on Ray: its function runs in a thread of the node's process."""
-
-    def __init__(self, node: str, files: DirFiles, rng: random.Random,
-                 gate: Callable[[], object]) -> None:
-        self._node = node
-        self._files = files
-        self._random = rng
-        self._gate = gate
-
-    def spend(self, seconds: float) -> None:
-        _check_seconds(seconds)
-        threading.Event().wait(seconds)
-        self._gate()
 
 
 def _check_seconds(seconds: object) -> float:

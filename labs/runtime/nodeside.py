@@ -64,6 +64,8 @@ class NodeSide:
 
     own_process = False
     """It shares the simulator's process: its memory is the size of its fields (``("measure",)``)."""
+    dead = False
+    """It never dies on its own: a ``start`` event begins its next incarnation."""
 
     def __init__(self, name: str, cls: type[Endpoint], classes: Mapping[str, type[Endpoint]], codec: Codec,
                  nodes: tuple[str, ...], params: Mapping[str, Any], world: World) -> None:
@@ -378,6 +380,11 @@ class NodeProcess(Protocol):
 
     own_process: bool
     """True when it has a process of its own, whose memory the world measures from outside."""
+
+    @property
+    def dead(self) -> bool:
+        """Its process ended: a new incarnation needs a new one."""
+        ...
 
     def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply: ...
     def memory(self) -> int | None:

@@ -13,6 +13,10 @@ Who talks to whom, and in what:
 * **host to driver**: JSON lines over a loopback TCP socket: trace events, clerk completions,
   role answers and handler errors. The driver reads them as data and checks every field; it never
   unpickles anything a node or clerk produced, and the socket closing tells it the process died.
+* **host to node**: one event at a time, the node handing back its effects as data (see
+  :mod:`.ray_hosted`), whether the node's code runs in a sealed child process (a graded run) or
+  in this process (:class:`~labs.runtime.nodeside.NodeSide`, a student's own run): one path, so
+  that a facility of the node API is written once for Ray.
 """
 
 from __future__ import annotations
@@ -23,62 +27,25 @@ import importlib
 import json
 import os
 import random
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .clock import Clock
-from .codec import Codec, SerializationError
-from .files import DirFiles, Files, ThreadWork
-from .hosting import check_result, check_send, check_timer, describe, format_error, state_size
+from .codec import Codec
+from .files import DirFiles
+from .hosting import check_result
 from .lab import load_submission
 from .network import Links, Network, fate, links_from_data, network_from_data
-from .node import Clerk, Endpoint, Node, NodeError, Op, TimerId
-from .node_classes import cluster_codec
-from .ray_sealed import SealedNode, start_nursery
+from .node import Endpoint, NodeError, Op
+from .node_classes import cluster_classes
+from .nodeside import NodeSide, World
+from .ray_hosted import HostedNode, start_nursery
 from .storage import FileDisk
 from .wire import Mesh
 
-
-class _HostContext:
-    """The node API's view of this process."""
-
-    def __init__(self, host: NodeHost) -> None:
-        self._host = host
-        self.node_id = host.name
-        self.nodes = tuple(host.servers)
-        self.params = host.params
-        self.storage = host.disk
-        # A new node object (a restart, a replaced clerk) draws new numbers, as a new process would.
-        self.random = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:{host.generation}")
-        self.files: Files = host.files
-
-    def send(self, dst: str, msg: object) -> None:
-        self._host.send(dst, msg)
-
-    def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
-        return self._host.start_work(fn, args)
-
-    def set_timer(self, delay: float, timer: object) -> TimerId:
-        return self._host.set_timer(delay, timer)
-
-    def cancel_timer(self, timer_id: TimerId) -> None:
-        self._host.cancel_timer(timer_id)
-
-    def now(self) -> float:
-        return self._host.clock.local(self._host.t())
-
-    def log(self, text: str) -> None:
-        self._host.emit("log", text=text)
-
-    def complete(self, outcome: str, value: Any) -> None:
-        self._host.complete(outcome, value)
-
-
-SEALED = "labs.runtime.ray_sealed"
+SEALED = "labs.runtime.ray_hosted"
 """Among the modules a host preloads: it will host a sealed node, so it boots a nursery too."""
 
 
@@ -100,7 +67,7 @@ class NodeHost:
         # start-up takes seconds) and hand one a node when it needs it, for example on a restart.
         # An empty host has never run node code: it is as fresh as a new process.
         self.configured = False
-        self.nursery: Any = None  # for a sealed node (see ray_sealed): booted ahead with the process
+        self.nursery: Any = None  # for a sealed node (see ray_hosted): booted ahead with the process
         self._import(preload)
 
     async def preload(self, modules: list[str]) -> None:
@@ -112,20 +79,13 @@ class NodeHost:
         if SEALED in modules and self.nursery is None:
             self.nursery = start_nursery()
 
-
     async def configure(self, config: str, server_cls: type[Endpoint] | None, clerk_cls: type[Endpoint] | None,
                         types: list[type], source: str | None = None) -> None:
         """Become node ``config["name"]`` and call the driver back. ``types`` are the cluster's
         message types, nested ones included. With ``source`` (a student's files as text), this
-        process imports them itself and finds the classes and types there."""
+        process imports them itself and finds the classes and types there. A sealed node's
+        classes are its sealed process's to load (none given here)."""
         c = json.loads(config)
-        self.sealed: SealedNode | None = None
-        if c.get("sealed"):  # the node's code runs in a sealed child process, never here
-            server_cls, clerk_cls, types = Node, None, []
-        elif source is not None:
-            server_cls, clerk_cls = load_submission(source, Path(c["storage"]).parent / f".code-{c['name']}")
-            types = list(cluster_codec([server_cls] + ([clerk_cls] if clerk_cls else [])).types.values())
-        assert server_cls is not None
         self.configured = True
         self.name: str = c["name"]
         self.servers: list[str] = c["servers"]
@@ -136,19 +96,24 @@ class NodeHost:
         self.token: str = c["token"]
         self.driver: tuple[str, int] = (c["driver_host"], c["driver_port"])
         self.ids = int(c["id_base"])
-        self.cls: type[Endpoint] = clerk_cls if self.name in self.clients and clerk_cls else server_cls
-        self.classes: dict[str, type[Endpoint]] = {n: server_cls for n in self.servers}
-        if clerk_cls is not None:
-            self.classes.update({n: clerk_cls for n in self.clients})
-        self.codec = Codec(types)
-        self.disk = FileDisk(self.codec, c["storage"])
-        self.holding: list[tuple[str, int, str]] | None = None  # messages of the running handler
+        local = None
+        if not c.get("sealed"):  # the node's code runs here, event by event as in a sealed process
+            if source is not None:
+                server_cls, clerk_cls = load_submission(source, Path(c["storage"]).parent / f".code-{c['name']}")
+            assert server_cls is not None
+            classes, codec = cluster_classes(server_cls, clerk_cls, self.servers, self.clients)
+            if types:  # the driver's list: annotations it could resolve and this process may not
+                codec = Codec(types)
+            servers = tuple(self.servers)
+            params = self.params
+
+            def local(name: str, world: World) -> NodeSide:
+                return NodeSide(name, classes[name], classes, codec, servers, params, world)
+
+        self.disk = FileDisk(Codec(), c["storage"])  # values arrive encoded: its codec never runs
+        self.holding: list[tuple[str, int, str]] | None = None  # messages of the event being handled
         # The run's shared files: one directory beside the nodes' storage, the same for all.
-        self.files_root = Path(c["storage"]).parent / "files"
-        self.files = DirFiles(self.files_root, self.emit)
-        self.running = threading.Event()  # cleared while paused: works wait at their next step
-        self.running.set()
-        self.pool: ThreadPoolExecutor | None = None
+        self.files = DirFiles(Path(c["storage"]).parent / "files", self.emit)
         self.network: Network = network_from_data(c["network"])
         self.blocked: Links = links_from_data(c["blocked"])
         self.clock = Clock()
@@ -156,9 +121,7 @@ class NodeHost:
         self.net_rng = random.Random(f"{self.seed}:{self.name}:{self.incarnation}:net")
         self.mesh = Mesh(self.name, self.token, self.receive)
         self.bind: str = c["bind"]
-        self.obj: Endpoint | None = None
-        self.generation = 0  # bumps when the node object is replaced: stale timers do nothing
-        self.timers: set[TimerId] = set()
+        self.generation = 0  # bumps when the node object is replaced: stale timers and works do nothing
         self.fifo_last: dict[str, float] = {}
         self.paused = False
         self.held: list[Callable[[], None]] = []
@@ -167,8 +130,10 @@ class NodeHost:
         self.out: list[bytes] = []
         self.writer: asyncio.StreamWriter | None = None
         self.flush_scheduled = False
-        if c.get("sealed"):
-            self.sealed = SealedNode(self, c, source)
+        # The actor's loop, named here: a node's work in this process calls the host from its own
+        # thread, while the loop's thread waits for that work's step to end (see simwork).
+        self.loop = asyncio.get_running_loop()
+        self.node = HostedNode(self, c, source, local)
         await self.connect()
 
     # -- the link to the driver -----------------------------------------------------------
@@ -190,7 +155,7 @@ class NodeHost:
         self.out.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
         if not self.flush_scheduled:
             self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self.flush_scheduled = False
@@ -219,56 +184,34 @@ class NodeHost:
             if "blocked" in c:
                 self.blocked = links_from_data(c["blocked"])
         elif cmd == "pause":
-            self.paused = True
-            self.running.clear()  # until the run time the driver set, however late this command came
+            self.paused = True  # until the run time the driver set, however late this command came
             asyncio.get_running_loop().call_later(max(0.0, c["until"] - self.t()), self.resume)
         elif cmd == "resume":
             self.resume()
         elif cmd == "memory":
-            if self.sealed is not None:
-                self.sealed.measure()
-            elif self.obj is not None and not self.dead:
-                self.emit("memory", bytes=state_size(self.obj), disk=self.disk.used_bytes(), of="fields")
+            self.node.measure()
         elif cmd == "skew":
             self.clock.reset(c["since"], c["offset"], c["rate"])  # from when the driver applied it
         elif cmd == "invoke":
-            self.invoke(c["index"], Op(c["f"], c.get("key"), c.get("value")))
+            self.node.invoke(c["index"], Op(c["f"], c.get("key"), c.get("value")))
         elif cmd == "replace":
             self.pending = None
             self.start()
-        elif cmd == "crash" and self.sealed is not None:
+        elif cmd == "crash":
             self.crash(c["disk"] == "lose")
-        elif cmd == "restart" and self.sealed is not None:
+        elif cmd == "restart":
             self.incarnation = int(c["incarnation"])
             self.net_rng = random.Random(f"{self.seed}:{self.name}:{self.incarnation}:net")
             self.dead = False
         elif cmd == "role":
-            role = None
-            if self.sealed is not None:
-                role = None if self.dead or self.paused else self.sealed.role()
-            elif self.obj is not None and not self.dead and not self.paused:
-                try:
-                    role = self.obj.role()
-                except Exception:
-                    role = None
+            role = None if self.dead or self.paused else self.node.role()
             self.write({"k": "role", "q": c["q"], "role": role if isinstance(role, str) else None})
 
     def start(self) -> None:
         self.generation += 1
-        self.timers.clear()
         self.held.clear()
         self.paused = False
-        self.running.set()
-        if self.sealed is not None:
-            self.sealed.start()
-            return
-
-        def boot() -> None:
-            self.obj = self.cls()
-            self.obj._ctx = _HostContext(self)
-            self.obj.on_start()
-
-        self.call("on_start", boot)
+        self.node.start()
 
     def crash(self, lose_disk: bool) -> None:
         """A sealed node's crash, inside this host (see :meth:`.ray_nodes.RayNodes._crash`): its
@@ -277,62 +220,24 @@ class NodeHost:
         would with this process; its disk stays unless it is lost."""
         self.dead = True
         self.generation += 1
-        self.timers.clear()
         self.held.clear()
         self.fifo_last.clear()
         self.paused = False
-        self.running.set()
         self.pending = None
         if lose_disk:
             self.disk.wipe()
-        assert self.sealed is not None
-        self.sealed.crash()
+        self.node.crash()
 
     def resume(self) -> None:
         if not self.paused:
             return
         self.paused = False
-        self.running.set()
         self.emit("resume")
         held, self.held = self.held, []
         for action in held:
             action()
 
-    # -- running handlers -----------------------------------------------------------------
-
-    def call(self, what: str, fn: Callable[..., None], *args: Any) -> None:
-        """Run a handler. Its storage writes and the messages it sends take effect together when
-        it returns (writes first): a crash never leaves half of a handler, as in the simulator."""
-        outermost = self.holding is None
-        if outermost:
-            self.holding = []
-            self.disk.begin()
-        try:
-            fn(*args)
-        except Exception as exc:
-            report = format_error(self.name, what, exc)
-            if self.cls is not None and issubclass(self.cls, Clerk):
-                self.obj = None
-                self.generation += 1
-            else:
-                self.dead = True  # handle nothing more; the driver kills this process
-            self.write({"k": "error", "report": report, "what": what, "incarnation": self.incarnation})
-        finally:
-            if outermost:
-                self.disk.commit()
-                held, self.holding = self.holding or [], None
-                for dst, mid, text in held:
-                    self.mesh.transmit(dst, mid, text)
-
     # -- messages -------------------------------------------------------------------------
-
-    def send(self, dst: str, msg: object) -> None:
-        check_send(self.name, dst, msg, self.classes)
-        try:
-            body = self.codec.encode(msg)
-        except SerializationError as exc:
-            raise NodeError(f"{self.name} cannot send {type(msg).__name__} to {dst}: {exc}") from None
-        self.route(dst, type(msg).__name__, body)
 
     def route(self, dst: str, msg_type: str, body: Any) -> None:
         """A message on its way: the network's faults decided here, in the sender's host."""
@@ -349,7 +254,7 @@ class NodeHost:
             return
         if len(delays) > 1:
             self.emit("duplicate", dst=dst, id=mid)
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         now = loop.time()
         for extra in delays:
             when = now + extra
@@ -357,7 +262,7 @@ class NodeHost:
                 when = max(when, self.fifo_last.get(dst, 0.0))
                 self.fifo_last[dst] = when
             if when <= now and self.holding is not None:
-                self.holding.append((dst, mid, text))  # leaves when the handler returns
+                self.holding.append((dst, mid, text))  # leaves when the event's effects are applied
             elif when <= now:
                 self.mesh.transmit(dst, mid, text)
             else:
@@ -369,21 +274,7 @@ class NodeHost:
             self.mesh.transmit(dst, mid, text)
 
     def receive(self, src: str, mid: int, text: str) -> None:
-        if self.sealed is not None:
-            self.sealed.receive(src, mid, text)
-            return
-        if self.dead or self.obj is None or src not in self.classes:
-            return
-        if not self.admits(src, mid, lambda: self.receive(src, mid, text)):
-            return
-        try:
-            msg = self.codec.loads(text)
-        except (ValueError, TypeError):
-            return  # not a message of this cluster's types: nothing a node should see
-        self.emit("deliver", src=src, id=mid)
-        handler = self.obj._handler_for_message(msg)
-        if handler is not None:
-            self.call(f"{describe(msg)} from {src}", handler, msg, src)
+        self.node.receive(src, mid, text)
 
     def admits(self, src: str, mid: int, again: Callable[[], None]) -> bool:
         """Whether message ``mid`` from ``src`` reaches the node now: not over a cut link (it is
@@ -399,108 +290,7 @@ class NodeHost:
             self.held.append(again)
         return self.paused
 
-    # -- works (see files.py) -------------------------------------------------------------
-
-    def start_work(self, fn: Callable[..., object], args: tuple[Any, ...]) -> int:
-        if not callable(fn):
-            raise NodeError(f"{self.name}: start_work({fn!r}, ...): give the function to run")
-        self.ids += 1
-        wid = self.ids
-        name = getattr(fn, "__name__", type(fn).__name__)
-        generation = self.generation
-        loop = asyncio.get_running_loop()
-        self.emit("work", id=wid, op="start", name=name)
-
-        def emit(kind: str, **fields: Any) -> None:  # from the work's thread
-            loop.call_soon_threadsafe(lambda: self.emit(kind, **fields))
-
-        work = ThreadWork(self.name, DirFiles(self.files_root, emit, self.running.wait),
-                          random.Random(f"{self.seed}:{self.name}:{self.incarnation}:work{wid}"),
-                          self.running.wait)
-
-        def run() -> None:
-            try:
-                result = fn(work, *args)
-            except Exception as exc:
-                loop.call_soon_threadsafe(self.end_work, generation, wid, name, None, exc)
-            else:
-                loop.call_soon_threadsafe(self.end_work, generation, wid, name, result, None)
-
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"work-{self.name}")
-        self.pool.submit(run)
-        return wid
-
-    def end_work(self, generation: int, wid: int, name: str, result: object,
-                 failure: Exception | None) -> None:
-        if self.dead or generation != self.generation:
-            return  # the node object this work belonged to is gone
-        if failure is not None:
-            self.emit("work", id=wid, op="error", name=name)
-
-            def fail() -> None:
-                raise failure
-
-            self.call(f"work {name}", fail)
-            return
-        self.emit("work", id=wid, op="end", name=name)
-        if result is None or self.obj is None:
-            return
-
-        def deliver() -> None:
-            check_send(self.name, self.name, result, self.classes)
-            try:
-                msg = self.codec.loads(self.codec.dumps(result, f"the result of work {name}"))
-            except SerializationError as exc:
-                raise NodeError(f"{self.name}: the work {name} returned {type(result).__name__}: {exc}") from None
-            assert self.obj is not None
-            handler = self.obj._handler_for_message(msg)
-            assert handler is not None
-            handler(msg, self.name)
-
-        self.call(f"the result of work {name}", deliver)
-
-    # -- timers ---------------------------------------------------------------------------
-
-    def set_timer(self, delay: float, timer: object) -> TimerId:
-        delay = check_timer(self.name, self.cls, delay, timer)
-        self.ids += 1
-        tid = self.ids
-        self.timers.add(tid)
-        self.emit("timer_set", id=tid, timer=type(timer).__name__, delay=delay)
-        generation = self.generation
-        asyncio.get_running_loop().call_later(
-            self.clock.real_delay(delay), self.fire, generation, tid, timer
-        )
-        return tid
-
-    def cancel_timer(self, tid: TimerId) -> None:
-        if tid in self.timers:
-            self.timers.discard(tid)
-            self.emit("timer_cancel", id=tid)
-
-    def fire(self, generation: int, tid: TimerId, timer: object) -> None:
-        if self.dead or generation != self.generation or tid not in self.timers:
-            return
-        if self.holds(lambda: self.fire(generation, tid, timer)):
-            return
-        self.timers.discard(tid)
-        self.emit("timer_fire", id=tid, timer=type(timer).__name__)
-        assert self.obj is not None
-        handler = self.obj._handler_for_timer(timer)
-        if handler is not None:
-            self.call(f"timer {describe(timer)}", handler, timer)
-
     # -- clerks ---------------------------------------------------------------------------
-
-    def invoke(self, index: int, op: Op) -> None:
-        if self.sealed is not None:
-            self.sealed.invoke(index, op)
-            return
-        if not isinstance(self.obj, Clerk):
-            return
-        self.pending = index
-        self.call(f"invoke {op.f}", self.obj.on_invoke, op)
 
     def complete(self, outcome: str, value: Any) -> None:
         if self.pending is None:
@@ -508,4 +298,3 @@ class NodeHost:
         value = check_result(value)
         index, self.pending = self.pending, None
         self.write({"k": "complete", "index": index, "outcome": outcome, "value": value})
-

@@ -164,7 +164,7 @@ class RayNodes:
             "t0": self.t0, "params": dict(self.lab.params),
             "bind": self.bind if self.bind.startswith("127.") else "",  # "": the machine's address
         }
-        if self.sealed:  # what the node's sealed process needs to load its class (see ray_sealed)
+        if self.sealed:  # what the node's sealed process needs to load its class (see ray_hosted)
             config.update(sealed=True, lab=self.lab.name, server=class_path(self.lab.node), clerk=class_path(self.lab.clerk))
         classes = None if self.lab.impl_source is not None else (self.lab.node, self.lab.clerk, self.types)
         slot.handle = self.hosts.spawn(self.serial, self.lost_machines, json.dumps(config), classes,

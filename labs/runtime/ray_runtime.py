@@ -10,7 +10,7 @@ built by student code is ever deserialized here.
 
 A crash is ``ray.kill``: the process and its memory are gone, and a restart is a new actor that
 opens the same storage directory (or an empty one when the schedule says the disk was lost). In a
-graded run (sealed, see :mod:`.ray_sealed`) the node's own process is killed instead and its actor,
+graded run (sealed, see :mod:`.ray_hosted`) the node's own process is killed instead and its actor,
 which runs no student code, stays to host the next one. A
 machine failure in a multi-node cluster shows up the same way, as a ``crash`` with reason
 ``process-died`` when the actor's socket closes without the driver having asked for it.
@@ -305,7 +305,7 @@ def run_ray(lab: Lab, schedule: Schedule, seed: int = 0, storage_dir: str | Path
     """Run ``lab`` under ``schedule`` on Ray (joining the connected cluster, or a local one; or
     with the processes ``hosts`` starts, for example in the grader's sandbox). ``sealed``: each
     node's code runs in a sealed child of its Ray process, which applies the faults and keeps
-    the disk (graded runs; see :mod:`.ray_sealed`)."""
+    the disk (graded runs; see :mod:`.ray_hosted`)."""
     return RayRun(lab, schedule, seed, storage_dir, keep_storage, hosts, sealed).run()
 
 

@@ -1,4 +1,12 @@
-"""Graded Ray runs: the node's code runs in a sealed child of its Ray process, never in it.
+"""A Ray actor's hold on its node: one event at a time, effects back as data.
+
+Each Ray actor (:class:`.ray_actor.NodeHost`) plays the world for its one node, in real time,
+with the event protocol of the simulator's node processes (:mod:`.nodeside`): it hands the node
+one event at a time (a start, a message, a timer, an operation, a step of a work) and applies the
+effects it hands back as data. Where the node's code runs is the only difference:
+
+* in a student's own run, in the actor's process (a :class:`~labs.runtime.nodeside.NodeSide`);
+* in a graded run, in a sealed child of the actor's process, never in it (below).
 
 In a graded run (``run_ray(..., sealed=True)``) each Ray actor (:class:`.ray_actor.NodeHost`) runs
 runtime code only. It starts a :mod:`.nursery` of its own, which forks the node's process into
@@ -37,11 +45,11 @@ from typing import Any, Protocol
 from .clock import Clock
 from .files import FILE_OPERATIONS, DirFiles, _text, check_name
 from .node import NodeError, Op
-from .nodeside import CallRefused, Effect
-from .nursery import IsolationError, Nursery, ProcessNodes
+from .nodeside import CallRefused, Effect, NodeProcess, NodeProcesses
+from .nursery import IsolationError, Nursery
 from .storage import FileDisk
 from .wire import Mesh
-from .worker import Budget, NodeHung, RemoteNode, RunAborted
+from .worker import Budget, NodeHung, RunAborted
 
 HANDLER_SECONDS = 10.0
 """Seconds of real time one event may take the node's process before it counts as hung."""
@@ -69,6 +77,7 @@ class Actor(Protocol):
     holding: list[tuple[str, int, str]] | None
     """The messages of the event being handled: they leave when it is done."""
     nursery: Nursery | None
+    loop: asyncio.AbstractEventLoop
     disk: FileDisk
     clock: Clock
     mesh: Mesh
@@ -89,8 +98,8 @@ def start_nursery() -> Nursery:
 
 
 WORK_BYTES_PER_SECOND = 50_000_000
-"""How fast a sealed node's work reads and writes the shared files: a real disk's speed, so that
-a job takes about as long as with the work running in the actor's own process."""
+"""How fast a work on Ray reads and writes the shared files: a real disk's speed (the files are a
+real folder, but a work's file operations are the host's to time, as the simulator's are)."""
 
 
 class _SharedFiles:
@@ -100,7 +109,7 @@ class _SharedFiles:
     :class:`~labs.runtime.simwork.WorkHost`); the Ray twin of :class:`~labs.runtime.simnodes.SlotFiles`.
     Everything asked is checked first: the node's process may say anything."""
 
-    def __init__(self, node: SealedNode) -> None:
+    def __init__(self, node: HostedNode) -> None:
         self._node = node
         self._writing: dict[int, tuple[str, str]] = {}
 
@@ -140,20 +149,25 @@ class _SharedFiles:
         raise ValueError(f"no such call: {str(kind)[:40]!r}")
 
 
-class SealedNode:
-    """The host's side of one sealed node process (see the module's docstring)."""
+class HostedNode:
+    """The host's side of one node (see the module's docstring): ``local`` starts the node in
+    this process; without it, the node runs in a sealed process of the host's nursery."""
 
-    def __init__(self, host: Actor, config: dict[str, Any], source: str | None) -> None:
+    def __init__(self, host: Actor, config: dict[str, Any], source: str | None,
+                 local: NodeProcesses | None = None) -> None:
         self.host = host
         self.peers = set(host.servers) | set(host.clients)
-        self.nursery: Nursery = host.nursery or start_nursery()
         self.budget = Budget(time.monotonic() + HANDLER_SECONDS)  # each event renews its deadline
-        run = {"lab": config["lab"], "server": config.get("server"), "clerk": config.get("clerk"),
-               "source": source, "servers": host.servers, "clients": host.clients, "params": host.params}
-        self.nodes: ProcessNodes = self.nursery.run(run, budget=self.budget)
+        if local is not None:
+            self.nodes = local
+        else:
+            nursery: Nursery = host.nursery or start_nursery()
+            run = {"lab": config["lab"], "server": config.get("server"), "clerk": config.get("clerk"),
+                   "source": source, "servers": host.servers, "clients": host.clients, "params": host.params}
+            self.nodes = nursery.run(run, budget=self.budget)
         # Ready before the driver says start: the student's files are loaded by then.
         self.files = _SharedFiles(self)
-        self.process: RemoteNode | None = self.nodes(host.name, self.files)
+        self.process: NodeProcess | None = self.nodes(host.name, self.files)
         self.timers: dict[int, str] = {}
         self.works: dict[int, str] = {}  # running: number -> function name
         self.started = False  # messages that come before the driver says start find no node
@@ -221,9 +235,17 @@ class SealedNode:
         return value if error is None and isinstance(value, str) else None
 
     def measure(self) -> None:
-        """The node's memory, read from outside its process, and its disk as this host keeps it."""
-        if self.process is not None and not self.host.dead:
-            self.host.emit("memory", bytes=self.process.memory(), disk=self.host.disk.used_bytes(), of="process")
+        """The node's memory, read from outside its process (in this process, the size of its
+        fields), and its disk as this host keeps it."""
+        host = self.host
+        if self.process is None or host.dead or not self.started:
+            return
+        if self.process.own_process:
+            host.emit("memory", bytes=self.process.memory(), disk=host.disk.used_bytes(), of="process")
+            return
+        size, error = self._ask(("measure",))
+        if error is None and isinstance(size, int):
+            host.emit("memory", bytes=size, disk=host.disk.used_bytes(), of="fields")
 
     # -- the node's process ---------------------------------------------------------------
 
@@ -308,7 +330,7 @@ class SealedNode:
         rng = random.Random(f"{host.seed}:{host.name}:{host.incarnation}:work{wid}")
         first = ("step", wid, rng.getstate(), WORK_BYTES_PER_SECOND)
         # It starts once the handler that started it has returned, as a thread would.
-        asyncio.get_running_loop().call_soon(self._step, host.generation, wid, first)
+        self.host.loop.call_soon(self._step, host.generation, wid, first)
 
     def _step(self, generation: int, wid: int, event: tuple[Any, ...]) -> None:
         """One step of a work; then the next, as many seconds later as this one asked."""
@@ -327,7 +349,7 @@ class SealedNode:
             self._error(error, f"work {name}")
             return
         if wait is not None and wait != "result":
-            asyncio.get_running_loop().call_later(float(wait), self._step, generation, wid, ("step", wid, None, None))
+            self.host.loop.call_later(float(wait), self._step, generation, wid, ("step", wid, None, None))
             return
         del self.works[wid]
         host.emit("work", id=wid, op="end", name=name)
@@ -342,11 +364,11 @@ class SealedNode:
         self.timers[tid] = timer
         host.emit("timer_set", id=tid, timer=timer, delay=delay)
         generation = host.generation
-        asyncio.get_running_loop().call_later(host.clock.real_delay(delay), self.fire, generation, tid)
+        self.host.loop.call_later(host.clock.real_delay(delay), self.fire, generation, tid)
 
 
 def _seconds(wait: object) -> bool:
     return type(wait) in (int, float) and 0 <= wait < math.inf  # type: ignore[operator]
 
 
-__all__ = ["Actor", "SealedNode", "start_nursery"]
+__all__ = ["Actor", "HostedNode", "start_nursery"]
