@@ -44,6 +44,7 @@ def test_checker_benchmark_prints_its_figures() -> None:
     assert rows["c10-bad"]["default"]["verdict"] == "illegal"
 
 
+@pytest.mark.slow
 def test_raft_suite_benchmark_prints_its_figures() -> None:
     figures = run_script("benchmarks/raft_suite.py", "--random-seeds", "2")
     assert "sim_one_seed_failed" in figures and figures["sim_speedup_vs_real_time"] > 1
