@@ -35,26 +35,42 @@ def shutdown() -> None:
         _pool = None
 
 
-def _first_failure(lab: str, name: str, seeds: list[int], graded: bool) -> tuple[int, str] | None:
-    """In a worker: the first of ``seeds`` on which the reference fails test ``name``."""
+def _failures(lab: str, name: str, seeds: list[int], graded: bool, impl: str | None,
+              first_only: bool) -> list[tuple[int, list[str]]]:
+    """In a worker: each of ``seeds`` on which ``impl`` (the reference if None) fails test
+    ``name``, with what its checks found; with ``first_only``, the first such seed only."""
     from autograder.runner import run_test
     from autograder.suite import load_graded_suite, load_suite
 
     suite = load_graded_suite(lab) if graded else load_suite(lab)
     test = next(t for t in suite.tests if t.name == name)
+    found = []
     for seed in seeds:
-        outcome = run_test(test, seed)
+        outcome = run_test(test, seed, impl=impl)
         if not outcome.passed:
-            return seed, str(outcome.findings[0])
-    return None
+            found.append((seed, [f.message for f in outcome.findings]))
+            if first_only:
+                break
+    return found
+
+
+def failures(lab: str, name: str, seeds: list[int], *, graded: bool = False, impl: str | os.PathLike[str] | None = None,
+             first_only: bool = False) -> list[tuple[int, list[str]]]:
+    """The seeds of ``seeds`` on which ``impl`` (the lab's reference if None) fails test ``name``
+    of the lab's suite (its graded suite, hidden tests included, with ``graded``), lowest first,
+    each with what the checks found; with ``first_only``, only the lowest (as a student's
+    ``autograder test`` stops at the first failure)."""
+    pool = _workers()
+    shares = [seeds[i::WORKERS] for i in range(WORKERS)]
+    where = None if impl is None else os.fspath(impl)
+    futures = [pool.submit(_failures, lab, name, share, graded, where, first_only) for share in shares if share]
+    found = sorted(f for future in futures for f in future.result())
+    return found[:1] if first_only else found
 
 
 def reference_failure(lab: str, name: str, seeds: list[int], graded: bool = False) -> str | None:
     """``"seed N: what failed"`` for the lowest seed of ``seeds`` on which the lab's reference fails
     test ``name`` of its suite (its graded suite, hidden tests included, with ``graded``), or
     None when it passes them all."""
-    pool = _workers()
-    shares = [seeds[i::WORKERS] for i in range(WORKERS)]
-    found = [f.result() for f in [pool.submit(_first_failure, lab, name, s, graded) for s in shares if s]]
-    failures = sorted(f for f in found if f is not None)
-    return f"seed {failures[0][0]}: {failures[0][1]}" if failures else None
+    found = failures(lab, name, seeds, graded=graded, first_only=True)
+    return f"seed {found[0][0]}: {found[0][1][0]}" if found else None

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from seeds import CI_SEEDS, reference_failure
+from seeds import CI_SEEDS, failures, reference_failure
 
 from autograder.release import release
 from autograder.runner import run_test
@@ -90,14 +90,10 @@ CAUGHT = [
 def test_buggy_variants_fail_their_test_with_a_report_that_points_at_the_bug(variant: str, name: str,
                                                                              says: str) -> None:
     """Seeds in order until the first failure (as a student's `autograder test` stops at it)."""
-    test = _test(name)
-    impl = VARIANTS / f"{variant}.py"
-    for seed in test.seeds[:CI_SEEDS]:
-        outcome = run_test(test, seed, impl=impl)
-        if not outcome.passed:
-            assert any(says in f.message for f in outcome.findings), outcome.findings[:3]
-            return
-    pytest.fail(f"{variant} passed {name} on seeds 1-{CI_SEEDS}")
+    found = failures("raft", name, _test(name).seeds[:CI_SEEDS], impl=VARIANTS / f"{variant}.py", first_only=True)
+    assert found, f"{variant} passed {name} on seeds 1-{CI_SEEDS}"
+    seed, messages = found[0]
+    assert any(says in m for m in messages), (seed, messages[:3])
 
 
 def test_same_seed_same_trace() -> None:

@@ -206,7 +206,7 @@ def test_a_process_the_grader_cannot_read_fails_the_memory_test() -> None:
     samples[6]["bytes"] = None
     run = RunResult(get_lab("rpc"), "sim", 1, Schedule("s", "", duration=5.0), samples, [])
     (finding,) = memory_stays_bounded(run)
-    assert "could not read the memory of n1's process at t=3.50" in finding
+    assert "could not read the memory of n1's process at t=3.50" in finding.message
 
 
 def test_every_graded_test_runs_on_the_sealed_simulator() -> None:
