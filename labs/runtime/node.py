@@ -71,7 +71,7 @@ class _OnlyWithSharedFiles:
         self.name = name
 
     def __get__(self, obj: object, owner: type | None = None) -> Any:
-        cls = owner if obj is None else type(obj)
+        cls = type(obj) if owner is None else owner
         raise AttributeError(
             f"{cls.__name__} has no {self.name}: only the classes of a lab whose nodes share files "
             f"have it (they mix in SharedFiles: class {cls.__name__}(SharedFiles, ...))")
