@@ -8,13 +8,11 @@ effects it hands back as data. Where the node's code runs is the only difference
 * in a student's own run, in the actor's process (a :class:`~labs.runtime.nodeside.NodeSide`);
 * in a graded run, in a sealed child of the actor's process, never in it (below).
 
-In a graded run (``run_ray(..., sealed=True)``) each Ray actor (:class:`.ray_actor.NodeHost`) runs
-runtime code only. It starts a :mod:`.nursery` of its own, which forks the node's process into
-namespaces that reach nothing but one socket back to the actor (no network, no other process,
-every folder read-only but a private ``/tmp``), exactly as in the grader's simulator runs. The
-actor then plays the world for that one node, in real time, with the same event protocol
-(:mod:`.worker`): it hands the node one event at a time (a start, a message, a timer, an
-operation) and applies the effects it hands back as data.
+In a graded run (``run_ray(..., sealed=True)``) each Ray actor runs runtime code only. It starts
+a :mod:`.nursery` of its own, which forks the node's process into namespaces that reach nothing
+but one socket back to the actor (no network, no other process, every folder read-only but a
+private ``/tmp``), exactly as in the grader's simulator runs; the events and effects cross that
+socket (:mod:`.worker`).
 
 So everything that decides a grade stays in processes that run no student code: the actor keeps
 the node's timers (and its clock's skew), its disk (a file only the actor writes), decides each
@@ -58,7 +56,7 @@ NURSERY_POOL = 1
 
 
 class Actor(Protocol):
-    """What a sealed node uses of the Ray actor that holds it (:class:`~labs.runtime.ray_actor.NodeHost`):
+    """What a hosted node (sealed or not) uses of the Ray actor that holds it (:class:`~labs.runtime.ray_actor.NodeHost`):
     the run's facts, its disk, clock, links and shared files, and its link to the driver."""
 
     name: str
