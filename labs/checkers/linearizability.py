@@ -134,12 +134,15 @@ class LinearizabilityResult:
 
 def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Model,
           timeout: float = 10.0, partition: bool = True, memo: bool = True,
-          shrink: bool = True, shrink_timeout: float = 5.0) -> LinearizabilityResult:
+          shrink: bool = True, shrink_timeout: float = 5.0, eager: bool = True,
+          lookahead: bool = True) -> LinearizabilityResult:
     """Check a history (entries in the runtime's history format, or :class:`Operation` s).
 
     ``timeout`` bounds the search over all partitions (then the verdict is ``unknown``);
     ``shrink_timeout`` bounds the shrinking of a counterexample, which is best effort.
-    ``partition`` and ``memo`` exist to measure what they save; leave them on.
+    ``partition``, ``memo``, ``eager`` and ``lookahead`` (the search's shortcuts, see
+    :func:`~labs.checkers.wgl.searching`) exist to measure what they save and to test each
+    against a search without it; leave them on.
     """
     items = list(history)
     ops = [o for o in items if isinstance(o, Operation)]
@@ -147,11 +150,17 @@ def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Mod
         ops = from_history(items)  # type: ignore[arg-type]
     started = time.monotonic()
     deadline = started + timeout
-    parts = model.partition(ops) if partition else [list(ops)]
     result = LinearizabilityResult(model, "ok", 0.0, ops)
+    wrong = _malformed(model, ops)
+    if wrong is not None:  # no order can help an output the operation can never have
+        result.partitions.append(wrong)
+        result.verdict = "illegal"
+        result.seconds = time.monotonic() - started
+        return result
+    parts = model.partition(ops) if partition else [list(ops)]
     # The partitions' searches take turns, a slice of steps each, so that one illegal
     # partition is found out as soon as its own search ends (Porcupine runs them in parallel).
-    running = {k: searching(model, part, memo) for k, part in enumerate(parts)}
+    running = {k: searching(model, part, memo, eager, lookahead) for k, part in enumerate(parts)}
     spent = dict.fromkeys(running, 0.0)
     found: dict[int, SearchResult] = {}
     while running and not any(r.legal is False for r in found.values()):
@@ -180,6 +189,21 @@ def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Mod
         result.verdict = "unknown"
     result.seconds = time.monotonic() - started
     return result
+
+
+def _malformed(model: Model, ops: Sequence[Operation]) -> PartitionResult | None:
+    """The first operation (by return) whose output no state could give, as an illegal partition
+    of that one operation, or None."""
+    for o in sorted((o for o in ops if not o.pending), key=lambda o: o.ret):
+        why = model.malformed(o.input, o.output)
+        if why is None:
+            continue
+        label = _label([o])
+        reason = (f"{model.describe_operation(o.input, o.output)} by client {o.client} (#{o.id}, "
+                  f"{o.call:.6g} .. {o.ret:.6g}) cannot be right in any order: {why}.")
+        cx = Counterexample(model.name, label, [o], [], model.describe_state(model.init()), o, reason, 1)
+        return PartitionResult(label, "illegal", 1, 0.0, cx)
+    return None
 
 
 def _label(part: Sequence[Operation]) -> str:
@@ -253,7 +277,7 @@ def _counterexample(model: Model, part: list[Operation], label: str, shrink: boo
             ids = [*ids[:5], f"... {len(ids) - 10} more ...", *ids[-5:]]
         before = f"The longest order the model accepts takes {len(order)} operation(s), " \
                  f"{', '.join(ids)}; after them {said}."
-    doomed = [g for g in left if model.read_only(g.input, g.output)
+    doomed = [g for g in left if model.read_only(g.input, g.output) and g.output is not UNKNOWN
               and not model.step(state, g.input, g.output)[0]
               and not model.reachable(state, g.input, g.output, [o.input for o in ops if o.id not in taken and o.id != g.id])]
     if doomed:

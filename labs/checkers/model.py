@@ -9,6 +9,8 @@ In the spirit of Porcupine, a model is a sequential specification and nothing mo
   result: the operation takes effect if it can and is always legal;
 * states are plain hashable values (strings, numbers, tuples): Python's ``==`` and ``hash``
   are the model's equality and hashing, which the search uses to remember where it has been.
+* ``step`` never raises for an output, whatever its type (a student's clerk may return
+  anything): an output the operation can never have is illegal, and ``malformed`` says why.
 
 Optional parts make the checker faster or its reports clearer:
 
@@ -21,7 +23,12 @@ Optional parts make the checker faster or its reports clearer:
 * ``reachable(state, input, output, via)``: could some order of the operations ``via`` (their
   inputs; each may or may not take effect) bring ``state`` to one where the read-only
   operation ``(input, output)`` is legal? Answering False when a read can no longer come true
-  lets the search give up on a branch at once; answering True is always safe;
+  lets the search give up on a branch at once; answering True is always safe, and it must
+  answer True for an output of :data:`~labs.checkers.history.UNKNOWN` (such a read is legal
+  in any state);
+* ``malformed(input, output)``: why no state could ever give ``output`` to an operation asked
+  ``input`` (a get that returned a bool where the model's gets return strings), or None. The
+  checker looks first and reports such an operation on its own, in those words;
 * ``describe_operation(input, output)`` and ``describe_state(state)``: words for reports.
 """
 
@@ -49,6 +56,10 @@ def _always_reachable(state: State, inp: Input, output: Any, via: Sequence[Input
     return True
 
 
+def _never_malformed(inp: Input, output: Any) -> str | None:
+    return None
+
+
 def _describe_operation(inp: Input, output: Any) -> str:
     args = ", ".join(repr(a) for a in (inp.key, inp.value) if a is not None)
     shown = "?" if output is UNKNOWN else repr(output)
@@ -69,6 +80,7 @@ class Model:
     partition: Callable[[Sequence[Operation]], list[list[Operation]]] = _one_partition
     read_only: Callable[[Input, Any], bool] = _never_read_only
     reachable: Callable[[State, Input, Any, Sequence[Input]], bool] = _always_reachable
+    malformed: Callable[[Input, Any], str | None] = _never_malformed
     describe_operation: Callable[[Input, Any], str] = _describe_operation
     describe_state: Callable[[State], str] = _describe_state
 

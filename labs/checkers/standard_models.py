@@ -37,6 +37,11 @@ def _set(state: Pairs, key: Any, value: Any) -> Pairs:
     return tuple(sorted((*others, (key, value)), key=lambda kv: repr(kv[0])))
 
 
+def _kind(value: Any) -> str:
+    """A value and its type, for a report: ``True (a bool)``."""
+    return f"{short(value)} (a {type(value).__name__})"
+
+
 def _show_pairs(state: Pairs, what: str) -> str:
     if not state:
         return f"every key {what}"
@@ -83,10 +88,18 @@ def _grows_into(current: str, wanted: Any, appends: list[str]) -> bool:
 
 
 def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
+    if output is UNKNOWN:
+        return True
     mine = [v for v in via if v.key == inp.key]
     if any(v.f == "put" for v in mine):
         return True
     return _grows_into(_get(state, inp.key, ""), output, [str(v.value) for v in mine if v.f == "append"])
+
+
+def _kv_malformed(inp: Input, output: Any) -> str | None:
+    if inp.f == "get" and output is not UNKNOWN and not isinstance(output, str):
+        return f"a get returns the key's value, a string, never {_kind(output)}"
+    return None
 
 
 def _kv_describe(inp: Input, output: Any) -> str:
@@ -102,6 +115,7 @@ KV = Model(
     partition=by_key,
     read_only=lambda inp, out: inp.f == "get",
     reachable=_kv_reachable,
+    malformed=_kv_malformed,
     describe_operation=_kv_describe,
     describe_state=lambda s: _show_pairs(s, "is ''"),
 )
@@ -127,18 +141,25 @@ def register(initial: Any = None) -> Model:
             old, new = inp.value
             if output is UNKNOWN:
                 return True, new if state == old else state
-            if output:
+            if output is True:
                 return state == old, new
-            return state != old, state
+            return output is False and state != old, state
         raise ValueError(f"the register model knows read, write and cas, not {inp.f!r}")
 
     def reachable(state: Any, inp: Input, output: Any, via: Sequence[Input]) -> bool:
         """Only a write or a compare-and-set of that very value can make a read of it true; a
         compare-and-set that answered no needs some other value to be written first."""
+        if output is UNKNOWN:
+            return True
         written = [v.value if v.f == "write" else v.value[1] for v in via if v.f in ("write", "cas")]
         if inp.f == "cas":
             return any(w != inp.value[0] for w in written)
         return output in written
+
+    def malformed(inp: Input, output: Any) -> str | None:
+        if inp.f == "cas" and output is not UNKNOWN and type(output) is not bool:
+            return f"a cas returns whether it set the register, True or False, never {_kind(output)}"
+        return None
 
     def describe(inp: Input, output: Any) -> str:
         shown = "?" if output is UNKNOWN else repr(output)
@@ -155,6 +176,7 @@ def register(initial: Any = None) -> Model:
         step=step,
         read_only=lambda inp, out: inp.f == "read" or (inp.f == "cas" and out is False),
         reachable=reachable,
+        malformed=malformed,
         describe_operation=describe,
         describe_state=lambda s: f"the register holds {s!r}",
     )
@@ -169,16 +191,16 @@ REGISTER = register()
 def _versioned_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]:
     value, version = _get(state, inp.key, ("", 0))
     if inp.f == "get":
-        return (output is UNKNOWN or tuple(output) == (value, version)), state
+        return (output is UNKNOWN or (isinstance(output, (tuple, list)) and tuple(output) == (value, version))), state
     if inp.f == "put":
         new_value, expected = inp.value
         matches = expected == version
         applied = _set(state, inp.key, (new_value, version + 1))
         if output is UNKNOWN:
             return True, applied if matches else state
-        if output:
+        if output is True:
             return matches, applied
-        return not matches, state
+        return output is False and not matches, state
     if inp.f == "append":
         return True, _set(state, inp.key, (value + inp.value, version + 1))
     raise ValueError(f"the versioned-kv model knows get, put and append, not {inp.f!r}")
@@ -187,6 +209,8 @@ def _versioned_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]
 def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
     """Versions only go up, one per put or append that takes effect; without a put, appends
     only add to the end of the value."""
+    if output is UNKNOWN or _versioned_malformed(inp, output):
+        return True
     value, version = _get(state, inp.key, ("", 0))
     mine = [v for v in via if v.key == inp.key]
     raises = sum(1 for v in mine if v.f in ("put", "append"))
@@ -198,6 +222,17 @@ def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[In
     if any(v.f == "put" for v in mine):
         return True
     return _grows_into(value, wanted_value, [str(v.value) for v in mine if v.f == "append"])
+
+
+def _versioned_malformed(inp: Input, output: Any) -> str | None:
+    if output is UNKNOWN:
+        return None
+    if inp.f == "get" and not (isinstance(output, (tuple, list)) and len(output) == 2
+                               and isinstance(output[0], str) and type(output[1]) is int):
+        return f"a get returns the key's (value, version), a string and an int, never {_kind(output)}"
+    if inp.f == "put" and type(output) is not bool:
+        return f"a put returns whether it took effect, True or False, never {_kind(output)}"
+    return None
 
 
 def _versioned_describe(inp: Input, output: Any) -> str:
@@ -217,6 +252,7 @@ VERSIONED_KV = Model(
     partition=by_key,
     read_only=lambda inp, out: inp.f == "get" or (inp.f == "put" and out is False),
     reachable=_versioned_reachable,
+    malformed=_versioned_malformed,
     describe_operation=_versioned_describe,
     describe_state=lambda s: _show_pairs(s, "is ('', 0)"),
 )

@@ -28,7 +28,7 @@ import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
-from .history import Input, Operation
+from .history import UNKNOWN, Input, Operation
 from .model import Model, State
 
 SLICE = 256
@@ -48,9 +48,9 @@ class SearchResult:
 
 
 def search(model: Model, ops: Sequence[Operation], deadline: float = float("inf"),
-           memo: bool = True) -> SearchResult:
+           memo: bool = True, eager: bool = True, lookahead: bool = True) -> SearchResult:
     """Run the search to its end, or to ``deadline`` (a ``time.monotonic()`` value)."""
-    run = searching(model, ops, memo)
+    run = searching(model, ops, memo, eager, lookahead)
     try:
         while True:
             next(run)
@@ -62,8 +62,13 @@ def search(model: Model, ops: Sequence[Operation], deadline: float = float("inf"
         return result
 
 
-def searching(model: Model, ops: Sequence[Operation],
-              memo: bool = True) -> Generator[None, None, SearchResult]:
+def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: bool = True,
+              lookahead: bool = True) -> Generator[None, None, SearchResult]:
+    """The search, a slice of steps per ``next``; its value (``StopIteration.value``) is the
+    result. Each shortcut can be turned off on its own, to test it against a search without
+    it: ``memo`` (a state reached again with no more options is not searched again), ``eager``
+    (a read that fits now is placed at once) and ``lookahead`` (a branch where a read can no
+    longer come true is given up)."""
     n = len(ops)
     completed = sorted((i for i in range(n) if not ops[i].pending), key=lambda i: ops[i].ret)
     if not completed:
@@ -74,6 +79,9 @@ def searching(model: Model, ops: Sequence[Operation],
     pending = [o.pending for o in ops]
     rets = [o.ret for o in ops]
     no_op = [model.read_only(o.input, o.output) for o in ops]
+    # The reads the look-ahead asks about: read-only, returned, and with an output to come true
+    # (a read whose output nobody saw, such as Jepsen's timed-out read, is legal in any state).
+    checkable = [no_op[i] and not pending[i] and outputs[i] is not UNKNOWN for i in range(n)]
     placed = [False] * n
 
     reachable = model.reachable
@@ -95,11 +103,13 @@ def searching(model: Model, ops: Sequence[Operation],
         there). What may still help a read is every unplaced operation called before it
         returned; the reads go by return time so that this list only grows (it holds the read
         itself too, which changes nothing)."""
-        reads = {g for g in window if no_op[g] and not pending[g]}
+        if not lookahead:
+            return False
+        reads = {g for g in window if checkable[g]}
         ahead = 0
         for k in range(first, len(completed)):
             g = completed[k]
-            if not placed[g] and no_op[g]:
+            if not placed[g] and checkable[g]:
                 reads.add(g)
                 ahead += 1
                 if ahead == LOOKAHEAD:
@@ -151,10 +161,10 @@ def searching(model: Model, ops: Sequence[Operation],
             if first == len(completed):
                 return first, low, []
             low, window = candidates(first, low)
-            eager = [i for i in window if no_op[i] and step(state, inputs[i], outputs[i])[0]]
-            if not eager:
+            fits = [i for i in window if eager and no_op[i] and step(state, inputs[i], outputs[i])[0]]
+            if not fits:
                 return first, low, [] if doomed(window, low, first) else window
-            for i in eager:
+            for i in fits:
                 place(i, state, True)
 
     # One frame per depth: the candidates, the next one to try, the earliest outstanding return.
