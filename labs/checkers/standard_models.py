@@ -38,8 +38,9 @@ def _set(state: Pairs, key: Any, value: Any) -> Pairs:
 
 
 def _kind(value: Any) -> str:
-    """A value and its type, for a report: ``True (a bool)``."""
-    return f"{short(value)} (a {type(value).__name__})"
+    """A value and its type, for a report: ``True (a bool)``, ``7 (an int)``."""
+    name = type(value).__name__
+    return f"{short(value)} ({'an' if name[0] in 'aeiou' else 'a'} {name})"
 
 
 def _show_pairs(state: Pairs, what: str) -> str:
@@ -147,14 +148,14 @@ def register(initial: Any = None) -> Model:
         raise ValueError(f"the register model knows read, write and cas, not {inp.f!r}")
 
     def reachable(state: Any, inp: Input, output: Any, via: Sequence[Input]) -> bool:
-        """Only a write or a compare-and-set of that very value can make a read of it true; a
-        compare-and-set that answered no needs some other value to be written first."""
+        """A read is true now, or once a write or a compare-and-set of that very value takes
+        effect; a compare-and-set that answered no, once the register holds another value."""
         if output is UNKNOWN:
             return True
         written = [v.value if v.f == "write" else v.value[1] for v in via if v.f in ("write", "cas")]
-        if inp.f == "cas":
-            return any(w != inp.value[0] for w in written)
-        return output in written
+        if inp.f == "cas":  # answered no: true now, or once some other value is written
+            return state != inp.value[0] or any(w != inp.value[0] for w in written)
+        return output == state or output in written
 
     def malformed(inp: Input, output: Any) -> str | None:
         if inp.f == "cas" and output is not UNKNOWN and type(output) is not bool:
@@ -208,15 +209,18 @@ def _versioned_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]
 
 def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
     """Versions only go up, one per put or append that takes effect; without a put, appends
-    only add to the end of the value."""
+    only add to the end of the value. (A get of the version the key has now must see the value
+    it has now.)"""
     if output is UNKNOWN or _versioned_malformed(inp, output):
         return True
     value, version = _get(state, inp.key, ("", 0))
     mine = [v for v in via if v.key == inp.key]
     raises = sum(1 for v in mine if v.f in ("put", "append"))
-    if inp.f == "put":  # answered no: the version must move on first
-        return raises > 0
+    if inp.f == "put":  # answered no: true now, or once the version moves on
+        return inp.value[1] != version or raises > 0
     wanted_value, wanted_version = output
+    if wanted_version == version:  # nothing may take effect before it: the value is the one now
+        return bool(wanted_value == value)
     if not version < wanted_version <= version + raises:
         return False
     if any(v.f == "put" for v in mine):
