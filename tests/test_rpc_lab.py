@@ -61,6 +61,7 @@ CAUGHT = [
     ("non_atomic_put", "racing-puts", "both succeeded"),
     ("never_forgets", "memory-bounded", "does it forget clients that went quiet?"),
     ("no_retry", "unreliable", "does the clerk retry"),
+    ("wrong_types", "basic", "a put returns whether it took effect, True or False, never ["),
 ]
 
 

@@ -38,7 +38,10 @@ def _set(state: Pairs, key: Any, value: Any) -> Pairs:
 
 
 def _kind(value: Any) -> str:
-    """A value and its type, for a report: ``True (a bool)``, ``7 (an int)``."""
+    """A value and its type, for a report: ``True (a bool)``, ``7 (an int)``. A history's lists
+    are tuples here (so that they hash): they are shown as the lists the client returned."""
+    if type(value) is tuple:
+        return f"{short(list(value))} (a list)"
     name = type(value).__name__
     return f"{short(value)} ({'an' if name[0] in 'aeiou' else 'a'} {name})"
 
