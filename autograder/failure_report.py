@@ -4,10 +4,12 @@
       property: not linearizable (key 'a'): Now get('a') -> ['x', 3] ... can no longer come true
       schedule: rpc-unreliable: loss 0.2, delay uniform 1-50 ms, duplicate 0.1, reorder
       picture: rpc-reports/rpc-unreliable-sim-17.html (and ...-history.html)
-      replay: python -m autograder test rpc -k unreliable --seed 17 --runtime sim --impl my/node.py
+      replay: python -m autograder test rpc -k unreliable --seed 17 --runtime sim --no-shrink --impl my/node.py
 
 A simulator failure can first be shrunk (:mod:`.shrink`): the report then shows the smallest
-schedule found that still fails, written to a file the replay command names.
+schedule found that still fails the same way and what shrinking took out, and writes it to a
+file the replay command names. The replay command reproduces exactly the report it is printed
+in: it names the schedule the report shows, and does not shrink again.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from .suite import Suite
 def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
                    schedule_file: Path | None = None) -> str:
     """The ``python -m autograder test`` command line that runs ``outcome``'s test again, on its
-    seed and runtime (under ``schedule_file`` when given)."""
+    seed and runtime (under ``schedule_file`` when given), and reports it unshrunk: the same
+    report again."""
     parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name,
-             "--seed", str(outcome.seed), "--runtime", outcome.runtime]
+             "--seed", str(outcome.seed), "--runtime", outcome.runtime, "--no-shrink"]
     if schedule_file is not None:
         parts += ["--schedule", str(schedule_file)]
     if impl:
@@ -41,23 +44,24 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
            detail_lines: int = 30, shrink_budget: float = 0.0, schedule_file: Path | None = None) -> str:
     """The failure report of ``outcome``, writing its pictures into ``out_dir``.
 
-    With a ``shrink_budget`` (seconds), a simulator failure is first replayed under smaller
-    schedules (:mod:`.shrink`), and the report shows the smallest one that still fails.
-    ``schedule_file`` is where the test's schedule was written, when it is not the suite's own.
+    With a ``shrink_budget`` (seconds) and an ``out_dir`` to write the shrunk schedule into, a
+    simulator failure is first replayed under smaller schedules (:mod:`.shrink`), and the report
+    shows the smallest one that still fails the same way. ``schedule_file`` is where the test's
+    schedule was written, when it is not the suite's own.
     """
     t = outcome.test
     lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
     schedule_line = f"  schedule: {t.schedule_name}: {t.schedule.describe()}"
-    if shrink_budget > 0 and outcome.runtime == "sim" and outcome.failed_checks:
-        shrunk = shrink(t, outcome.seed, outcome.failed_checks[0], impl, shrink_budget)
+    if shrink_budget > 0 and out_dir is not None and outcome.runtime == "sim" and outcome.failed_checks:
+        shrunk = shrink(outcome, impl, shrink_budget)
         if shrunk is not None and shrunk.after < shrunk.before:
             outcome = shrunk.outcome
             schedule_line = (f"  schedule, shrunk from {shrunk.before} to {shrunk.after} event(s) and fault(s) "
-                             f"in {shrunk.steps} runs: {shrunk.schedule.describe()}")
-            if out_dir is not None:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                schedule_file = out_dir / f"{suite.lab.name}-{t.name}-{outcome.seed}-schedule.yaml"
-                schedule_file.write_text(yaml.safe_dump(shrunk.schedule.to_data(), sort_keys=False), encoding="utf-8")
+                             f"in {shrunk.steps} runs: {shrunk.schedule.describe()}\n"
+                             f"  shrinking: {_clip('; '.join(shrunk.removed), 400)}")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            schedule_file = out_dir / f"{suite.lab.name}-{t.name}-{outcome.seed}-schedule.yaml"
+            schedule_file.write_text(yaml.safe_dump(shrunk.schedule.to_data(), sort_keys=False), encoding="utf-8")
     first = outcome.findings[0]
     lines.append(f"  property: {_clip(first.message, 600)}")
     for more in outcome.findings[1:3]:

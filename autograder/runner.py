@@ -33,6 +33,8 @@ class Outcome:
     result: RunResult | None = None
     failed_checks: list[str] = field(default_factory=list)
     """Names of the checks that found something, in the suite's order."""
+    by_check: dict[str, list[Finding]] = field(default_factory=dict)
+    """What each of those checks found."""
 
     @property
     def passed(self) -> bool:
@@ -110,6 +112,7 @@ def apply_checks(outcome: Outcome) -> None:
             outcome.findings.extend(found)
             if found:
                 outcome.failed_checks.append(name)
+                outcome.by_check[name] = list(found)
         except Exception as exc:  # a bug in the check itself: say so, do not blame the student
             outcome.findings.append(Finding(f"the check {name!r} crashed (a bug in the grader, "
                                             f"please report it): {exc}", traceback.format_exc()))

@@ -178,7 +178,7 @@ def test_a_failing_schedule_shrinks_to_one_that_still_fails() -> None:
     impl = VARIANTS / "no_dedup.py"
     outcome = run_test(test, 1, impl=impl)
     assert outcome.failed_checks[:1] == ["linearizable"]
-    shrunk = shrink(test, 1, "linearizable", impl)
+    shrunk = shrink(outcome, impl)
     assert shrunk is not None
     assert shrunk.after < shrunk.before == size(concrete(test, 1))
     assert "linearizable" in shrunk.outcome.failed_checks
@@ -203,6 +203,6 @@ def test_exploring_random_schedules_finds_a_bug_and_spares_the_reference(tmp_pat
     assert done.returncode == 1 and "schedule, shrunk from" in done.stdout
     replay = re.search(r"replay: python (.*)", done.stdout)
     assert replay
-    again = subprocess.run([sys.executable, *replay.group(1).split(), "--no-shrink"], cwd=tmp_path,
+    again = subprocess.run([sys.executable, *replay.group(1).split()], cwd=tmp_path,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 1 and "took effect 2 times" in again.stdout
