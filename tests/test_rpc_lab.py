@@ -61,6 +61,9 @@ CAUGHT = [
     ("non_atomic_put", "racing-puts", "both succeeded"),
     ("never_forgets", "memory-bounded", "does it forget clients that went quiet?"),
     ("no_retry", "unreliable", "does the clerk retry"),
+    ("reuses_seq", "unreliable", "sent two different requests as sequence number"),
+    ("no_retry", "unreliable", "no request was ever sent twice"),
+    ("non_atomic_put", "racing-puts", "they ran at the same time"),
     ("wrong_types", "basic", "a put returns whether it took effect, True or False, never ["),
 ]
 

@@ -40,6 +40,8 @@ def _set(state: Pairs, key: Any, value: Any) -> Pairs:
 def _kind(value: Any) -> str:
     """A value and its type, for a report: ``True (a bool)``, ``7 (an int)``. A history's lists
     are tuples here (so that they hash): they are shown as the lists the client returned."""
+    if value is None:
+        return "None"
     if type(value) is tuple:
         return f"{short(list(value))} (a list)"
     name = type(value).__name__
@@ -95,7 +97,10 @@ def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -
     if output is UNKNOWN:
         return True
     mine = [v for v in via if v.key == inp.key]
-    if any(v.f == "put" for v in mine):
+    # After a put of V the value is V and then appends: only a put whose value starts the
+    # output can help (a put of something other than a string is not judged: yes).
+    if any(v.f == "put" and not (isinstance(v.value, str) and isinstance(output, str)
+                                 and not output.startswith(v.value)) for v in mine):
         return True
     return _grows_into(_get(state, inp.key, ""), output, [str(v.value) for v in mine if v.f == "append"])
 

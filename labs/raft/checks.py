@@ -162,9 +162,30 @@ def leader_when_majority_connected(run: RunResult) -> list[Finding]:
             if not any(_leads(v, group, t) for t in moments):
                 return [Finding(f"no leader among {', '.join(sorted(group))} within {LEADER_BOUND} s, "
                                 f"though they were up and connected from t={net.t:.3f} "
-                                f"to t={until:.3f} (are election timeouts random? does a candidate "
-                                "that loses try again?)", _states_text(v, group, net.t, deadline))]
+                                f"to t={until:.3f}{_election_evidence(v, group, net.t, deadline)}",
+                                _states_text(v, group, net.t, deadline))]
     return []
+
+
+SPLIT = 0.005
+"""Seconds within which two servers standing for the same term stood "together"."""
+
+
+def _election_evidence(v: RaftRun, group: frozenset[str], start: float, end: float) -> str:
+    """What the servers' elections in ``[start, end]`` say about why none won, as the end of a
+    finding's line: nothing when they say nothing clear."""
+    stood: dict[int, list[float]] = {}  # term -> when each server stood for it
+    for node in group:
+        for t, term, role in v.states.get(node, []):
+            if role == "candidate" and start <= t <= end:
+                stood.setdefault(term, []).append(t)
+    if not stood:
+        return ": no server among them stood for election (does a follower that hears no leader stand?)"
+    together = [term for term, times in stood.items() if len(times) > 1 and max(times) - min(times) <= SPLIT]
+    if len(together) >= 2:
+        return (f": in {len(together)} of {len(stood)} elections, two or more servers stood for the same "
+                f"term within {SPLIT * 1000:g} ms of each other and split the vote (are election timeouts random?)")
+    return ""
 
 
 def _leads(v: RaftRun, group: frozenset[str], t: float) -> bool:

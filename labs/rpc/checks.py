@@ -32,7 +32,7 @@ def _completed(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def linearizable(run: RunResult) -> list[Finding]:
     """The history is linearizable as a versioned key-value store."""
-    return linearizability_findings(run.history, VERSIONED_KV)
+    return linearizability_findings(run.history, VERSIONED_KV, hint=_reused_name(run))
 
 
 def most_operations_complete(share: float) -> Check:
@@ -46,10 +46,53 @@ def most_operations_complete(share: float) -> Check:
         if done >= share * len(ops):
             return []
         return [Finding(f"only {done} of {len(ops)} operations completed ({done / len(ops):.0%}, "
-                        f"expected at least {share:.0%}): does the clerk retry until it gets an answer?")]
+                        f"expected at least {share:.0%}){_retry_evidence(run)}")]
 
     check.__doc__ = f"At least {share:.0%} of the operations complete."
     return check
+
+
+def _requests(run: RunResult) -> dict[tuple[str, Any], dict[str, str]]:
+    """The clerks' requests in the trace by name (client id, sequence number): each different
+    content sent under that name, in words."""
+    sent: dict[tuple[str, Any], dict[str, str]] = {}
+    for e in run.trace:
+        body = e.get("body")
+        if e["type"] != "send" or not str(e.get("msg", "")).endswith("Request") or not isinstance(body, dict):
+            continue
+        content = repr(sorted((k, repr(v)) for k, v in body.items()))
+        said = f"{e['msg']}({', '.join(f'{k}={v!r}' for k, v in body.items() if k not in ('@type', 'client', 'seq'))})"
+        sent.setdefault((str(body.get("client")), body.get("seq")), {}).setdefault(content, said)
+    return sent
+
+
+def _reused_name(run: RunResult) -> str:
+    """Two different requests sent under one name, in words ("" when there are none): the server
+    takes the second for a retry of the first and answers it with the first's reply."""
+    for (client, seq), contents in _requests(run).items():
+        if len(contents) > 1:
+            a, b = list(contents.values())[:2]
+            return (f"client {client} sent two different requests as sequence number {seq}, {a} and {b}: "
+                    "the server takes the second for a retry of the first")
+    return ""
+
+
+def _retry_evidence(run: RunResult) -> str:
+    """What the clerks' requests say about why operations did not complete, as the end of a
+    finding's line; nothing when they say nothing clear."""
+    reused = _reused_name(run)
+    if reused:
+        return f": {reused}"
+    counts: dict[tuple[str, Any], int] = {}
+    for e in run.trace:
+        body = e.get("body")
+        if e["type"] == "send" and str(e.get("msg", "")).endswith("Request") and isinstance(body, dict):
+            name = (str(body.get("client")), body.get("seq"))
+            counts[name] = counts.get(name, 0) + 1
+    if counts and max(counts.values()) == 1:
+        return (f": no request was ever sent twice ({len(counts)} requests, each sent once), so a lost "
+                "request or reply loses its operation: does the clerk retry until it gets an answer?")
+    return ""
 
 
 def every_operation_completes(run: RunResult) -> list[Finding]:
@@ -95,10 +138,14 @@ def one_winner_per_version(run: RunResult) -> list[Finding]:
             slot = (o["key"], int(o["value"][1]))
             if slot in winners:
                 w = winners[slot]
+                first, then = sorted((w, o), key=lambda x: x["start"])
+                why = ("they ran at the same time: is the version compared and the value written in one step?"
+                       if then["start"] < first["end"] else
+                       f"#{then['index']} began after #{first['index']} had succeeded, when version {slot[1]} "
+                       "was no longer the key's")
                 return [Finding(f"two puts for version {slot[1]} of {slot[0]!r} both succeeded: "
                                 f"#{w['index']} by {w['client']} at {w['start']:.3f}..{w['end']:.3f} and "
-                                f"#{o['index']} by {o['client']} at {o['start']:.3f}..{o['end']:.3f} "
-                                "(is the version compared and the value written in one step?)")]
+                                f"#{o['index']} by {o['client']} at {o['start']:.3f}..{o['end']:.3f} ({why})")]
             winners[slot] = o
     return []
 
