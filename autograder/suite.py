@@ -14,6 +14,9 @@ A suite is a YAML file beside the lab (``labs/<lab>/suite.yaml``)::
         schedule: lossy                             # a library name, or a schedule document
         checks: [no-node-errors, linearizable]      # names from the lab's CHECKS
 
+A suite may also name ``every_test: [check, ...]``: checks every test runs after its own, the
+hidden suite's included (invariants over the trace, such as Raft's "a term never goes back").
+
 Workloads and checks are code (``labs/<lab>/workloads.py`` and ``checks.py`` export
 ``WORKLOADS`` and ``CHECKS``); everything else is data. Every mistake in the file is reported
 with its place (``tests[3].checks[1]``) and the names that would have been accepted.
@@ -43,6 +46,7 @@ one does).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import re
 from collections.abc import Iterable, Sequence
@@ -119,6 +123,9 @@ class Suite:
     extra: dict[str, Any] = field(default_factory=dict)
     parts: tuple[Part, ...] = ()
     """The lab's parts in the suite's order; empty for a lab graded as one block."""
+    every_test: tuple[tuple[str, Check], ...] = ()
+    """Checks run on every test (the suite's ``every_test``), after the test's own: invariants
+    over the trace that hold whatever the test does."""
 
     @property
     def points(self) -> int:
@@ -195,8 +202,10 @@ def load_graded_suite(lab_name: str) -> Suite:
     clash = {t.name for t in hidden.tests} & {t.name for t in visible.tests}
     if clash:
         raise SuiteError(f"{hidden_path}: hidden tests need names of their own: {', '.join(sorted(clash))}")
-    tests = visible.tests + tuple(dataclasses.replace(t, hidden=True) for t in hidden.tests)
-    return Suite(visible.lab, tests, visible.source, parts=visible.parts)
+    # The visible suite's invariants hold on the hidden tests too.
+    tests = visible.tests + tuple(dataclasses.replace(with_checks(t, visible.every_test), hidden=True)
+                                  for t in hidden.tests)
+    return Suite(visible.lab, tests, visible.source, parts=visible.parts, every_test=visible.every_test)
 
 
 def load_suite(lab_name: str, path: str | Path | None = None, parts: Sequence[Part] = ()) -> Suite:
@@ -223,7 +232,7 @@ def parse_suite(doc: Any, lab: Lab, source: Path, inherited: Sequence[Part] = ()
     problems: list[str] = []
     if not isinstance(doc, dict):
         raise SuiteError(f"{source}: a suite is a mapping with 'lab' and 'tests'")
-    _keys(doc, {"lab", "parts", "seeds", "ray_seeds", "tests"}, "the suite", problems)
+    _keys(doc, {"lab", "parts", "seeds", "ray_seeds", "every_test", "tests"}, "the suite", problems)
     if doc.get("lab") != lab.name:
         problems.append(f"lab: says {doc.get('lab')!r}, but this is the suite of the {lab.name!r} lab")
     declared = _parts(doc["parts"], problems) if "parts" in doc else None
@@ -234,6 +243,7 @@ def parse_suite(doc: Any, lab: Lab, source: Path, inherited: Sequence[Part] = ()
     checks: dict[str, Check] = _registry(lab, "checks", "CHECKS")
     seeds = _count(doc.get("seeds", 20), "seeds", problems)
     ray_seeds = _count(doc.get("ray_seeds", 1), "ray_seeds", problems)
+    every_test = _every_test(doc.get("every_test", []), checks, lab, problems)
     raw_tests = doc.get("tests")
     if not isinstance(raw_tests, list) or not raw_tests:
         problems.append("tests: must be a non-empty list of tests")
@@ -252,7 +262,7 @@ def parse_suite(doc: Any, lab: Lab, source: Path, inherited: Sequence[Part] = ()
             names.add(test.name)
             if parts:
                 test = dataclasses.replace(test, part=_part_of(test.name, parts, f"{where}.name", problems))
-            tests.append(test)
+            tests.append(with_checks(test, every_test))
     if declared and not inherited and tests and len(tests) == len(raw_tests):  # not when a test was unreadable
         have = {t.part for t in tests}
         for p in declared:
@@ -261,7 +271,28 @@ def parse_suite(doc: Any, lab: Lab, source: Path, inherited: Sequence[Part] = ()
                                 f"'{p.name}-...', or remove the part")
     if problems:
         raise SuiteError(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-    return Suite(lab, tuple(tests), source, parts=parts)
+    return Suite(lab, tuple(tests), source, parts=parts, every_test=every_test)
+
+
+def with_checks(test: Test, more: Sequence[tuple[str, Check]]) -> Test:
+    """``test`` with the checks of ``more`` it does not already have, after its own."""
+    have = {name for name, _ in test.checks}
+    return dataclasses.replace(test, checks=(*test.checks, *(c for c in more if c[0] not in have)))
+
+
+def _every_test(raw: Any, checks: dict[str, Check], lab: Lab, problems: list[str]) -> tuple[tuple[str, Check], ...]:
+    if not isinstance(raw, list):
+        problems.append(f"every_test: a list of check names that every test runs, from: {', '.join(checks)}")
+        return ()
+    chosen: list[tuple[str, Check]] = []
+    for j, c in enumerate(raw):
+        if c not in checks:
+            close = difflib.get_close_matches(str(c), list(checks), n=1)
+            also = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"every_test[{j}]: no check {c!r}{also}; the {lab.name} lab has: {', '.join(checks)}")
+        else:
+            chosen.append((c, checks[c]))
+    return tuple(chosen)
 
 
 def _parts(raw: Any, problems: list[str]) -> tuple[Part, ...]:

@@ -76,6 +76,8 @@ CAUGHT = [
     ("log_not_persisted", "C-restart-all", "state machine safety: different entries"),
     ("figure8_commit", "C-figure8", "the Figure 8 scenario"),
     ("forgets_vote", "C-vote-persistence", "election safety: 2 different nodes for term"),
+    ("forgets_term", "C-churn", "term went back from 2 (t=1.305) to 0 at t=2.707, after a restart"),
+    ("keeps_leading", "A-reelection", "a higher term makes a server a follower of that term"),
     ("never_compacts", "D-snapshot-basic", "does snapshot() cut the log up to its index"),
     ("snapshot_drops_tail", "D-snapshot-basic", "a message storm?"),
     ("installs_stale_snapshot", "D-snapshots-unreliable", "a snapshot no newer than the state machine"),

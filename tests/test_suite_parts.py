@@ -157,6 +157,21 @@ def test_hidden_tests_belong_to_the_visible_parts(two_suites: tuple[Path, Path])
         load_graded_suite("rpc")
 
 
+def test_every_test_checks_run_on_every_test_hidden_ones_too(two_suites: tuple[Path, Path]) -> None:
+    visible, hidden = two_suites
+    with_own = {**rpc_test("y"), "checks": ["no-node-errors", "linearizable"]}
+    write(visible, {"lab": "rpc", "every_test": ["no-node-errors"], "tests": [rpc_test("x"), with_own]})
+    write(hidden, {"lab": "rpc", "tests": [rpc_test("secret")]})
+    graded = load_graded_suite("rpc")
+    assert [[name for name, _ in t.checks] for t in graded.tests] == [
+        ["linearizable", "no-node-errors"], ["no-node-errors", "linearizable"], ["linearizable", "no-node-errors"]]
+    assert "every_test[0]: no check 'no-node-eror' (did you mean 'no-node-errors'?)" in problems(
+        {"lab": "rpc", "every_test": ["no-node-eror"], "tests": [rpc_test("x")]})
+    assert "every_test: a list of check names" in problems({"lab": "rpc", "every_test": "x", "tests": [rpc_test("x")]})
+    assert all({"terms-never-go-back", "higher-term-makes-a-follower"} <= {n for n, _ in t.checks}
+               for t in RAFT_VISIBLE.tests)
+
+
 def test_select_by_part() -> None:
     a = RAFT.select(None, ["A"])
     assert a and all(t.part == "A" for t in a) and len(a) == sum(t.part == "A" for t in RAFT.tests)

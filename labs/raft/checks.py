@@ -27,6 +27,7 @@ from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadab
 from .harness import chain
 from .kv import kv_operations_complete, linearizable_kv
 from .parse import APPLY, RaftRun, parse_run
+from .term_checks import higher_term_makes_a_follower, terms_never_go_back
 
 LEADER_BOUND = 2.5
 """Seconds within which a majority that can talk must have a leader (about five election
@@ -438,6 +439,8 @@ def messages_bounded(run: RunResult) -> list[Finding]:
 CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "election-safety": _safety_check(ELECTION_SAFETY),
+    "terms-never-go-back": terms_never_go_back,
+    "higher-term-makes-a-follower": higher_term_makes_a_follower,
     "state-machine-safety": _safety_check(STATE_MACHINE_SAFETY),
     "leader-completeness": _safety_check(LEADER_COMPLETENESS),
     "leader-commits-only-through-its-term": leader_commits_only_through_its_term,
@@ -464,6 +467,7 @@ CHECKS: dict[str, Check] = {
 
 DEFAULT_CHECKS: tuple[Check, ...] = (
     no_node_errors, CHECKS["election-safety"], CHECKS["state-machine-safety"],
-    CHECKS["leader-completeness"], leader_when_majority_connected, every_node_catches_up,
+    CHECKS["leader-completeness"], terms_never_go_back, higher_term_makes_a_follower,
+    leader_when_majority_connected, every_node_catches_up,
 )
 """What ``python -m labs run raft`` checks."""

@@ -1,0 +1,91 @@
+"""Checks on terms, the Raft lab's invariants over every run (the suite's ``every_test``).
+
+Figure 2's rules for all servers say two things about a server's current term that hold at
+every moment of every run, whatever the schedule:
+
+* it never goes back, a restart included: the term is on disk before the server answers anyone;
+* a server that handles a message carrying a higher term than its own is, when the handler
+  returns, a follower of that term.
+
+Both are read from the trace: the harness's ``raft state`` lines (written after every handler,
+see :mod:`.harness`) and the messages' own ``term`` fields, which the handout keeps in every
+message between servers. A message without a ``term`` field is passed over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labs.runtime.lab import Finding, RunResult
+
+from .parse import STATE, parse_run
+
+HANDLER_BEGINS = ("deliver", "timer_fire", "start", "restart", "crash")
+"""Trace events after which a server's earlier handler is over."""
+
+
+def terms_never_go_back(run: RunResult) -> list[Finding]:
+    """A server's current term never decreases, across restarts too."""
+    v = parse_run(run)
+    for node in v.servers:
+        top, since, restarted = 0, 0.0, False
+        for t, term, role in v.states.get(node, []):
+            if role == "down":
+                restarted = True
+                continue
+            if term < top:
+                why = (f"after a restart: is the current term on disk before {node} answers anyone?"
+                       if restarted else "within one life of the server")
+                return [Finding(f"{node}'s term went back from {top} (t={since:.3f}) to {term} at t={t:.3f}, "
+                                f"{why}")]
+            if term > top:
+                top, since, restarted = term, t, False
+    return []
+
+
+def higher_term_makes_a_follower(run: RunResult) -> list[Finding]:
+    """A server that handles a message of a higher term than its own is a follower of that term
+    when the handler returns."""
+    servers = set(parse_run(run).servers)
+    bodies: dict[Any, Any] = {}  # message id -> body, for messages between servers
+    state: dict[str, tuple[int, str]] = {}  # server -> (term, role) as last written
+    waiting: dict[str, tuple[int, dict[str, Any], Any]] = {}  # server -> (term, deliver event, body)
+
+    def handler_over(node: str) -> Finding | None:
+        if node not in waiting:
+            return None
+        term, event, body = waiting.pop(node)
+        now = state.get(node, (0, "follower"))
+        if now == (term, "follower"):
+            return None
+        return Finding(f"{node} handled {body.get('@type', 'a message')} of term {term} from {event.get('src')} "
+                       f"at t={float(event.get('t', 0.0)):.3f} while its own term was lower, and was then "
+                       f"{now[1]} of term {now[0]}: a higher term makes a server a follower of that term "
+                       "before anything else")
+
+    for e in run.trace:
+        kind, node = e.get("type"), str(e.get("node"))
+        if kind == "send" and node in servers and e.get("dst") in servers:
+            bodies[e.get("id")] = e.get("body")
+        if node not in servers:
+            continue
+        if kind == "crash" and e.get("reason") == "error":
+            waiting.pop(node, None)  # its handler raised: no_node_errors says so
+        if kind in HANDLER_BEGINS:
+            found = handler_over(node)
+            if found is not None:
+                return [found]
+            if kind == "crash":
+                state.pop(node, None)  # its next life writes its state again
+        if kind == "log" and (m := STATE.match(str(e.get("text", "")))) is not None:
+            state[node] = (int(m[1]), m[2])
+        elif kind == "deliver":
+            body = bodies.get(e.get("id"))
+            term = body.get("term") if isinstance(body, dict) else None
+            if type(term) is int and node in state and term > state[node][0]:
+                waiting[node] = (term, e, body)
+    for node in list(waiting):
+        found = handler_over(node)
+        if found is not None:
+            return [found]
+    return []
