@@ -79,3 +79,13 @@ def test_isolation_benchmark_compares_both_paths() -> None:
     figures = run_script("benchmarks/isolation.py", "--labs", "rpc,raft", "-k", "restart", "--seeds", "1")
     assert figures["rpc"]["runs"] == 2 and figures["raft"]["runs"] >= 3
     assert all(f["sealed_seconds"] > 0 and f["child_seconds"] > 0 and f["ratio"] > 0 for f in figures.values())
+
+
+def test_mutation_benchmark_scores_mutants_of_the_solution_only() -> None:
+    """Cosmic Ray's mutants of the heartbeat lab's solution, a few of them, through the suite."""
+    figures = run_script("benchmarks/mutation.py", "--lab", "heartbeat", "--sample", "6", "--seeds", "1",
+                         "--workers", "1")
+    (lab,) = figures["labs"]  # type: ignore[misc]
+    assert lab["lab"] == "heartbeat" and 0 < lab["in_solution"] < lab["mutants"]
+    assert lab["run"] == lab["killed"] + lab["survived"] <= 6 and lab["killed"] >= 1
+    assert len(lab["survivors"]) == lab["survived"]

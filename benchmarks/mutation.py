@@ -1,0 +1,181 @@
+"""How many small bugs in each lab's reference does its suite catch? The mutation score, with
+Cosmic Ray (a maintained mutation-testing tool) making the mutants.
+
+    python benchmarks/mutation.py [--lab rpc] [--seeds 2] [--sample N] [--workers 2]
+
+For each lab, Cosmic Ray lists every mutant of the lab's student file (``labs/<lab>/node.py``)
+its operators can make (a ``<`` turned into ``<=``, a number changed, a condition negated, a
+``break`` turned into ``continue``...). Only mutants inside the solution markers count: the
+skeleton a student is handed is not theirs to break. Each mutant is applied, by Cosmic Ray, in a
+worker's own copy of the tree, and the lab's graded suite (hidden tests included) runs on the
+simulator with ``--seeds`` seeds per test, stopping at the first failure:
+
+* killed: some test failed (or the mutant could not even run, or ran out of time);
+* survived: every test passed. A survivor is a bug the suite misses, or an equivalent mutant
+  (one that changes nothing a run can show: a log line's wording, a bound never reached).
+
+The score is killed / (killed + survived). ``--sample N`` checks a seeded random sample of N
+mutants per lab (the Raft lab has hundreds). The surviving mutants are printed as diffs; the
+last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = ("heartbeat", "rpc", "mapreduce", "raft")
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+def solution_lines(path: Path) -> set[int]:
+    """The line numbers (from 1) strictly inside the file's solution markers."""
+    inside, lines = False, set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip() == BEGIN:
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif inside:
+            lines.add(number)
+    return lines
+
+
+def run_suite(lab: str, seeds: int) -> int:
+    """The test command of one mutant: 1 at the first failing run of the graded suite, else 0."""
+    # The worker's copy of the tree, mutated: PYTHONPATH puts it first.
+    from autograder.runner import run_test
+    from autograder.suite import load_graded_suite
+
+    for test in load_graded_suite(lab).tests:
+        for seed in test.seeds[:seeds]:
+            outcome = run_test(test, seed, "sim")
+            if not outcome.passed:
+                print(f"killed by {test.name} seed {seed}: {outcome.findings[0].message[:300]}")
+                return 1
+    return 0
+
+
+def _copy_tree(into: Path) -> None:
+    """The working tree as it is (tracked files and new ones git does not ignore) into ``into``."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, check=True).stdout
+    for rel in files.decode().split("\0"):
+        source = ROOT / rel
+        if rel and source.is_file():
+            target = into / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _start_worker(dirs: Any) -> None:
+    where = Path(dirs.get())
+    os.chdir(where)  # Cosmic Ray mutates the module path relative to here
+    os.environ["PYTHONPATH"] = str(where)  # and the suite imports the mutated copy
+
+
+def _mutate_and_test(job: tuple[str, Any, str, int, float]) -> tuple[str, Any]:
+    from cosmic_ray.mutating import mutate_and_test
+
+    job_id, mutation, lab, seeds, timeout = job
+    command = f"{sys.executable} {Path(__file__).resolve()} --run-suite {lab} --seeds {seeds}"
+    return job_id, mutate_and_test([mutation], command, timeout)
+
+
+def score_lab(lab: str, seeds: int, sample: int | None, workers: int, timeout: float, work: Path) -> dict[str, Any]:
+    from cosmic_ray.commands.init import init
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    module = Path("labs") / lab / "node.py"
+    inside = solution_lines(ROOT / module)
+    dirs = []
+    for i in range(workers):
+        d = work / f"{lab}-w{i}"
+        _copy_tree(d)
+        dirs.append(d)
+    for d in dirs:  # the suite must pass on the reference as it is, or no mutant says anything
+        baseline = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--run-suite", lab, "--seeds",
+                                   str(seeds)], cwd=d, env={**os.environ, "PYTHONPATH": str(d)},
+                                  capture_output=True, text=True, timeout=timeout)
+        if baseline.returncode != 0:
+            raise SystemExit(f"{lab}: the reference fails its own suite in {d}, so no mutant can be judged:\n"
+                             f"{baseline.stdout[-2000:]}{baseline.stderr[-2000:]}")
+    started = time.monotonic()
+    with use_db(str(work / f"{lab}.sqlite"), WorkDB.Mode.create) as db:
+        os.chdir(dirs[0])
+        init([module], db, {})
+        os.chdir(ROOT)
+        items = list(db.work_items)
+        outside = [w for w in items if not all(m.start_pos[0] in inside and m.end_pos[0] in inside
+                                               for m in w.mutations)]
+        skipped = WorkResult(worker_outcome=WorkerOutcome.SKIPPED)
+        db.set_multiple_results([w.job_id for w in outside], skipped)
+        todo = [w for w in items if w not in outside]
+        if sample is not None and sample < len(todo):
+            todo = random.Random(0).sample(todo, sample)
+        print(f"{lab}: {len(items)} mutants of {module}, {len(items) - len(outside)} inside the solution; "
+              f"running {len(todo)} with {seeds} seed(s) per test on {workers} worker(s)", flush=True)
+        queue: Any = multiprocessing.Manager().Queue()
+        for d in dirs:
+            queue.put(str(d))
+        results: dict[str, Any] = {}
+        with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (queue,)) as pool:
+            jobs = [(w.job_id, w.mutations[0], lab, seeds, timeout) for w in todo]
+            for done, (job_id, result) in enumerate(pool.imap_unordered(_mutate_and_test, jobs), 1):
+                db.set_result(job_id, result)
+                results[job_id] = result
+                if done % 10 == 0 or done == len(jobs):
+                    print(f"  {done}/{len(jobs)} mutants ({time.monotonic() - started:.0f} s)", flush=True)
+    survived = [(w, results[w.job_id]) for w in todo if results[w.job_id].test_outcome == TestOutcome.SURVIVED]
+    no_test = sum(1 for w in todo if results[w.job_id].worker_outcome == WorkerOutcome.NO_TEST)
+    ran = len(todo) - no_test
+    killed = ran - len(survived)
+    for w, result in survived:
+        m = w.mutations[0]
+        print(f"  survived: {m.operator_name} at line {m.start_pos[0]} ({m.definition_name})")
+        for line in (result.diff or "").splitlines()[2:]:
+            if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+                print(f"      {line}")
+    return {"lab": lab, "mutants": len(items), "in_solution": len(items) - len(outside), "run": ran,
+            "killed": killed, "survived": len(survived),
+            "score": round(killed / ran, 3) if ran else None, "seeds_per_test": seeds,
+            "seconds": round(time.monotonic() - started, 1),
+            "survivors": [f"{w.mutations[0].operator_name}@{w.mutations[0].start_pos[0]}" for w, _ in survived]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab", action="append", choices=LABS, help="a lab (repeatable; default: all)")
+    parser.add_argument("--seeds", type=int, default=2, help="simulator seeds per test")
+    parser.add_argument("--sample", type=int, default=None, help="mutants per lab, a seeded random sample")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds one mutant's suite may take")
+    parser.add_argument("--run-suite", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_suite:
+        sys.exit(run_suite(args.run_suite, args.seeds))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
+        for lab in args.lab or LABS:
+            rows.append(score_lab(lab, args.seeds, args.sample, args.workers, args.timeout, Path(tmp)))
+    print(f"{'lab':<11}{'mutants':>9}{'run':>6}{'killed':>8}{'survived':>10}{'score':>8}")
+    for r in rows:
+        print(f"{r['lab']:<11}{r['in_solution']:>9}{r['run']:>6}{r['killed']:>8}{r['survived']:>10}"
+              f"{r['score'] if r['score'] is not None else '-':>8}")
+    print(json.dumps({"labs": rows}))
+
+
+if __name__ == "__main__":
+    main()
