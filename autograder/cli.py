@@ -17,6 +17,8 @@ from labs.checkers.history import HistoryError
 from labs.checkers.importers import FORMATS, read_history
 from labs.checkers.linearizability import check as check_linearizability
 from labs.checkers.standard_models import KV, VERSIONED_KV, register
+from labs.checkers.txn_files import TXN_MODELS, check_transactions
+from labs.checkers.txn_history import TxnHistoryError
 from labs.runtime.schedule import load as load_schedule
 
 from .classroom import grade_all_command
@@ -58,10 +60,13 @@ def _initial(text: str | None) -> object:
 
 @main.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--model", "model_name", type=click.Choice(["kv", "register", "versioned-kv"]),
-              required=True, help="The object the history was recorded against.")
+@click.option("--model", "model_name", required=True,
+              type=click.Choice(["kv", "register", "versioned-kv", *TXN_MODELS]),
+              help="The object the history was recorded against; rw-register and list-append "
+                   "are histories of transactions (Elle's), checked for strict serializability.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="native: the runtime's JSON Lines; edn: Jepsen/Porcupine maps; jepsen-log.")
+              help="native: the runtime's (or, for transactions, the course's) JSON Lines; "
+                   "edn: Jepsen/Knossos/Porcupine/Elle maps; jepsen-log.")
 @click.option("--init", "init", default=None, help="The register's initial value (default nil).")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds of search per file before the verdict is unknown.")
@@ -71,13 +76,20 @@ def _initial(text: str | None) -> object:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file instead of text.")
 def check(files: tuple[Path, ...], model_name: str, fmt: str, init: str | None, timeout: float,
           html_dir: Path, as_json: bool) -> None:
-    """Check histories for linearizability, one line per file.
+    """Check histories for linearizability (or, for transactions, strict serializability), one
+    line per file.
 
     Exits 0 when every file is linearizable, 1 when any is not, 2 when the search ran out of
-    time on some (and none is illegal), 3 when a file could not be read.
+    time on some (and none is illegal), 3 when a file could not be read. Transactions are
+    checked without a time limit and without pictures: --timeout and --html do not apply.
     """
     if init is not None and model_name != "register":
         raise click.UsageError("--init only applies to --model register")
+    if model_name in TXN_MODELS:
+        if fmt == "jepsen-log":
+            raise click.UsageError("transactions are read from EDN or JSON Lines: --format "
+                                   "auto, edn or native")
+        _check_transactions(files, model_name, fmt, as_json)
     model = {"kv": KV, "versioned-kv": VERSIONED_KV}.get(model_name) or register(_initial(init))
     codes: set[int] = set()
     for path in files:
@@ -109,6 +121,39 @@ def check(files: tuple[Path, ...], model_name: str, fmt: str, init: str | None, 
     for code in (EXIT_UNREADABLE, EXIT_ILLEGAL, EXIT_UNKNOWN):
         if code in codes:
             sys.exit(code)
+
+
+def _check_transactions(files: tuple[Path, ...], model: str, fmt: str, as_json: bool) -> None:
+    """``check`` for histories of transactions: one line per file, the verdict and each anomaly
+    with the transactions that show it, then (in text) the explanation. Exits as ``check``."""
+    codes: set[int] = set()
+    for path in files:
+        started = time.perf_counter()
+        try:
+            result, history = check_transactions(path, model, fmt)
+        except (HistoryError, TxnHistoryError) as exc:
+            click.echo(f"{path}: unreadable: {exc}", err=True)
+            codes.add(EXIT_UNREADABLE)
+            continue
+        took = time.perf_counter() - started
+        codes.add(EXIT_OK if result.ok else EXIT_ILLEGAL)
+        involved = dict.fromkeys(t for a in result.anomalies for t in a.txns)
+        if as_json:
+            click.echo(json.dumps({"file": str(path), "model": model, **result.to_dict(),
+                                   "lines": {t: history.lines[t] for t in involved},
+                                   "seconds": round(took, 6)}))
+            continue
+        if result.ok:
+            click.echo(f"{path}: ok ({result.transactions} transactions, {took:.3f} s)")
+            continue
+        found = "; ".join(f"{a.name} {' '.join(a.txns)}" for a in result.anomalies)
+        click.echo(f"{path}: illegal: {found} ({took:.3f} s)")
+        click.echo("  " + result.render().replace("\n", "\n  "))
+        click.echo("  where: " + ", ".join(f"{t} on line {history.lines[t]}" for t in involved))
+    for code in (EXIT_UNREADABLE, EXIT_ILLEGAL):
+        if code in codes:
+            sys.exit(code)
+    sys.exit(EXIT_OK)
 
 
 PART_HELP = ("Only the tests of this part of the lab (a lab graded in parts, such as raft: A, B, C...). "
@@ -179,7 +224,8 @@ def test(lab: str, impl: Path | None, pattern: str | None, part_names: tuple[str
             if failed:
                 click.echo(f"FAIL {label}: {len(failed)} of {len(chosen)} seed(s) failed ({took:.1f} s)")
                 for outcome in failed if all_failures else failed[:1]:
-                    click.echo(report(suite, outcome, out, impl, shrink_budget=0.0 if no_shrink else 20.0))
+                    click.echo(report(suite, outcome, out, impl, shrink_budget=0.0 if no_shrink else 20.0,
+                                      schedule_file=schedule_file))
                 rows.append((t, label, 0, f"{len(failed)}/{len(chosen)} seeds failed"))
             else:
                 click.echo(f"PASS {label}: {len(chosen)} seed(s) ({took:.1f} s)")
@@ -239,13 +285,14 @@ def release_command(out: Path) -> None:
 @click.option("--sim-seeds", type=int, default=None, help="Simulator seeds per test (default: the suite's).")
 @click.option("--no-ray", is_flag=True, help="Skip the Ray runs (they are the authoritative ones).")
 @click.option("--part", "part_names", multiple=True, metavar="PART", help=PART_HELP)
+@click.option("-k", "pattern", default=None, help="Only the tests whose name contains this.")
 @click.option("--sandbox", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Run student code as an unprivileged sandbox user (needs root and scripts/setup.sh); "
                    "auto: when this machine has the sandbox.")
 @click.option("--budget", type=click.FloatRange(min=1), default=3600.0, show_default=True,
               help="Seconds of real time the whole grading may take; the runs left then fail, saying so.")
 def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, no_ray: bool,
-                  part_names: tuple[str, ...], sandbox: str, budget: float) -> None:
+                  part_names: tuple[str, ...], pattern: str | None, sandbox: str, budget: float) -> None:
     """Grade one submission under every test, hidden ones included (or the tests of the
     parts given by --part): Gradescope's results.json, a machine-readable report.json and a
     feedback page for the student, each with a subtotal per part for a lab graded in parts."""
@@ -255,7 +302,7 @@ def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, 
     parts = parse_parts_option(part_names)
     try:
         suite = load_graded_suite(lab)
-        suite_tests = suite.select(None, parts)
+        suite_tests = suite.select(pattern, parts)
     except (SuiteError, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
     steps = sum(len(t.seeds if sim_seeds is None else t.seeds[:sim_seeds]) + (0 if no_ray else len(t.ray_seeds))
@@ -263,12 +310,15 @@ def grade_command(submission: Path, lab: str, out: Path, sim_seeds: int | None, 
     with click.progressbar(length=steps, label=f"grading {submission}", file=sys.stderr) as bar:
         try:
             grades = grade(submission, lab, out, sim_seeds, not no_ray, progress=lambda _: bar.update(1),
-                           sandbox={"auto": None, "on": True, "off": False}[sandbox], parts=parts, budget=budget)
+                           pattern=pattern, sandbox={"auto": None, "on": True, "off": False}[sandbox], parts=parts,
+                           budget=budget)
         except SandboxError as exc:
             raise click.ClickException(str(exc)) from None
     width = max([24, *(len(g.test.name) for g in grades)])
     for g in grades:
-        click.echo(f"{'PASS' if g.passed else 'FAIL'} {g.test.name:<{width}} {g.score:>3} / {g.test.points}")
+        runs = len(g.outcomes)
+        seeds = f"{len(g.failures)} of {runs} runs failed" if g.failures else f"{runs} runs"
+        click.echo(f"{'PASS' if g.passed else 'FAIL'} {g.test.name:<{width}} {g.score:>3} / {g.test.points:<3}  {seeds}")
     for pt in suite.part_totals((g.test, g.score, g.test.points) for g in grades):
         click.echo(f"part {pt.part.name:<{width}} {pt.score:>3} / {pt.points}  ({pt.part.title})")
     total, worth = sum(g.score for g in grades), sum(g.test.points for g in grades)

@@ -10,6 +10,7 @@ they attack is the only thing wrong with them."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -261,8 +262,14 @@ def test_grade_cli_writes_its_files(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "FAIL unreliable" in done.stdout and "PASS basic" in done.stdout
+    assert re.search(r"FAIL unreliable +0 / \d+ +1 of 1 runs failed", done.stdout), done.stdout
     for name in ("results.json", "report.json", "feedback.html"):
         assert (tmp_path / "out" / name).exists()
+    only = subprocess.run([sys.executable, "-m", "autograder", "grade", str(impl), "--lab", "rpc", "-k", "unreli",
+                           "--out", str(tmp_path / "only"), "--sim-seeds", "2", "--no-ray"],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert only.returncode == 0, only.stderr
+    assert "basic" not in only.stdout and re.search(r"FAIL unreliable +0 / \d+ +2 of 2 runs failed", only.stdout)
 
 
 @pytest.mark.parametrize(("source", "says"), [

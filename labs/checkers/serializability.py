@@ -19,13 +19,17 @@ that hold in *every* serial order that could explain the history:
    put 2 after 1: in a serial order it saw 1 as the latest version.
 3. **Commit timestamps**, when the history has them, are the system's own claim of the order of
    writes (Spanner serializes in timestamp order). Pass ``use_commit_ts=False`` not to trust them.
-4. **Real time.** If one writer completed before another was invoked, a strictly serializable
+4. **Known orders** (:class:`~labs.checkers.txn_history.KnownOrder`): in a list-append history,
+   a committed read of ``[1 2 3]`` shows that the appends of 1, 2 and 3 were installed in that
+   order; consecutive writers become ``ww`` edges, and an ``info`` writer in the list committed.
+5. **Real time.** If one writer completed before another was invoked, a strictly serializable
    system installed its version first. Edges known only this way are marked ``realtime``, and a
    cycle that needs one is a *real-time* violation rather than a serializability one.
 
 Only the last write of a key in a transaction is a version; earlier ones are intermediate. Aborted
 (``fail``) transactions are left out of the graph, and so are transactions of unknown outcome
-(``info``) unless a committed transaction read one of their writes, which shows they committed.
+(``info``) unless a committed transaction read one of their writes (or a known order holds one),
+which shows they committed.
 
 The checker is sound (every anomaly it reports is real, taking commit timestamps, when used, as
 the order the system claims) but, like any black-box checker that must infer version orders, not
@@ -57,7 +61,7 @@ from .txn_graph import (
     shortest_path,
     strongly_connected,
 )
-from .txn_history import Key, Txn, Value, show_value, txn_from_dict, validate
+from .txn_history import Key, KnownOrder, Txn, Value, show_value, txn_from_dict, validate
 
 ANOMALIES: dict[str, tuple[str, str]] = {
     "G0": ("write cycle", "transactions overwrote each other's writes in a circle: no order of "
@@ -77,6 +81,11 @@ ANOMALIES: dict[str, tuple[str, str]] = {
     "garbage-read": ("garbage read", "a transaction read a value that no transaction wrote"),
     "internal": ("internal inconsistency", "a transaction did not see its own writes, or read "
                  "one key twice and saw two values"),
+    "incompatible-order": ("incompatible order", "two reads of one list disagree on the order of "
+                           "its elements: neither is a prefix of the other, so no single order "
+                           "of appends explains both"),
+    "duplicate-elements": ("duplicate elements", "a read of a list saw one element twice, though "
+                           "each element is appended once"),
 }
 """Each anomaly's name, its short title and what it means, in plain words."""
 
@@ -242,10 +251,11 @@ class _Order:
 
 
 def _version_orders(txns: Sequence[Txn], finals: Sequence[dict[Key, Value]], included: list[int],
-                    reads: _Reads, use_commit_ts: bool) -> list[_Order]:
+                    reads: _Reads, use_commit_ts: bool, known: Sequence[KnownOrder],
+                    written: Mapping[tuple[Key, Value], int]) -> list[_Order]:
     """The orders of versions we can infer (see the module docstring), key by key."""
-    orders: list[_Order] = []
     members = set(included)
+    orders = _known_orders(known, written, members, finals)
     # Writes follow the reads before them.
     for i in included:
         for k, v in reads.external[i]:
@@ -263,6 +273,30 @@ def _version_orders(txns: Sequence[Txn], finals: Sequence[dict[Key, Value]], inc
         spans = [(txns[i].invoke, txns[i].end) for i in ws]
         for a, b in realtime_order(spans):
             orders.append(_Order(k, ws[a], ws[b], _realtime_why(txns[ws[a]], txns[ws[b]]), True))
+    return orders
+
+
+def _known_orders(known: Sequence[KnownOrder], written: Mapping[tuple[Key, Value], int],
+                  members: set[int], finals: Sequence[dict[Key, Value]]) -> list[_Order]:
+    """Each pair of consecutive writers of a known order, a run of one writer's values counting
+    once. A run not ending with its writer's version (another's value came between two of its
+    own) orders nothing after it: the version is not where the run ends."""
+    orders: list[_Order] = []
+    for k in known:
+        runs: list[list[Any]] = []  # [writer, its first value in the run, its last]
+        for v in k.values:
+            w = written.get((k.key, v))
+            if w is None or w not in members:
+                continue
+            if runs and runs[-1][0] == w:
+                runs[-1][2] = v
+            else:
+                runs.append([w, v, v])
+        for (a, _, va), (b, vb, _) in pairwise(runs):
+            if finals[a][k.key] != va:
+                continue
+            orders.append(_Order(k.key, a, b, f"{k.why}, where {show_value(va)} comes before "
+                                              f"{show_value(vb)}"))
     return orders
 
 
@@ -284,18 +318,22 @@ def _realtime_why(a: Txn, b: Txn) -> str:
     return f"{a.id} completed at {a.end:g}, before {b.id} was invoked at {b.invoke:g}"
 
 
-def _build_graph(txns: Sequence[Txn], reads: _Reads, use_commit_ts: bool) -> DepGraph:
+def _build_graph(txns: Sequence[Txn], reads: _Reads, use_commit_ts: bool,
+                 known: Sequence[KnownOrder]) -> DepGraph:
     finals = [t.final_writes() for t in txns]
-    read_from = {w for w, _, _, _ in reads.wr}
+    written = {(op.key, op.value): i for i, t in enumerate(txns) for op in t.ops
+               if op.f == "w" and op.value is not None} if known else {}
+    saw = {w for w, _, _, _ in reads.wr}  # transactions a committed one saw, so committed
+    saw.update(w for k in known for v in k.values if (w := written.get((k.key, v))) is not None)
     included = [i for i, t in enumerate(txns)
-                if t.outcome == "ok" or (t.outcome == "info" and i in read_from)]
+                if t.outcome == "ok" or (t.outcome == "info" and i in saw)]
     graph = DepGraph(len(txns), [t.invoke for t in txns])
     ids = [t.id for t in txns]
     for w, r, k, seen in reads.wr:
         graph.add(w, r, DepEdge(ids[w], ids[r], "wr", k, None, seen))
     later: dict[tuple[Key, int], list[_Order]] = defaultdict(list)
     has_earlier: set[tuple[Key, int]] = set()
-    for o in _version_orders(txns, finals, included, reads, use_commit_ts):
+    for o in _version_orders(txns, finals, included, reads, use_commit_ts, known, written):
         graph.add(o.a, o.b, DepEdge(ids[o.a], ids[o.b], "ww", o.key, finals[o.a][o.key],
                                     finals[o.b][o.key], o.why, o.realtime))
         later[(o.key, o.a)].append(o)
@@ -453,17 +491,20 @@ def _smallest_cycle(graph: DepGraph, component: list[int], component_edges: Edge
 
 
 def check_strict_serializability(
-    history: Iterable[Txn | Mapping[str, Any]], *, use_commit_ts: bool = True
+    history: Iterable[Txn | Mapping[str, Any]], *, use_commit_ts: bool = True,
+    known_orders: Iterable[KnownOrder] = (),
 ) -> SerializabilityReport:
     """Check a transaction history for strict serializability.
 
     ``history`` holds :class:`Txn` objects or their dicts (see
     :mod:`labs.checkers.txn_history`); a malformed one raises ``TxnHistoryError``.
+    ``known_orders`` are orders of versions the history shows directly (a list-append history's
+    reads of whole lists), taken as facts.
     """
     txns = [t if isinstance(t, Txn) else txn_from_dict(t, f"item #{n}")
             for n, t in enumerate(history, 1)]
     validate(txns)
     reads = _read_everything(txns)
-    graph = _build_graph(txns, reads, use_commit_ts)
+    graph = _build_graph(txns, reads, use_commit_ts, list(known_orders))
     anomalies = reads.anomalies + find_cycles(graph, txns)
     return SerializabilityReport(tuple(anomalies), len(txns), graph.edge_count())

@@ -118,6 +118,21 @@ class Txn:
         return d
 
 
+@dataclass(frozen=True)
+class KnownOrder:
+    """Versions of ``key`` in the order the system installed them, known from the history itself
+    rather than inferred: a read of a whole list in a list-append history shows every element
+    appended before the last, in order. ``why`` names that evidence (``"T9 read key 'x' as [1 2 3]"``).
+
+    The strict-serializability checker takes these as facts, so give only what a committed
+    transaction saw (see :mod:`labs.checkers.txn_files`).
+    """
+
+    key: Key
+    values: tuple[Value, ...]
+    why: str
+
+
 def show_value(value: Value | None) -> str:
     """A value as reports print it: strings quoted, and ``(nothing)`` for the initial state."""
     return "(nothing)" if value is None else repr(value) if isinstance(value, str) else str(value)
