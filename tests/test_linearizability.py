@@ -24,9 +24,12 @@ from labs.checkers.standard_models import KV, REGISTER, VERSIONED_KV, register
 
 HISTORIES = Path(__file__).resolve().parent / "data" / "histories"
 ROOT = Path(__file__).resolve().parents[1]
-ETCD_OK = {"etcd_002", "etcd_005", "etcd_007", "etcd_018"}
+ETCD_OK = {f"etcd_{n:03d}" for n in (2, 5, 7, 18, 25, 31, 38, 45, 48, 49, 51, 53, 56, 67, 75, 76, 80, 87, 92,
+                                     98, 100, 101, 102)}
+"""The etcd logs Porcupine's own test suite (porcupine_test.go, checkJepsen) calls linearizable;
+it calls the others, 000 to 102 (095 was never recorded), not linearizable."""
 KV_FILES = ["c01-ok", "c01-bad", "c10-ok", "c10-bad", "c50-ok", "c50-bad"]
-ETCD_FILES = [f"etcd_{i:03d}" for i in range(20)]
+ETCD_FILES = [f"etcd_{i:03d}" for i in range(103) if i != 95]
 
 
 
@@ -293,7 +296,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_checks_many_files_with_one_line_each_and_meaningful_exit_codes(tmp_path: Path) -> None:
-    etcd = sorted((HISTORIES / "jepsen-etcd").glob("*.log"))
+    etcd = sorted((HISTORIES / "jepsen-etcd").glob("*.log"))[:20]
     done = _cli(*map(str, etcd), "--model", "register", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     verdicts = dict(re.findall(r"^\S*/(etcd_\d+)\.log: (ok|illegal) \([\d.]+ s\)$", done.stdout, re.M))
@@ -301,7 +304,7 @@ def test_cli_checks_many_files_with_one_line_each_and_meaningful_exit_codes(tmp_
     pictures = sorted((tmp_path / "linearizability-reports").glob("*.html"))
     assert len(pictures) == 16 and f"picture: linearizability-reports/{pictures[0].name}" in done.stdout
 
-    ok = [str(HISTORIES / "jepsen-etcd" / f"{n}.log") for n in sorted(ETCD_OK)]
+    ok = [str(HISTORIES / "jepsen-etcd" / f"{n}.log") for n in sorted(ETCD_OK)[:4]]
     assert _cli(*ok, "--model", "register", cwd=tmp_path).returncode == 0
     c50 = str(HISTORIES / "porcupine-kv" / "c50-ok.txt")
     slow = _cli(c50, "--model", "kv", "--timeout", "0", cwd=tmp_path)
