@@ -78,8 +78,13 @@ class LinearizabilityResult:
     model: Model
     verdict: Verdict
     seconds: float
+    """The whole check: the search, then the shrinking of a counterexample."""
     operations: list[Operation]
     partitions: list[PartitionResult] = field(default_factory=list)
+    search_seconds: float = 0.0
+    """The search alone, the time to the verdict."""
+    shrink_seconds: float = 0.0
+    """Shrinking the counterexample (0 when the history is linearizable or shrinking is off)."""
 
     @property
     def ok(self) -> bool:
@@ -114,6 +119,7 @@ class LinearizabilityResult:
         cx = self.counterexample
         return {
             "verdict": self.verdict, "model": self.model.name, "seconds": round(self.seconds, 6),
+            "search_seconds": round(self.search_seconds, 6), "shrink_seconds": round(self.shrink_seconds, 6),
             "operations": len(self.operations),
             "partitions": [{"label": p.label, "verdict": p.verdict, "operations": p.operations,
                             "seconds": round(p.seconds, 6)} for p in self.partitions],
@@ -155,7 +161,7 @@ def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Mod
     if wrong is not None:  # no order can help an output the operation can never have
         result.partitions.append(wrong)
         result.verdict = "illegal"
-        result.seconds = time.monotonic() - started
+        result.seconds = result.search_seconds = time.monotonic() - started
         return result
     parts = model.partition(ops) if partition else [list(ops)]
     # The partitions' searches take turns, a slice of steps each, so that one illegal
@@ -181,10 +187,14 @@ def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Mod
         verdict: Verdict = "ok" if legal else "unknown" if legal is None else "illegal"
         result.partitions.append(PartitionResult(_label(part), verdict, len(part), spent[k]))
     illegal = [(p, part) for p, part in zip(result.partitions, parts, strict=True) if p.verdict == "illegal"]
+    searched = time.monotonic()
+    result.search_seconds = searched - started
     if illegal:
         pr, part = min(illegal, key=lambda item: len(item[1]))
-        pr.counterexample = _counterexample(model, part, pr.label, shrink, shrink_timeout)
+        pr.counterexample = _counterexample(model, part, found[parts.index(part)], pr.label, shrink,
+                                            shrink_timeout)
         result.verdict = "illegal"
+        result.shrink_seconds = time.monotonic() - searched
     elif any(p.verdict == "unknown" for p in result.partitions):
         result.verdict = "unknown"
     result.seconds = time.monotonic() - started
@@ -217,8 +227,10 @@ def _label(part: Sequence[Operation]) -> str:
 # -- shrinking --------------------------------------------------------------------------------
 
 
-def _illegal(model: Model, ops: Sequence[Operation], deadline: float) -> bool:
-    return search(model, ops, deadline).legal is False
+def _illegal(model: Model, ops: Sequence[Operation], deadline: float) -> SearchResult | None:
+    """The search's result on ``ops`` if it found them not linearizable by ``deadline``."""
+    found = search(model, ops, deadline)
+    return found if found.legal is False else None
 
 
 def _cut(ops: Sequence[Operation], at: float) -> list[Operation]:
@@ -227,17 +239,26 @@ def _cut(ops: Sequence[Operation], at: float) -> list[Operation]:
             for o in ops if o.call <= at]
 
 
-def _shrink(model: Model, ops: list[Operation], deadline: float) -> list[Operation]:
+def _shrink(model: Model, ops: list[Operation], found: SearchResult,
+            deadline: float) -> tuple[list[Operation], SearchResult]:
+    """A smaller piece of ``ops`` that is still not linearizable, with the search's result on it
+    (``found`` is the result on ``ops``); best effort until ``deadline``."""
     cuts = sorted({o.ret for o in ops if not o.pending})
     lo, hi = 0, len(cuts) - 1
-    if cuts and _illegal(model, _cut(ops, cuts[hi]), deadline):
-        while lo < hi:  # the shortest illegal prefix: illegality only grows with the prefix
-            mid = (lo + hi) // 2
-            if _illegal(model, _cut(ops, cuts[mid]), deadline):
-                hi = mid
-            else:
-                lo = mid + 1
-        ops = _cut(ops, cuts[hi])
+    if cuts:
+        last = _cut(ops, cuts[hi])
+        shorter = _illegal(model, last, deadline) if len(last) < len(ops) or any(
+            a is not b for a, b in zip(last, ops, strict=True)) else found
+        if shorter is not None:
+            ops, found = last, shorter
+            while lo < hi:  # the shortest illegal prefix: illegality only grows with the prefix
+                mid = (lo + hi) // 2
+                prefix = _cut(ops, cuts[mid])
+                shorter = _illegal(model, prefix, deadline)
+                if shorter is not None:
+                    hi, ops, found = mid, prefix, shorter
+                else:
+                    lo = mid + 1
     # Drop reads in chunks, halving the chunk when a whole chunk cannot go (as delta debugging).
     reads = [o.id for o in sorted(ops, key=lambda o: -o.call) if model.read_only(o.input, o.output)]
     size = max(1, len(reads) // 2)
@@ -246,21 +267,24 @@ def _shrink(model: Model, ops: list[Operation], deadline: float) -> list[Operati
         for start in range(0, len(reads), size):
             chunk = set(reads[start:start + size])
             fewer = [p for p in ops if p.id not in chunk]
-            if time.monotonic() < deadline and _illegal(model, fewer, deadline):
-                ops = fewer
+            shorter = _illegal(model, fewer, deadline) if time.monotonic() < deadline else None
+            if shorter is not None:
+                ops, found = fewer, shorter
             else:
                 kept.extend(chunk)
         if size == 1 or not kept:
             break
         reads, size = kept, max(1, size // 2)
-    return sorted(ops, key=lambda o: (o.call, o.id))
+    return ops, found
 
 
-def _counterexample(model: Model, part: list[Operation], label: str, shrink: bool,
+def _counterexample(model: Model, part: list[Operation], found: SearchResult, label: str, shrink: bool,
                     budget: float) -> Counterexample:
-    ops = _shrink(model, part, time.monotonic() + budget) if shrink else sorted(part, key=lambda o: o.call)
-    found = search(model, ops)
-    order = [ops[i] for i in found.deepest]
+    """``found`` is the search's result on ``part`` (not linearizable): shrinking starts from it,
+    and without shrinking its longest order is the one reported, without searching again."""
+    searched, found = _shrink(model, part, found, time.monotonic() + budget) if shrink else (part, found)
+    ops = sorted(searched, key=lambda o: (o.call, o.id))
+    order = [searched[i] for i in found.deepest]
     state = model.init()
     for o in order:
         state = model.step(state, o.input, o.output)[1]

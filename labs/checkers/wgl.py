@@ -74,10 +74,19 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     if not completed:
         return SearchResult(True)
     by_call = sorted(range(n), key=lambda i: ops[i].call)
-    calls = [ops[i].call for i in by_call]
+    rank = [0] * n  # place in call order
+    for r, i in enumerate(by_call):
+        rank[i] = r
     step, inputs, outputs = model.step, [o.input for o in ops], [o.output for o in ops]
     pending = [o.pending for o in ops]
     rets = [o.ret for o in ops]
+    # Call order, the operations that returned apart from those of unknown outcome: these are
+    # never placed in most searches, and kept with the others they would make every window
+    # start at the first of them.
+    done_by_call = [i for i in by_call if not pending[i]]
+    done_calls = [ops[i].call for i in done_by_call]
+    maybe_by_call = [i for i in by_call if pending[i]]
+    maybe_calls = [ops[i].call for i in maybe_by_call]
     no_op = [model.read_only(o.input, o.output) for o in ops]
     # The reads the look-ahead asks about: read-only, returned, and with an output to come true
     # (a read whose output nobody saw, such as Jepsen's timed-out read, is legal in any state).
@@ -87,13 +96,15 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     reachable = model.reachable
 
     def candidates(first_ret: int, low: int) -> tuple[int, list[int]]:
-        """Operations that may be placed next: called by the earliest outstanding return.
-        ``low`` is where the unplaced operations start in call order (it only moves forward)."""
-        while low < n and placed[by_call[low]]:
+        """Operations that may be placed next: called by the earliest outstanding return, in
+        call order, those that returned first. ``low`` is where the unplaced operations that
+        returned start in call order (it only moves forward)."""
+        while low < len(done_by_call) and placed[done_by_call[low]]:
             low += 1
-        limit = bisect.bisect_right(calls, ops[completed[first_ret]].ret)
-        window = [i for i in by_call[low:limit] if not placed[i]]
-        return low, [i for i in window if not pending[i]] + [i for i in window if pending[i]]
+        by = rets[completed[first_ret]]
+        window = [i for i in done_by_call[low:bisect.bisect_right(done_calls, by)] if not placed[i]]
+        window.extend(i for i in maybe_by_call[:bisect.bisect_right(maybe_calls, by)] if not placed[i])
+        return low, window
 
     def doomed(window: list[int], low: int, first: int) -> bool:
         """A read that no remaining operation can make true: a dead end.
@@ -101,8 +112,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         Every read not yet placed comes after everything placed, so the reads looked at are
         those in the window and the next few to return after it (a wrong choice shows soonest
         there). What may still help a read is every unplaced operation called before it
-        returned; the reads go by return time so that this list only grows (it holds the read
-        itself too, which changes nothing)."""
+        returned, in call order; the reads go by return time so that this list only grows (it
+        holds the read itself too, which changes nothing)."""
         if not lookahead:
             return False
         reads = {g for g in window if checkable[g]}
@@ -115,13 +126,16 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
                 if ahead == LOOKAHEAD:
                     break
         via: list[Input] = []
-        at = low
+        at, at_maybe = low, 0
         for g in sorted(reads, key=rets.__getitem__):
-            limit = bisect.bisect_right(calls, rets[g])
-            for j in by_call[at:limit]:
-                if not placed[j]:
-                    via.append(inputs[j])
-            at = max(at, limit)
+            limit = bisect.bisect_right(done_calls, rets[g])
+            limit_maybe = bisect.bisect_right(maybe_calls, rets[g])
+            more = [j for j in done_by_call[at:limit] if not placed[j]]
+            if limit_maybe > at_maybe:
+                more.extend(j for j in maybe_by_call[at_maybe:limit_maybe] if not placed[j])
+                more.sort(key=rank.__getitem__)
+            via.extend(inputs[j] for j in more)
+            at, at_maybe = max(at, limit), max(at_maybe, limit_maybe)
             if not reachable(state, inputs[g], outputs[g], via):
                 return True
         return False
@@ -136,6 +150,7 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     maybe = sum(1 << i for i in range(n) if pending[i])
     path: list[tuple[int, State, bool]] = []  # placed operations: (op, state before, forced)
     deepest: list[int] = []
+    agree = 0  # how long a start ``deepest`` and ``path`` have in common
 
     def place(i: int, new: State, forced: bool) -> None:
         nonlocal state, done
@@ -144,10 +159,11 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         placed[i] = True
 
     def _undo() -> None:
-        nonlocal state, done
+        nonlocal state, done, agree
         i, state, _ = path.pop()
         done &= ~(1 << i)
         placed[i] = False
+        agree = min(agree, len(path))
 
     def close(first: int, low: int) -> tuple[int, int, list[int]]:
         """Place every candidate that changes nothing and is legal now, then list the rest.
@@ -206,8 +222,9 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
             before.append(unknown)
         place(i, new, False)
         first, low, window = close(firsts[-1], lows[-1])
-        if len(path) > len(deepest):
-            deepest = [j for j, _, _ in path]
+        if len(path) > len(deepest):  # copy only what changed since the last copy
+            deepest[agree:] = [j for j, _, _ in path[agree:]]
+            agree = len(path)
         if first == len(completed):
             return SearchResult(True, [j for j, _, _ in path], steps)
         cands.append(window)
