@@ -77,25 +77,68 @@ def job_completes(run: RunResult) -> list[Finding]:
                     "\n".join(f"{a.worker}: {a.label} {a.start:.3f}..{a.end:.3f}" for a in tasks))]
 
 
+def _reports(run: RunResult, kind: str) -> dict[int, list[tuple[str, float]]]:
+    """Every report of a ``kind`` task that reached the coordinator, by task: (who sent it, when
+    it arrived), in the order they arrived."""
+    sends = messages(run.trace)
+    out: dict[int, list[tuple[str, float]]] = {}
+    for e in run.trace:
+        if e["type"] == "deliver" and e["node"] == COORDINATOR:
+            s = sends.get(e["id"])
+            b = (s or {}).get("body") or {}
+            if s is not None and s.get("msg") == "TaskDone" and b.get("kind") == kind:
+                out.setdefault(int(b["number"]), []).append((str(s["node"]), e["t"]))
+    return out
+
+
+def _job_size(run: RunResult) -> tuple[int, int]:
+    """The job's number of map tasks and of reduce tasks (0, 0 when no job was submitted)."""
+    submit = next((e for e in run.trace if e["type"] == "send" and e.get("msg") == "SubmitJob"), None)
+    b = (submit or {}).get("body") or {}
+    return len(b.get("inputs", [])), int(b.get("reduces", 0))
+
+
+def _twice(reports: dict[int, list[tuple[str, float]]], kind: str, before: float) -> str:
+    """A hint when some task was reported done twice before ``before``: a coordinator that counts
+    reports, rather than tasks, takes the second for another task done."""
+    for number, got in sorted(reports.items()):
+        early = [(w, t) for w, t in got if t <= before]
+        if len(early) >= 2:
+            (w1, t1), (w2, t2) = early[:2]
+            return (f" ({kind} task {number} was reported done twice, by {w1} at {t1:.3f} and by {w2} "
+                    f"at {t2:.3f}: does a second report of the same task count as another task done?)")
+    return ""
+
+
 def reduces_after_maps(run: RunResult) -> list[Finding]:
     """No reduce task is handed out before every map task is done: a reduce reads the output of
     every map task."""
-    sends = messages(run.trace)
-    maps_done: dict[int, float] = {}
-    maps = 0
-    for e in run.trace:
-        if e["type"] == "send" and e.get("msg") == "SubmitJob":
-            maps = len((e.get("body") or {}).get("inputs", []))
-        elif e["type"] == "deliver" and e["node"] == COORDINATOR:
-            s = sends.get(e["id"])
-            if s is not None and s.get("msg") == "TaskDone" and (s.get("body") or {}).get("kind") == "map":
-                maps_done.setdefault(int(s["body"]["number"]), e["t"])
+    maps, _ = _job_size(run)
+    reports = _reports(run, "map")
     for e, task in task_sends(run.trace, "reduce"):
-        undone = [m for m in range(maps) if maps_done.get(m, float("inf")) > e["t"]]
+        undone = [m for m in range(maps) if min((t for _, t in reports.get(m, [])), default=float("inf")) > e["t"]]
         if undone:
             return [Finding(f"{COORDINATOR} gave reduce task {task.get('number')} to {e['dst']} at "
                             f"{e['t']:.3f}, before map task(s) {', '.join(map(str, undone[:5]))} were "
-                            "done: a reduce task reads the output of every map task")]
+                            "done: a reduce task reads the output of every map task"
+                            + _twice(reports, "map", e["t"]))]
+    return []
+
+
+def done_after_reduces(run: RunResult) -> list[Finding]:
+    """The coordinator tells the client the job is done only once every reduce task is: the client
+    reads the output as soon as it hears it."""
+    _, reduces = _job_size(run)
+    reports = _reports(run, "reduce")
+    for e in run.trace:
+        if e["type"] == "send" and e.get("msg") == "JobDone" and e["node"] == COORDINATOR:
+            undone = [r for r in range(reduces)
+                      if min((t for _, t in reports.get(r, [])), default=float("inf")) > e["t"]]
+            if undone:
+                return [Finding(f"{COORDINATOR} told {e['dst']} the job was done at {e['t']:.3f}, before "
+                                f"reduce task(s) {', '.join(map(str, undone[:5]))} were reported done: the "
+                                "client reads the output as soon as it hears it"
+                                + _twice(reports, "reduce", e["t"]))]
     return []
 
 
@@ -278,8 +321,11 @@ def no_torn_files(run: RunResult) -> list[Finding]:
     """No crash leaves a half-written file under a name readers trust (``mr-*``): outputs are
     written under a temporary name and renamed, so a crash only ever tears a temporary file."""
     writing: dict[str, dict[str, tuple[float, int]]] = {}
+    copies: dict[str, dict[int, str]] = {}  # per node, the other files it wrote whole, by size
     for e in run.trace:
         kind, node = e["type"], e.get("node")
+        if kind == "file" and e.get("op") == "written" and not FINAL.fullmatch(str(e.get("name", ""))):
+            copies.setdefault(str(node), {})[int(e.get("bytes", 0))] = str(e["name"])
         if kind == "file" and FINAL.fullmatch(str(e.get("name", ""))):
             if e.get("op") == "write":
                 writing.setdefault(str(node), {})[e["name"]] = (e["t"], int(e.get("bytes", 0)))
@@ -290,7 +336,10 @@ def no_torn_files(run: RunResult) -> list[Finding]:
             torn = next((int(x.get("bytes", 0)) for x in run.trace if x["type"] == "file" and x.get("op") == "torn"
                          and x.get("node") == node and x.get("name") == name and x["t"] == e["t"]), None)
             left = f"{torn:,} of its {size:,} bytes" if torn is not None else f"part of its {size:,} bytes"
-            return [Finding(f"{node} crashed at {e['t']:.3f} while writing {name} in place (since "
+            copied = copies.get(str(node), {}).get(size)
+            how = (f"copying {copied} into {name} (a copy is a write: it tears as any write does)"
+                   if copied is not None else f"writing {name} in place")
+            return [Finding(f"{node} crashed at {e['t']:.3f} while {how} (since "
                             f"{began:.3f}): {left} were left under a name that readers take for a "
                             "whole file; write to a temporary name, then rename")]
     return []
@@ -301,6 +350,7 @@ CHECKS: dict[str, Check] = {
     "job-completes": job_completes,
     "output-correct": output_correct,
     "reduces-after-maps": reduces_after_maps,
+    "done-after-reduces": done_after_reduces,
     "parallel-maps": parallel_maps,
     "parallel-reduces": parallel_reduces,
     "workers-stay": workers_stay,

@@ -36,6 +36,8 @@ WORKLOADS: dict[str, Generate] = {
     "slow": job("slow", reduces=(3, 4)),
     "early-exit": job("early_exit", reduces=3),
     "parallel": job("parallel", reduces=3),
+    "paced": job("paced", reduces=(2, 3, 4)),
+    "bulky": job("bulky", reduces=(3, 4, 5)),
     "word-count-tiny": job("wc", "tiny", 2),
     "word-count-full": job("wc", "full", 6),
     "index-full": job("indexer", "full", 6),
