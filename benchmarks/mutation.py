@@ -14,6 +14,9 @@ simulator with ``--seeds`` seeds per test, stopping at the first failure:
 * survived: every test passed. A survivor is a bug the suite misses, or an equivalent mutant
   (one that changes nothing a run can show: a log line's wording, a bound never reached).
 
+Mutants of type annotations are left out with the skeleton: under ``from __future__ import
+annotations`` they are never evaluated, so every one of them is equivalent.
+
 The score is killed / (killed + survived). ``--sample N`` checks a seeded random sample of N
 mutants per lab (the Raft lab has hundreds). The surviving mutants are printed as diffs; the
 last line printed is one JSON object with every figure.
@@ -50,6 +53,25 @@ def solution_lines(path: Path) -> set[int]:
         elif inside:
             lines.add(number)
     return lines
+
+
+def annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The spans ((line, column), (line, column)) of the file's type annotations."""
+    import ast
+
+    spans = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        found: list[ast.expr | None] = []
+        if isinstance(node, ast.arg):
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+        for a in found:
+            if a is not None and a.end_lineno is not None and a.end_col_offset is not None:
+                spans.append(((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)))
+    return spans
 
 
 def run_suite(lab: str, seeds: int) -> int:
@@ -100,6 +122,7 @@ def score_lab(lab: str, seeds: int, sample: int | None, workers: int, timeout: f
 
     module = Path("labs") / lab / "node.py"
     inside = solution_lines(ROOT / module)
+    typed = annotations(ROOT / module)
     dirs = []
     for i in range(workers):
         d = work / f"{lab}-w{i}"
@@ -119,13 +142,16 @@ def score_lab(lab: str, seeds: int, sample: int | None, workers: int, timeout: f
         os.chdir(ROOT)
         items = list(db.work_items)
         outside = [w for w in items if not all(m.start_pos[0] in inside and m.end_pos[0] in inside
+                                               and not any(a <= tuple(m.start_pos) and tuple(m.end_pos) <= b
+                                                           for a, b in typed)
                                                for m in w.mutations)]
         skipped = WorkResult(worker_outcome=WorkerOutcome.SKIPPED)
         db.set_multiple_results([w.job_id for w in outside], skipped)
         todo = [w for w in items if w not in outside]
         if sample is not None and sample < len(todo):
             todo = random.Random(0).sample(todo, sample)
-        print(f"{lab}: {len(items)} mutants of {module}, {len(items) - len(outside)} inside the solution; "
+        print(f"{lab}: {len(items)} mutants of {module}, {len(items) - len(outside)} inside the solution "
+              "(type annotations aside); "
               f"running {len(todo)} with {seeds} seed(s) per test on {workers} worker(s)", flush=True)
         queue: Any = multiprocessing.Manager().Queue()
         for d in dirs:

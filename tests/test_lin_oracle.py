@@ -116,7 +116,8 @@ def versioned_histories(draw: Any) -> list[Operation]:
             inp = Input("put", draw(keys), (draw(st.sampled_from(["x", "y"])), draw(st.integers(0, 2))))
             out = draw(st.sampled_from([True, False, True, False, *WRONG]))
         else:
-            inp, out = Input("append", draw(keys), draw(st.sampled_from(["x", "y"]))), None
+            inp = Input("append", draw(keys), draw(st.sampled_from(["x", "y"])))
+            out = draw(st.sampled_from([None, None, None, True]))
         ops.append(_timing(draw, i, i % 3, inp, out))
     return ops
 

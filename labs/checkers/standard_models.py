@@ -211,7 +211,7 @@ def _versioned_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]
             return matches, applied
         return output is False and not matches, state
     if inp.f == "append":
-        return True, _set(state, inp.key, (value + inp.value, version + 1))
+        return (output is None or output is UNKNOWN), _set(state, inp.key, (value + inp.value, version + 1))
     raise ValueError(f"the versioned-kv model knows get, put and append, not {inp.f!r}")
 
 
@@ -244,6 +244,8 @@ def _versioned_malformed(inp: Input, output: Any) -> str | None:
         return f"a get returns the key's (value, version), a string and an int, never {_kind(output)}"
     if inp.f == "put" and type(output) is not bool:
         return f"a put returns whether it took effect, True or False, never {_kind(output)}"
+    if inp.f == "append" and output is not None:
+        return f"an append returns nothing (None), never {_kind(output)}"
     return None
 
 
@@ -272,7 +274,8 @@ VERSIONED_KV = Model(
 returns ``(value, version)``; ``put(key, (value, version))`` is a conditional put: it succeeds
 (returns ``True``) only if ``version`` is the key's current version, and then the key holds
 ``value`` with the version one higher; otherwise it returns ``False`` and changes nothing.
-``append(key, value)`` adds to the value and also raises the version. Partitioned per key."""
+``append(key, value)`` adds to the value, also raises the version, and returns ``None``.
+Partitioned per key."""
 
 
 MODELS: dict[str, Model] = {"kv": KV, "register": REGISTER, "versioned-kv": VERSIONED_KV}
