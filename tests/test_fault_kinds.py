@@ -7,10 +7,12 @@ node, and the role means whichever node holds it when the fault fires (``Node.ro
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from probe import ROLES, events
+from probe import PROBE, ROLES, events
 
 from labs.runtime.faults import (
     KINDS,
@@ -98,6 +100,7 @@ faults = st.one_of(
     st.builds(Partition, times, st.lists(st.lists(names, min_size=1, max_size=1).map(tuple), min_size=2,
                                          max_size=2, unique=True).map(tuple)),
     st.builds(Partition, times, kind=st.sampled_from(["majorities-ring", "random-halves"])),
+    st.builds(Partition.one_way_at, times, st.sampled_from(["deafen", "mute"]), names),
     st.builds(Heal, times),
     st.builds(Crash, times, names, st.sampled_from(["keep", "lose"])),
     st.builds(Restart, times, st.sampled_from(["n1", "all"])),
@@ -121,3 +124,60 @@ def test_a_milder_fault_is_the_same_kind_and_still_valid(fault: Fault) -> None:
         c = Checker()
         assert type(milder) is type(fault)
         assert fault_from_data(c, milder.to_data(), "events[0]") == milder and c.problems == []
+
+
+# -- one-way partitions: a node that can send but not hear, or hear but not send ---------------------
+
+ONE_WAY_SCHEDULE = loads("""
+name: one-way
+duration: 2.0
+events:
+  - {at: 0.3, partition: deafen n1}
+  - {at: 0.8, heal: all}
+  - {at: 1.0, partition: mute n2}
+  - {at: 1.5, heal: all}
+""")
+
+
+def test_a_one_way_partition_reads_back_what_it_writes_and_says_which_way() -> None:
+    deafen, _, mute, _ = ONE_WAY_SCHEDULE.events
+    assert deafen == Partition(0.3, (("n1",),), one_way="deafen")
+    assert mute == Partition(1.0, (("n2",),), one_way="mute")
+    assert deafen.to_data() == {"at": 0.3, "partition": "deafen n1"}
+    assert deafen.describe() == "partition deafen n1 (n1 hears nobody)"
+    assert mute.describe() == "partition mute n2 (nobody hears n2)"
+    assert loads(json.dumps(ONE_WAY_SCHEDULE.to_data())) == ONE_WAY_SCHEDULE
+    assert Partition(1.0, (("leader",),), one_way="deafen").targets() == ("leader",)
+
+
+def test_an_unknown_partition_lists_the_one_way_forms_too() -> None:
+    with pytest.raises(ScheduleError) as info:
+        loads("events: [{at: 1.0, partition: deaf n1}]")
+    assert "'deafen n1' (n1 hears nobody), 'mute n1' (nobody hears n1)" in str(info.value)
+    with pytest.raises(ScheduleError, match="'mute rest' names nobody"):
+        loads("events: [{at: 1.0, partition: mute rest}]").expand(NODES, roles=ROLES.roles)
+
+
+def test_a_one_way_partition_drops_one_direction_and_delivers_the_other(runtime: str) -> None:
+    """Deafened, n1 still reaches the others but hears none of them; muted, n2 hears everyone but
+    reaches nobody; each heal ends it (both runtimes take the directed links of the cut)."""
+    trace = run(PROBE, runtime, ONE_WAY_SCHEDULE, seed=2).trace
+    cuts = events(trace, "partition")
+    assert [sorted(map(tuple, c["blocked"])) for c in cuts] == [
+        sorted((x, "n1") for x in NODES if x != "n1"), sorted(("n2", x) for x in NODES if x != "n2")]
+
+    (deafened, muted), heals = (c["t"] for c in cuts), [h["t"] for h in events(trace, "heal")]
+
+    def delivered(src: str, dst: str, a: float, b: float) -> int:
+        return sum(1 for e in events(trace, "deliver", node=dst, src=src) if a < e["t"] < b)
+
+    # A margin after each change (0.1 s, two probe periods): messages already in flight, and on
+    # Ray the driver's word of the cut reaching each node, land a little late.
+    during = (deafened + 0.1, heals[0])
+    assert delivered("n1", "n3", *during) > 0 and delivered("n3", "n1", *during) == 0
+    assert delivered("n2", "n3", *during) > 0 and delivered("n3", "n2", *during) > 0
+    during = (muted + 0.1, heals[1])
+    assert delivered("n3", "n2", *during) > 0 and delivered("n2", "n3", *during) == 0
+    assert delivered("n3", "n1", heals[0] + 0.1, muted) > 0 and delivered("n2", "n3", heals[1] + 0.1, 2.0) > 0
+    assert events(trace, "drop", reason="partition", src="n3", dst="n1")
+    assert events(trace, "drop", reason="partition", src="n2", dst="n4")

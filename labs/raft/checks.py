@@ -342,6 +342,44 @@ def far_behind_follower_catches_up_quickly(run: RunResult) -> list[Finding]:
     return []
 
 
+def rejoined_servers_catch_up_quickly(run: RunResult) -> list[Finding]:
+    """After every heal (not only the final one), each server that is up holds every entry
+    committed by then after at most CATCH_UP_MESSAGES messages from the leader: an old leader
+    that rejoins with a divergent tail, its log cut off by the others' snapshots, takes the
+    leader's snapshot and throws its own entries away in a few messages."""
+    v = parse_run(run)
+    progress = v.progress()
+    for heal in sorted({float(e["t"]) for e in run.trace if e.get("type") == "heal"}):
+        committed = max((i for t, _, _, i in progress if t <= heal), default=0)
+        if committed == 0:
+            continue
+        for n in v.servers:
+            if n not in v.network_at(heal).up:
+                continue  # down or paused: it catches up when it is back (every-node-catches-up)
+            done = min((t for t, m, _, i in progress if m == n and i >= committed and t >= heal), default=None)
+            if done is None:
+                continue  # held everything already, or never caught up (every-node-catches-up)
+            leader = max((e for e in v.elected if e.t <= done), key=lambda e: e.t, default=None)
+            since = heal if leader is None else max(heal, leader.t)
+            sender = None if leader is None else leader.node
+            received = sum(1 for t, src, dst in v.server_sends
+                           if dst == n and since <= t <= done and sender in (None, src))
+            if received <= CATCH_UP_MESSAGES:
+                continue
+            ignored = [e for e in run.trace if e.get("type") == "send" and e.get("msg") == "InstallSnapshot"
+                       and e.get("dst") == n and since <= float(e["t"]) < done and sender in (None, e.get("node"))]
+            hint = ("it was sent the leader's snapshot up to index "
+                    f"{ignored[0]['body'].get('last_included_index')} at t={float(ignored[0]['t']):.3f} and did "
+                    "not install it: does a follower whose log reaches a snapshot's last index, with an entry of "
+                    "another term there, throw its log away and install the snapshot?"
+                    if ignored and isinstance(ignored[0].get("body"), dict)
+                    else "does the leader skip a whole conflicting term at once?")
+            return [Finding(f"after the heal at t={heal:.3f}, {n} needed {received} messages from the leader "
+                            f"{sender} (t={since:.3f} to {done:.3f}) to catch up to index {committed}; at most "
+                            f"{CATCH_UP_MESSAGES} may be needed ({hint})")]
+    return []
+
+
 # -- snapshots (part D) ---------------------------------------------------------------------
 
 
@@ -453,6 +491,7 @@ CHECKS: dict[str, Check] = {
     "every-operation-completes": client_operations_complete(1.0),
     "most-operations-complete": client_operations_complete(0.8),
     "far-behind-follower-catches-up-quickly": far_behind_follower_catches_up_quickly,
+    "rejoined-servers-catch-up-quickly": rejoined_servers_catch_up_quickly,
     "messages-bounded": messages_bounded,
     "snapshots-match-the-log": snapshots_match_the_log,
     "log-stays-bounded": log_stays_bounded,

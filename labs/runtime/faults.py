@@ -47,6 +47,8 @@ REST = "rest"
 RANDOM = "random"
 ALL = "all"
 PARTITION_KINDS = ("random-halves", "majorities-ring")
+ONE_WAY = ("deafen", "mute")
+"""One-way partitions: ``deafen n1`` drops every message to n1, ``mute n1`` every message from it."""
 
 
 class World(Protocol):
@@ -155,16 +157,27 @@ def _skip_unheld(world: World, what: str, target: str, node: str | None) -> bool
 @dataclass(frozen=True)
 class Partition(Fault):
     """Cut the network. ``groups`` lists groups of members (node names, roles, ``rest``) that
-    can talk only within their group, or ``kind`` names a shape (``majorities-ring``)."""
+    can talk only within their group, or ``kind`` names a shape (``majorities-ring``).
+
+    A one-way partition cuts one direction only: ``one_way`` is ``deafen`` (``partition: deafen
+    n1``: what n1 sends goes through, everything sent to it is dropped) or ``mute`` (``partition:
+    mute n1``: the reverse), and ``groups`` holds the one member it acts on. A heal ends it as
+    it ends any partition."""
 
     groups: tuple[tuple[str, ...], ...] = ()
     kind: str | None = None
+    one_way: str | None = None
 
     key: ClassVar[str] = "partition"
 
     @classmethod
     def isolating(cls, at: float, who: str) -> Partition:
         return cls(at, ((who,), (REST,)))
+
+    @classmethod
+    def one_way_at(cls, at: float, direction: str, who: str) -> Partition:
+        """``deafen`` (``who`` hears nobody) or ``mute`` (nobody hears ``who``)."""
+        return cls(at, ((who,),), one_way=direction)
 
     @classmethod
     def from_data(cls, c: Checker, at: float, doc: Mapping[str, Any], where: str) -> Partition | None:
@@ -174,10 +187,13 @@ class Partition(Fault):
             words = arg.split()
             if len(words) == 2 and words[0] == "isolate":
                 return cls.isolating(at, words[1])
+            if len(words) == 2 and words[0] in ONE_WAY:
+                return cls.one_way_at(at, words[0], c.name(words[1], where))
             if arg in PARTITION_KINDS:
                 return cls(at, kind=arg)
             c.fail(where, f"unknown partition {arg!r}; write groups like [[n1, n2], rest], 'isolate n1', "
-                          "'isolate leader', 'random-halves' or 'majorities-ring'")
+                          "'isolate leader', 'deafen n1' (n1 hears nobody), 'mute n1' (nobody hears n1), "
+                          "'random-halves' or 'majorities-ring'")
             return None
         if not isinstance(arg, list) or len(arg) < 2:
             c.fail(where, f"must list at least two groups, like [[leader], rest], got {arg!r}")
@@ -198,20 +214,38 @@ class Partition(Fault):
         return cls(at, tuple(groups))
 
     def to_data(self) -> dict[str, Any]:
+        if self.one_way:
+            return {"at": self.at, "partition": f"{self.one_way} {self.groups[0][0]}"}
         return {"at": self.at, "partition": self.kind if self.kind else [list(g) for g in self.groups]}
 
     def describe(self) -> str:
+        if self.one_way:
+            who = self.groups[0][0]
+            return f"partition {self.one_way} {who} (" + (f"{who} hears nobody" if self.one_way == "deafen"
+                                                          else f"nobody hears {who}") + ")"
         return "partition " + (self.kind or " | ".join("[" + " ".join(g) + "]" for g in self.groups))
 
     def targets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m for g in self.groups for m in g if m != REST))
 
     def check(self, cluster: Cluster, where: str) -> list[str]:
+        if self.one_way and self.groups[0][0] == REST:
+            return [f"{where}.partition: '{self.one_way} rest' names nobody; write '{self.one_way} n1' "
+                    f"or '{self.one_way} leader'"]
         return [p for g in self.groups for m in g for p in cluster.member(m, f"{where}.partition")]
 
     def apply(self, world: World, who: Who) -> None:
         if self.kind == "majorities-ring":
             world.cut(block_ring(list(world.servers)), [])
+            return
+        if self.one_way:
+            target = self.groups[0][0]
+            node = who[target]
+            if _skip_unheld(world, "partition", target, node):
+                return
+            others = [x for x in (*world.servers, *world.clients) if x != node]
+            links = ((x, str(node)) for x in others) if self.one_way == "deafen" else ((str(node), x) for x in others)
+            world.cut(frozenset(links), [])
             return
         named: list[list[str]] = []
         for g in self.groups:
