@@ -236,7 +236,7 @@ def test_pitfall_feedback_receives_instructor_files(graded: Graded) -> None:
         leaked = [s for s in secrets if s in page]
         assert not leaked, f"{student}'s feedback holds {leaked[:3]}"
     page = (graded.course / "feedback" / "buggy" / "rpc" / "rpc.html").read_text()
-    assert "replay: python -m autograder test rpc -k unreliable --seed 1 --runtime sim --impl node.py" in page
+    assert "replay: python -m autograder test rpc -k unreliable --seed 1 --runtime sim --no-shrink --impl node.py" in page
     assert re.search(r"FAIL hidden test \d: 0 / 10", page)
 
 
