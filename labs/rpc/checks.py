@@ -32,7 +32,7 @@ def _completed(history: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def linearizable(run: RunResult) -> list[Finding]:
     """The history is linearizable as a versioned key-value store."""
-    return linearizability_findings(run.history, VERSIONED_KV, hint=_reused_name(run))
+    return linearizability_findings(run.history, VERSIONED_KV, hint=_reused_name(_requests(run)))
 
 
 def most_operations_complete(share: float) -> Check:
@@ -52,26 +52,26 @@ def most_operations_complete(share: float) -> Check:
     return check
 
 
-def _requests(run: RunResult) -> dict[tuple[str, Any], dict[str, str]]:
-    """The clerks' requests in the trace by name (client id, sequence number): each different
-    content sent under that name, in words."""
-    sent: dict[tuple[str, Any], dict[str, str]] = {}
+def _requests(run: RunResult) -> dict[tuple[str, Any], list[str]]:
+    """The clerks' requests in the trace by name (client id, sequence number): what was sent
+    under that name, in words, once per send."""
+    sent: dict[tuple[str, Any], list[str]] = {}
     for e in run.trace:
         body = e.get("body")
         if e["type"] != "send" or not str(e.get("msg", "")).endswith("Request") or not isinstance(body, dict):
             continue
-        content = repr(sorted((k, repr(v)) for k, v in body.items()))
         said = f"{e['msg']}({', '.join(f'{k}={v!r}' for k, v in body.items() if k not in ('@type', 'client', 'seq'))})"
-        sent.setdefault((str(body.get("client")), body.get("seq")), {}).setdefault(content, said)
+        sent.setdefault((str(body.get("client")), body.get("seq")), []).append(said)
     return sent
 
 
-def _reused_name(run: RunResult) -> str:
+def _reused_name(sent: dict[tuple[str, Any], list[str]]) -> str:
     """Two different requests sent under one name, in words ("" when there are none): the server
     takes the second for a retry of the first and answers it with the first's reply."""
-    for (client, seq), contents in _requests(run).items():
-        if len(contents) > 1:
-            a, b = list(contents.values())[:2]
+    for (client, seq), sends in sent.items():
+        different = list(dict.fromkeys(sends))
+        if len(different) > 1:
+            a, b = different[:2]
             return (f"client {client} sent two different requests as sequence number {seq}, {a} and {b}: "
                     "the server takes the second for a retry of the first")
     return ""
@@ -80,17 +80,12 @@ def _reused_name(run: RunResult) -> str:
 def _retry_evidence(run: RunResult) -> str:
     """What the clerks' requests say about why operations did not complete, as the end of a
     finding's line; nothing when they say nothing clear."""
-    reused = _reused_name(run)
+    sent = _requests(run)
+    reused = _reused_name(sent)
     if reused:
         return f": {reused}"
-    counts: dict[tuple[str, Any], int] = {}
-    for e in run.trace:
-        body = e.get("body")
-        if e["type"] == "send" and str(e.get("msg", "")).endswith("Request") and isinstance(body, dict):
-            name = (str(body.get("client")), body.get("seq"))
-            counts[name] = counts.get(name, 0) + 1
-    if counts and max(counts.values()) == 1:
-        return (f": no request was ever sent twice ({len(counts)} requests, each sent once), so a lost "
+    if sent and max(len(sends) for sends in sent.values()) == 1:
+        return (f": no request was ever sent twice ({len(sent)} requests, each sent once), so a lost "
                 "request or reply loses its operation: does the clerk retry until it gets an answer?")
     return ""
 
