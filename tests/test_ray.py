@@ -83,3 +83,21 @@ def test_a_students_file_runs_on_ray(tmp_path: Path) -> None:
     result = run("demo", "ray", "none", seed=3, impl=mine)
     assert result.lab.node.__module__.startswith("_student_")
     assert result.violations() == []
+
+
+def test_the_drivers_commands_run_in_the_order_it_sent_them_whatever_order_ray_delivers_them() -> None:
+    """Ray runs an async actor's calls in any order: an ``invoke`` that overtook the ``start``
+    before it was once dropped (the clerk was not started yet), and a MapReduce job was never
+    submitted. The driver numbers its calls; the host holds one back until those before it ran."""
+    from labs.runtime.ray_actor import NodeHost
+
+    host = NodeHost()
+    ran: list[str] = []
+    host._in_order(2, lambda: ran.append("invoke"))
+    host._in_order(3, lambda: ran.append("crash"))
+    host._in_order(0, lambda: ran.append("net"))
+    assert ran == ["net"]
+    host._in_order(1, lambda: ran.append("start"))
+    assert ran == ["net", "start", "invoke", "crash"]
+    host._in_order(4, lambda: ran.append("restart"))
+    assert ran[-1] == "restart" and not host.early

@@ -8,8 +8,10 @@ Who talks to whom, and in what:
   :mod:`.wire` for why not Ray calls). The sender's host applies the schedule's loss, duplication, delay and
   ordering (with the same :func:`~labs.runtime.network.fate` as the simulator) and drops messages
   on cut links; the receiver's host drops what arrives over a link cut meanwhile.
-* **driver to host**: ``host.control.remote(json_text)``, plain data commands (start, network,
-  pause, skew, invoke, replace, role, stop).
+* **driver to host**: ``host.control.remote(number, json_text)``, plain data commands (start,
+  network, pause, skew, invoke, replace, role, stop). Ray runs an async actor's calls in any order
+  (an ``invoke`` could overtake the ``start`` before it), so the driver numbers its calls and the
+  host runs each once those before it have run.
 * **host to driver**: JSON lines over a loopback TCP socket: trace events, clerk completions,
   role answers and handler errors. The driver reads them as data and checks every field; it never
   unpickles anything a node or clerk produced, and the socket closing tells it the process died.
@@ -67,6 +69,8 @@ class NodeHost:
         # start-up takes seconds) and hand one a node when it needs it, for example on a restart.
         # An empty host has never run node code: it is as fresh as a new process.
         self.configured = False
+        self.next_call = 0  # the number of the driver's next call to run (set_peers, control)
+        self.early: dict[int, Callable[[], None]] = {}  # calls that overtook one before them
         self.nursery: Any = None  # for a sealed node (see ray_hosted): booted ahead with the process
         self._import(preload)
 
@@ -168,12 +172,24 @@ class NodeHost:
 
     # -- commands from the driver ---------------------------------------------------------
 
-    async def set_peers(self, addresses: str) -> None:
-        """Where the other nodes listen: JSON ``{name: [host, port]}``."""
-        self.mesh.set_addresses({n: (str(a[0]), int(a[1])) for n, a in json.loads(addresses).items()})
+    def _in_order(self, number: int, call: Callable[[], None]) -> None:
+        """Run the driver's call ``number`` once every call numbered before it has run: Ray does
+        not keep the order of an async actor's calls, and the driver's commands need it."""
+        self.early[number] = call
+        while self.next_call in self.early:
+            self.early.pop(self.next_call)()
+            self.next_call += 1
 
-    async def control(self, command: str) -> None:
+    async def set_peers(self, number: int, addresses: str) -> None:
+        """Where the other nodes listen: JSON ``{name: [host, port]}``."""
+        peers = {n: (str(a[0]), int(a[1])) for n, a in json.loads(addresses).items()}
+        self._in_order(number, lambda: self.mesh.set_addresses(peers))
+
+    async def control(self, number: int, command: str) -> None:
         c = json.loads(command)
+        self._in_order(number, lambda: self._command(c))
+
+    def _command(self, c: dict[str, Any]) -> None:
         cmd = c["cmd"]
         if cmd == "start":
             self.t0 = c["t0"]

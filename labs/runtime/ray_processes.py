@@ -111,6 +111,7 @@ class RayActorHost(Host):
     def __init__(self, handle: Any, configure_ref: Any) -> None:
         self.handle = handle
         self.ref = configure_ref
+        self.calls = 0  # numbers the calls whose order matters: the actor runs them in this order
 
     async def configured(self) -> None:
         try:
@@ -121,10 +122,12 @@ class RayActorHost(Host):
             raise HostError(cause(exc)) from None
 
     def set_peers(self, addresses: str) -> None:
-        self.handle.set_peers.remote(addresses)
+        self.calls += 1
+        self.handle.set_peers.remote(self.calls - 1, addresses)
 
     def control(self, command: str) -> None:
-        self.handle.control.remote(command)
+        self.calls += 1
+        self.handle.control.remote(self.calls - 1, command)
 
     def kill(self) -> None:
         import ray  # kept here: importing this module loads no Ray
