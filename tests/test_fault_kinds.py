@@ -181,3 +181,27 @@ def test_a_one_way_partition_drops_one_direction_and_delivers_the_other(runtime:
     assert delivered("n3", "n1", heals[0] + 0.1, muted) > 0 and delivered("n2", "n3", heals[1] + 0.1, 2.0) > 0
     assert events(trace, "drop", reason="partition", src="n3", dst="n1")
     assert events(trace, "drop", reason="partition", src="n2", dst="n4")
+
+
+def test_random_one_way_partitions_are_drawn_from_the_seed_and_each_is_healed() -> None:
+    schedule = loads("duration: 8.0\nrandom:\n"
+                     "  - {every: 2.0, partition: deafen-random, for: 0.5}\n"
+                     "  - {every: 2.5, partition: mute-primary, for: 0.5, start: 0.3}\n")
+    expanded = schedule.expand(NODES, roles=ROLES.roles, seed=3)
+    assert expanded == schedule.expand(NODES, roles=ROLES.roles, seed=3)
+    cuts = [e for e in expanded.events if isinstance(e, Partition)]
+    deaf = [e for e in cuts if e.one_way == "deafen"]
+    mute = [e for e in cuts if e.one_way == "mute"]
+    assert len(deaf) == 4 and len(mute) == 3  # every 2 s from 0, every 2.5 s from 0.3
+    assert {e.groups[0][0] for e in deaf} <= set(NODES)
+    assert {e.groups[0][0] for e in mute} == {"primary"}  # resolved when each fires
+    assert sum(isinstance(e, Heal) for e in expanded.events) == len(cuts)
+    assert loads(json.dumps(schedule.to_data())) == schedule
+
+
+@pytest.mark.parametrize("target", ["deafen", "mute-", "deaf-random", "isolate"])
+def test_a_random_partition_aimed_at_nobody_is_refused_with_the_forms_it_may_take(target: str) -> None:
+    with pytest.raises(ScheduleError) as info:
+        loads(f"random: [{{every: 2.0, partition: {target}, for: 0.5}}]")
+    assert "random[0].partition: must be" in str(info.value)
+    assert "deafen-random, mute-random, deafen-<role> or mute-<role>" in str(info.value)

@@ -67,6 +67,7 @@ CAUGHT = [
     ("counts_reports", "late-original", "was reported done twice, by n2 at"),
     ("in_place_reduce", "crash-while-committing", "while writing mr-out-"),
     ("copy_commit", "crash-while-committing", "(a copy is a write: it tears as any write does)"),
+    ("done_when_handed_out", "word-count", "n1 told c1 the job was done at"),
 ]
 
 

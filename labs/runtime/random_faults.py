@@ -12,24 +12,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .faults import ALL, RANDOM, Crash, Event, Heal, Partition, Pause, Restart
+from .faults import ALL, ONE_WAY, RANDOM, Crash, Event, Heal, Partition, Pause, Restart
 from .validate import Checker
 
 RANDOM_FAULTS = {
-    "partition": "random-halves, majorities-ring, isolate-random or isolate-<role> (isolate-leader)",
+    "partition": ("random-halves, majorities-ring, isolate-random, isolate-<role> (isolate-leader), "
+                  "deafen-random, mute-random, deafen-<role> or mute-<role>"),
     "crash": "random or a role (leader)",
     "pause": "random or a role (leader)",
 }
 """The faults a ``random:`` entry may repeat, and what each may target (as error messages say)."""
+AIMED = ("isolate", *ONE_WAY)
+"""Partitions aimed at one node (``isolate-random``, ``deafen-leader``...): the word before the dash."""
 
 
 @dataclass(frozen=True)
 class RandomFault:
     """A fault repeated ``every`` seconds from ``start`` on, lasting ``duration`` each time.
 
-    ``fault`` is ``partition`` (``target`` is ``random-halves``, ``majorities-ring``,
-    ``isolate-random`` or ``isolate-<role>``), ``crash`` or ``pause`` (``target`` is ``random``
-    or a role, such as ``leader``).
+    ``fault`` is ``partition`` (``target`` is ``random-halves``, ``majorities-ring``, or one node
+    cut off: ``isolate-``, ``deafen-`` (it hears nobody) or ``mute-`` (nobody hears it), then
+    ``random`` or a role), ``crash`` or ``pause`` (``target`` is ``random`` or a role, such as
+    ``leader``).
     """
 
     fault: str
@@ -51,7 +55,8 @@ class RandomFault:
         """The role (or ``random``) each fault picks its node by; None for a shape of partition."""
         if self.fault != "partition":
             return self.target
-        return self.target[len("isolate-"):] if self.target.startswith("isolate-") else None
+        aim, _, role = self.target.partition("-")
+        return role if aim in AIMED else None
 
     def draw(self, nodes: list[str], end: float, rng: random.Random) -> list[Event]:
         """The concrete events up to ``end`` (the draws depend only on ``rng``)."""
@@ -68,8 +73,10 @@ class RandomFault:
                     out.append(Partition(at, (tuple(sorted(shuffled[:half])), tuple(sorted(shuffled[half:])))))
                 elif self.target == "majorities-ring":
                     out.append(Partition(at, kind="majorities-ring"))
-                else:
+                elif self.target.startswith("isolate-"):
                     out.append(Partition.isolating(at, self._who(nodes, rng)))
+                else:
+                    out.append(Partition.one_way_at(at, self.target.partition("-")[0], self._who(nodes, rng)))
                 out.append(Heal(stop))
             elif self.fault == "crash":
                 out.append(Crash(at, self._who(nodes, rng), self.disk))
@@ -82,6 +89,11 @@ class RandomFault:
     def _who(self, nodes: list[str], rng: random.Random) -> str:
         role = self.role()
         return rng.choice(nodes) if role == RANDOM or role is None else role
+
+
+def _aimed(target: str) -> bool:
+    aim, dash, role = target.partition("-")
+    return aim in AIMED and bool(dash) and bool(role)
 
 
 def random_fault_from_data(c: Checker, raw: Any, where: str) -> RandomFault | None:
@@ -99,7 +111,7 @@ def random_fault_from_data(c: Checker, raw: Any, where: str) -> RandomFault | No
     target = raw[kind]
     shapes = ("random-halves", "majorities-ring")
     if not isinstance(target, str) or not target or (
-            kind == "partition" and target not in shapes and not target.startswith("isolate-")):
+            kind == "partition" and target not in shapes and not _aimed(target)):
         c.fail(f"{where}.{kind}", f"must be {RANDOM_FAULTS[kind]}, got {target!r}")
     for key in ("every", "for"):
         if key not in raw:
