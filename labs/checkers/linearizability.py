@@ -303,7 +303,7 @@ def _counterexample(model: Model, part: list[Operation], found: SearchResult, la
                  f"{', '.join(ids)}; after them {said}."
     doomed = [g for g in left if model.read_only(g.input, g.output) and g.output is not UNKNOWN
               and not model.step(state, g.input, g.output)[0]
-              and not model.reachable(state, g.input, g.output, [o.input for o in ops if o.id not in taken and o.id != g.id])]
+              and not model.reachable(state, g.input, g.output, [o.input for o in ops if o.id not in taken and o.id != g.id], ())]
     if doomed:
         g = doomed[0]
         reason = (f"{before} Now {describe(g.input, g.output)} by client {g.client} (#{g.id}, "

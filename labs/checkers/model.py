@@ -20,10 +20,12 @@ Optional parts make the checker faster or its reports clearer:
   never changes the state (a read; a compare-and-set that answered "no"). The search then
   places it as soon as it fits instead of trying it at every point, and the shrinker may drop
   it from a counterexample;
-* ``reachable(state, input, output, via)``: could some order of the operations ``via`` (their
-  inputs; each may or may not take effect) bring ``state`` to one where the read-only
-  operation ``(input, output)`` is legal? Answering False when a read can no longer come true
-  lets the search give up on a branch at once; answering True is always safe, and it must
+* ``reachable(state, input, output, via, must)``: could some order of the operations ``via``
+  (their inputs; each may or may not take effect, except those also in ``must``, which do, as
+  an operation of unknown outcome that took effect) bring ``state`` to one where the read-only
+  operation ``(input, output)`` is legal? ``must`` holds the operations that returned before
+  the read was called: they come before it. Answering False when a read can no longer come
+  true lets the search give up on a branch at once; answering True is always safe, and it must
   answer True for an output of :data:`~labs.checkers.history.UNKNOWN` (such a read is legal
   in any state);
 * ``malformed(input, output)``: why no state could ever give ``output`` to an operation asked
@@ -52,7 +54,7 @@ def _never_read_only(inp: Input, output: Any) -> bool:
     return False
 
 
-def _always_reachable(state: State, inp: Input, output: Any, via: Sequence[Input]) -> bool:
+def _always_reachable(state: State, inp: Input, output: Any, via: Sequence[Input], must: Sequence[Input]) -> bool:
     return True
 
 
@@ -79,7 +81,7 @@ class Model:
     step: Step
     partition: Callable[[Sequence[Operation]], list[list[Operation]]] = _one_partition
     read_only: Callable[[Input, Any], bool] = _never_read_only
-    reachable: Callable[[State, Input, Any, Sequence[Input]], bool] = _always_reachable
+    reachable: Callable[[State, Input, Any, Sequence[Input], Sequence[Input]], bool] = _always_reachable
     malformed: Callable[[Input, Any], str | None] = _never_malformed
     describe_operation: Callable[[Input, Any], str] = _describe_operation
     describe_state: Callable[[State], str] = _describe_state

@@ -93,7 +93,7 @@ def _grows_into(current: str, wanted: Any, appends: list[str]) -> bool:
     return not rest or (any(rest.startswith(a) for a in appends if a) and _composable(rest, appends, [64]))
 
 
-def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
+def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input], must: Sequence[Input]) -> bool:
     if output is UNKNOWN:
         return True
     mine = [v for v in via if v.key == inp.key]
@@ -102,6 +102,8 @@ def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -
     if any(v.f == "put" and not (isinstance(v.value, str) and isinstance(output, str)
                                  and not output.startswith(v.value)) for v in mine):
         return True
+    if any(v.f == "put" and v.key == inp.key for v in must):  # it overwrites the value now
+        return False
     return _grows_into(_get(state, inp.key, ""), output, [str(v.value) for v in mine if v.f == "append"])
 
 
@@ -155,15 +157,17 @@ def register(initial: Any = None) -> Model:
             return output is False and state != old, state
         raise ValueError(f"the register model knows read, write and cas, not {inp.f!r}")
 
-    def reachable(state: Any, inp: Input, output: Any, via: Sequence[Input]) -> bool:
-        """A read is true now, or once a write or a compare-and-set of that very value takes
-        effect; a compare-and-set that answered no, once the register holds another value."""
+    def reachable(state: Any, inp: Input, output: Any, via: Sequence[Input], must: Sequence[Input]) -> bool:
+        """A read is true now (unless a write must come before it), or once a write or a
+        compare-and-set of that very value takes effect; a compare-and-set that answered no,
+        once the register holds another value."""
         if output is UNKNOWN:
             return True
         written = [v.value if v.f == "write" else v.value[1] for v in via if v.f in ("write", "cas")]
         if inp.f == "cas":  # answered no: true now, or once some other value is written
             return state != inp.value[0] or any(w != inp.value[0] for w in written)
-        return output == state or output in written
+        overwritten = any(v.f == "write" for v in must)
+        return (output == state and not overwritten) or output in written
 
     def malformed(inp: Input, output: Any) -> str | None:
         if inp.f == "cas" and output is not UNKNOWN and type(output) is not bool:
@@ -215,10 +219,11 @@ def _versioned_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]
     raise ValueError(f"the versioned-kv model knows get, put and append, not {inp.f!r}")
 
 
-def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input]) -> bool:
-    """Versions only go up, one per put or append that takes effect; without a put, appends
-    only add to the end of the value. (A get of the version the key has now must see the value
-    it has now.)"""
+def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input],
+                         must: Sequence[Input]) -> bool:
+    """Versions only go up, one per put or append that takes effect (an append that must come
+    first always does); without a put, appends only add to the end of the value. (A get of the
+    version the key has now must see the value it has now.)"""
     if output is UNKNOWN or _versioned_malformed(inp, output):
         return True
     value, version = _get(state, inp.key, ("", 0))
@@ -227,9 +232,10 @@ def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[In
     if inp.f == "put":  # answered no: true now, or once the version moves on
         return inp.value[1] != version or raises > 0
     wanted_value, wanted_version = output
+    least = sum(1 for v in must if v.key == inp.key and v.f == "append")
     if wanted_version == version:  # nothing may take effect before it: the value is the one now
-        return bool(wanted_value == value)
-    if not version < wanted_version <= version + raises:
+        return bool(wanted_value == value) and least == 0
+    if not version + least <= wanted_version <= version + raises:
         return False
     if any(v.f == "put" for v in mine):
         return True

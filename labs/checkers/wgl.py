@@ -35,6 +35,8 @@ SLICE = 256
 """Steps between two yields of :func:`searching`."""
 LOOKAHEAD = 3
 """How many reads beyond the window the search checks can still come true."""
+WATCHED = 8
+"""How many of the reads that last doomed a branch the search keeps checking on every step."""
 
 
 @dataclass
@@ -73,6 +75,7 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     completed = sorted((i for i in range(n) if not ops[i].pending), key=lambda i: ops[i].ret)
     if not completed:
         return SearchResult(True)
+    completed_rets = [ops[i].ret for i in completed]
     by_call = sorted(range(n), key=lambda i: ops[i].call)
     rank = [0] * n  # place in call order
     for r, i in enumerate(by_call):
@@ -80,6 +83,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     step, inputs, outputs = model.step, [o.input for o in ops], [o.output for o in ops]
     pending = [o.pending for o in ops]
     rets = [o.ret for o in ops]
+    calls = [o.call for o in ops]
+    mids = [(o.call + o.ret) / 2 for o in ops]
     # Call order, the operations that returned apart from those of unknown outcome: these are
     # never placed in most searches, and kept with the others they would make every window
     # start at the first of them.
@@ -94,6 +99,7 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     placed = [False] * n
 
     reachable = model.reachable
+    watched: list[int] = []  # the reads found to doom a branch last, checked on every step
 
     def candidates(first_ret: int, low: int) -> tuple[int, list[int]]:
         """Operations that may be placed next: called by the earliest outstanding return, in
@@ -103,6 +109,7 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
             low += 1
         by = rets[completed[first_ret]]
         window = [i for i in done_by_call[low:bisect.bisect_right(done_calls, by)] if not placed[i]]
+        window.sort(key=mids.__getitem__)
         window.extend(i for i in maybe_by_call[:bisect.bisect_right(maybe_calls, by)] if not placed[i])
         return low, window
 
@@ -117,6 +124,7 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         if not lookahead:
             return False
         reads = {g for g in window if checkable[g]}
+        reads.update(g for g in watched if not placed[g])
         ahead = 0
         for k in range(first, len(completed)):
             g = completed[k]
@@ -136,7 +144,11 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
                 more.sort(key=rank.__getitem__)
             via.extend(inputs[j] for j in more)
             at, at_maybe = max(at, limit), max(at_maybe, limit_maybe)
-            if not reachable(state, inputs[g], outputs[g], via):
+            must = [inputs[j] for j in completed[first:bisect.bisect_left(completed_rets, calls[g])] if not placed[j]]
+            if not reachable(state, inputs[g], outputs[g], via, must):
+                if g not in watched:  # it may doom the branches tried next too: watch it
+                    watched.append(g)
+                    del watched[:-WATCHED]
                 return True
         return False
 
