@@ -11,9 +11,9 @@ that differs only by having placed more operations of unknown outcome). When no
 candidate works the search undoes its last choice and tries the next candidate there. When
 nothing is left to undo, no order works.
 
-Candidates are tried in a helpful order: operations that returned first, soonest return first
-(they are the ones that cannot wait), then operations of unknown outcome, which may take effect
-at any time after their call, or never. Once every operation that returned is placed, the rest
+Candidates are tried in a helpful order: operations that returned first, by the middle of
+their interval (the likeliest place of their effect: an operation that ran long is tried late),
+then operations of unknown outcome, which may take effect at any time after their call, or never. Once every operation that returned is placed, the rest
 may take effect later or never: success.
 
 :func:`searching` is a generator that yields every few thousand steps, so that a caller can run
