@@ -141,12 +141,12 @@ class LinearizabilityResult:
 def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Model,
           timeout: float = 10.0, partition: bool = True, memo: bool = True,
           shrink: bool = True, shrink_timeout: float = 5.0, eager: bool = True,
-          lookahead: bool = True) -> LinearizabilityResult:
+          lookahead: bool = True, hopeless: bool = True) -> LinearizabilityResult:
     """Check a history (entries in the runtime's history format, or :class:`Operation` s).
 
     ``timeout`` bounds the search over all partitions (then the verdict is ``unknown``);
     ``shrink_timeout`` bounds the shrinking of a counterexample, which is best effort.
-    ``partition``, ``memo``, ``eager`` and ``lookahead`` (the search's shortcuts, see
+    ``partition``, ``memo``, ``eager``, ``lookahead`` and ``hopeless`` (the search's shortcuts, see
     :func:`~labs.checkers.wgl.searching`) exist to measure what they save and to test each
     against a search without it; leave them on.
     """
@@ -166,7 +166,7 @@ def check(history: Iterable[Mapping[str, Any]] | Sequence[Operation], model: Mod
     parts = model.partition(ops) if partition else [list(ops)]
     # The partitions' searches take turns, a slice of steps each, so that one illegal
     # partition is found out as soon as its own search ends (Porcupine runs them in parallel).
-    running = {k: searching(model, part, memo, eager, lookahead) for k, part in enumerate(parts)}
+    running = {k: searching(model, part, memo, eager, lookahead, hopeless) for k, part in enumerate(parts)}
     spent = dict.fromkeys(running, 0.0)
     found: dict[int, SearchResult] = {}
     while running and not any(r.legal is False for r in found.values()):

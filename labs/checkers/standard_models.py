@@ -68,43 +68,81 @@ def _kv_step(state: Pairs, inp: Input, output: Any) -> tuple[bool, State]:
     raise ValueError(f"the kv model knows get, put and append, not {inp.f!r}")
 
 
-def _composable(rest: str, pieces: list[str], budget: list[int]) -> bool:
-    """Can ``rest`` be written as some of ``pieces`` (each once) one after another? Gives up
-    (says yes, which is always safe) after a few hundred tries."""
-    if not rest:
-        return True
-    for i, piece in enumerate(pieces):
-        budget[0] -= 1
-        if budget[0] < 0:
+class _Pieces:
+    """Appended values, to ask whether a string is some of them (each once) one after another:
+    counted by value, with their lengths, so that finding the pieces that start a string costs
+    one look-up per length, not one comparison per piece."""
+
+    def __init__(self, appends: Sequence[str]) -> None:
+        self.counts: dict[str, int] = {}
+        for a in appends:
+            if a:
+                self.counts[a] = self.counts.get(a, 0) + 1
+        self.lengths = sorted({len(a) for a in self.counts})
+        self.total = sum(len(a) * c for a, c in self.counts.items())
+
+    def compose(self, rest: str) -> bool:
+        """Can ``rest`` be written as some of the pieces one after another? Gives up (says yes,
+        which is always safe) after a few hundred pieces tried; with distinct values, as a
+        history's markers are, at most one piece starts ``rest`` at each point."""
+        return len(rest) <= self.total and self._compose(rest, [256])
+
+    def _compose(self, rest: str, budget: list[int]) -> bool:
+        if not rest:
             return True
-        if piece and rest.startswith(piece) and _composable(rest[len(piece):], pieces[:i] + pieces[i + 1:], budget):
-            return True
-    return False
+        counts = self.counts
+        for n in self.lengths:
+            if n > len(rest):
+                break
+            piece = rest[:n]
+            if counts.get(piece, 0) > 0:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    return True
+                counts[piece] -= 1
+                found = self._compose(rest[n:], budget)
+                counts[piece] += 1
+                if found:
+                    return True
+        return False
 
 
-def _grows_into(current: str, wanted: Any, appends: list[str]) -> bool:
+def _grows_into(current: str, wanted: Any, appends: Sequence[str] | _Pieces) -> bool:
     """Without a put, appends only add to the end: ``wanted`` must be ``current`` followed by
     some of the appended values."""
     if not (isinstance(wanted, str) and wanted.startswith(current)):
         return False
-    rest = wanted[len(current):]
-    if len(rest) > sum(len(a) for a in appends):
-        return False
-    return not rest or (any(rest.startswith(a) for a in appends if a) and _composable(rest, appends, [64]))
+    pieces = appends if isinstance(appends, _Pieces) else _Pieces(appends)
+    return pieces.compose(wanted[len(current):])
 
 
 def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input], must: Sequence[Input]) -> bool:
     if output is UNKNOWN:
         return True
-    mine = [v for v in via if v.key == inp.key]
-    # After a put of V the value is V and then appends: only a put whose value starts the
-    # output can help (a put of something other than a string is not judged: yes).
-    if any(v.f == "put" and not (isinstance(v.value, str) and isinstance(output, str)
-                                 and not output.startswith(v.value)) for v in mine):
+    key = inp.key
+    mine = [v for v in via if v.key == key]
+    text = isinstance(output, str)
+    # After a put of V the value is V and then some of the appends: only a put whose value
+    # starts the output can help, if the rest is made of appends (a put of something other
+    # than a string is not judged: yes). Whatever must come first can go before that put.
+    # Only an appended value found in the output can be one of its pieces.
+    starts = [v.value for v in mine if v.f == "put" and (not text or not isinstance(v.value, str)
+                                                          or output.startswith(v.value))]
+    if not text or any(not isinstance(s, str) for s in starts):
+        return True
+    current = _get(state, key, "")
+    if not starts and not output.startswith(current):
+        return False
+    pieces = _Pieces([a for v in mine if v.f == "append" and (a := str(v.value)) in output])
+    if any(pieces.compose(output[len(s):]) for s in starts):
         return True
     if any(v.f == "put" and v.key == inp.key for v in must):  # it overwrites the value now
         return False
-    return _grows_into(_get(state, inp.key, ""), output, [str(v.value) for v in mine if v.f == "append"])
+    # Without a put, every append that must come first is one of the pieces after the value now.
+    rest = output[len(current):]
+    if any(v.f == "append" and v.key == key and str(v.value) not in rest for v in must):
+        return False
+    return _grows_into(current, output, pieces)
 
 
 def _kv_malformed(inp: Input, output: Any) -> str | None:

@@ -50,9 +50,9 @@ class SearchResult:
 
 
 def search(model: Model, ops: Sequence[Operation], deadline: float = float("inf"),
-           memo: bool = True, eager: bool = True, lookahead: bool = True) -> SearchResult:
+           memo: bool = True, eager: bool = True, lookahead: bool = True, hopeless: bool = True) -> SearchResult:
     """Run the search to its end, or to ``deadline`` (a ``time.monotonic()`` value)."""
-    run = searching(model, ops, memo, eager, lookahead)
+    run = searching(model, ops, memo, eager, lookahead, hopeless)
     try:
         while True:
             next(run)
@@ -65,12 +65,16 @@ def search(model: Model, ops: Sequence[Operation], deadline: float = float("inf"
 
 
 def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: bool = True,
-              lookahead: bool = True) -> Generator[None, None, SearchResult]:
+              lookahead: bool = True, hopeless: bool = True) -> Generator[None, None, SearchResult]:
     """The search, a slice of steps per ``next``; its value (``StopIteration.value``) is the
     result. Each shortcut can be turned off on its own, to test it against a search without
     it: ``memo`` (a state reached again with no more options is not searched again), ``eager``
-    (a read that fits now is placed at once) and ``lookahead`` (a branch where a read can no
-    longer come true is given up)."""
+    (a read that fits now is placed at once), ``lookahead`` (a branch where a read can no
+    longer come true is given up) and ``hopeless`` (a read that fails, dooming a branch or,
+    without the look-ahead, not fitting where it is tried, is asked once whether it can come
+    true at all: from the start, through any of the operations called before it returned, in
+    any order. If not, no order works, and the search ends there instead of trying every branch
+    before that read)."""
     n = len(ops)
     completed = sorted((i for i in range(n) if not ops[i].pending), key=lambda i: ops[i].ret)
     if not completed:
@@ -100,6 +104,21 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
 
     reachable = model.reachable
     watched: list[int] = []  # the reads found to doom a branch last, checked on every step
+    inputs_by_call = [inputs[i] for i in by_call]
+    all_calls = [calls[i] for i in by_call]
+    judged: set[int] = set()  # the reads asked whether they can come true at all
+    lost = False  # one of them cannot: no order works
+
+    def judge(g: int) -> None:
+        """Can read ``g`` come true at all? Whatever state it is placed in was reached from the
+        start through operations called before it returned (each called before its instant), so
+        it must be reachable from the start through them (taking effect or not, in any order)."""
+        nonlocal lost
+        if hopeless and checkable[g] and g not in judged:
+            judged.add(g)
+            via = inputs_by_call[:bisect.bisect_right(all_calls, rets[g])]
+            if not reachable(start, inputs[g], outputs[g], via, ()):
+                lost = True
 
     def candidates(first_ret: int, low: int) -> tuple[int, list[int]]:
         """Operations that may be placed next: called by the earliest outstanding return, in
@@ -146,13 +165,15 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
             at, at_maybe = max(at, limit), max(at_maybe, limit_maybe)
             must = [inputs[j] for j in completed[first:bisect.bisect_left(completed_rets, calls[g])] if not placed[j]]
             if not reachable(state, inputs[g], outputs[g], via, must):
+                judge(g)
                 if g not in watched:  # it may doom the branches tried next too: watch it
                     watched.append(g)
                     del watched[:-WATCHED]
                 return True
         return False
 
-    state: State = model.init()
+    start: State = model.init()
+    state: State = start
     done = 0  # bit i set: operation i is placed
     # Memo: (placed operations that returned, state) -> the sets of placed unknown-outcome
     # operations it was reached with. Reached again with a superset of one of those sets, the
@@ -199,6 +220,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     first, low, window = close(0, 0)
     if first == len(completed):
         return SearchResult(True, [j for j, _, _ in path], 0)
+    if lost:
+        return SearchResult(False, [j for j, _, _ in path], 0)
     cands: list[list[int]] = [window]
     tries: list[int] = [0]
     firsts: list[int] = [first]
@@ -224,6 +247,10 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         i = cands[-1][k]
         legal, new = step(state, inputs[i], outputs[i])
         if not legal:
+            if no_op[i] and not lookahead:  # with it, a read is judged once it dooms a branch
+                judge(i)
+                if lost:
+                    return SearchResult(False, deepest, steps)
             continue
         if memo:
             bits = done | (1 << i)
@@ -239,6 +266,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
             agree = len(path)
         if first == len(completed):
             return SearchResult(True, [j for j, _, _ in path], steps)
+        if lost:
+            return SearchResult(False, deepest, steps)
         cands.append(window)
         tries.append(0)
         firsts.append(first)
