@@ -48,7 +48,7 @@ def test_reference_passes_the_other_seeds_in_the_simulator(name: str) -> None:
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("name", ["word-count", "crash-partial-output", "straggler"])
+@pytest.mark.parametrize("name", ["word-count", "crash-partial-output", pytest.param("straggler", marks=pytest.mark.slow)])
 def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
     test = by_name(name)
     outcome = run_test(test, 1, "ray", sealed=GRADED)
@@ -68,6 +68,8 @@ CAUGHT = [
     ("in_place_reduce", "crash-while-committing", "while writing mr-out-"),
     ("copy_commit", "crash-while-committing", "(a copy is a write: it tears as any write does)"),
     ("done_when_handed_out", "word-count", "n1 told c1 the job was done at"),
+    ("keeps_asking", "word-count", "a worker told to exit must stop asking"),
+    ("reminders_pile_up", "word-count", "does ask() cancel the reminder it set last time"),
 ]
 
 

@@ -178,6 +178,7 @@ def test_the_release_has_no_solution_code_and_no_hidden_test(course: Path) -> No
     assert all(c.metadata["nbgrader"]["locked"] for c in nb.cells)
 
 
+@pytest.mark.slow  # what it shows is nbgrader's, not ours: the release guards against it (tested above)
 def test_pitfall_generate_assignment_copies_py_files_verbatim(tmp_path: Path) -> None:
     """nbgrader copies a .py file of the source as it is; our hook strips its solutions, and a
     file whose markers do not pair up leaves no release at all."""

@@ -66,7 +66,8 @@ def test_lossy_network_drops_and_duplicates_on_ray() -> None:
     assert 0.1 < doubled / (sent - lost) < 0.3
 
 
-@pytest.mark.parametrize("schedule", ["leader-isolated", "crash-restart"])
+# Crashes and restarts on Ray every CI run: test_sealed_ray, and the labs' own Ray tests.
+@pytest.mark.parametrize("schedule", ["leader-isolated", pytest.param("crash-restart", marks=pytest.mark.slow)])
 def test_demo_lab_keeps_its_guarantees_on_ray(schedule: str) -> None:
     result = run("demo", "ray", schedule, seed=1)
     assert result.violations() == []

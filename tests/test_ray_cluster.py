@@ -16,6 +16,10 @@ import pytest
 
 SCENARIO = Path(__file__).with_name("ray_cluster_scenario.py")
 
+# A cluster of its own takes a minute to start on 2 cores: in the slow run (bash scripts/test.sh -m slow).
+# Every CI run has two Ray machines grading a class: test_classroom.
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
 
 @pytest.fixture(scope="module")
 def outcome() -> dict[str, Any]:

@@ -176,9 +176,16 @@ class NodeHost:
         """Run the driver's call ``number`` once every call numbered before it has run: Ray does
         not keep the order of an async actor's calls, and the driver's commands need it."""
         self.early[number] = call
+        failed: list[Exception] = []
         while self.next_call in self.early:
-            self.early.pop(self.next_call)()
+            run = self.early.pop(self.next_call)
             self.next_call += 1
+            try:
+                run()
+            except Exception as exc:  # a command's failure is its own: the next ones still run
+                failed.append(exc)
+        if failed:
+            raise failed[0]
 
     async def set_peers(self, number: int, addresses: str) -> None:
         """Where the other nodes listen: JSON ``{name: [host, port]}``."""
