@@ -70,6 +70,11 @@ CAUGHT = [
     ("strangers_suspected", "A-monitor-restart", "was up and reachable"),
     ("no_retry", "B-lossy", "does the clerk ask again"),
     ("one_beat", "A-quiet", "was up and reachable"),
+    ("stale_answer", "B-hidden-late-answers", "a late or duplicated answer to an earlier question was taken for this one"),
+    ("ignores_client", "B-hidden-fresh-clerks", "take only an answer whose client and seq are this question's"),
+    ("one_number", "B-lossy", "each question needs a number of its own"),
+    ("reminders_pile_up", "B-hidden-late-answers", "sooner than RETRY = 0.1 s"),
+    ("asks_after_answer", "B-lossy", "does the clerk stop asking once it has its answer"),
 ]
 
 

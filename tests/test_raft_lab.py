@@ -54,7 +54,8 @@ def test_reference_passes_the_other_seeds_in_the_simulator(name: str) -> None:
 
 
 HIDDEN = [t for t in load_graded_suite("raft").tests if t.hidden]
-NEW_HIDDEN = ["A-hidden-dueling-candidates", "D-hidden-snapshot-crash-storm", "D-hidden-snapshots-partitions"]
+NEW_HIDDEN = ["A-hidden-dueling-candidates", "D-hidden-snapshot-crash-storm", "D-hidden-snapshots-partitions",
+              "A-hidden-paused-voters", "D-hidden-old-leader-restarts", "C-hidden-muted-leaders"]
 """Hidden tests the reference is checked on here, on their first few seeds (every seed of every
 hidden test: the slow run below)."""
 HIDDEN_CI_SEEDS = 5
@@ -121,6 +122,26 @@ def test_buggy_variants_fail_their_test_with_a_report_that_points_at_the_bug(var
                                                                              says: str) -> None:
     """Seeds in order until the first failure (as a student's `autograder test` stops at it)."""
     found = failures("raft", name, _test(name).seeds[:CI_SEEDS], impl=VARIANTS / f"{variant}.py", first_only=True)
+    assert found, f"{variant} passed {name} on seeds 1-{CI_SEEDS}"
+    seed, messages = found[0]
+    assert any(says in m for m in messages), (seed, messages[:3])
+
+
+CAUGHT_HIDDEN = [
+    ("steps_down_on_stale_reply", "A-hidden-paused-voters",
+     "without learning of a higher term: a leader steps down only for a higher term"),
+    ("backup_without_own_term", "D-hidden-old-leader-restarts", "a node raised: IndexError"),
+    ("backup_to_older_terms", "C-hidden-muted-leaders", "applied only up to index"),
+]
+"""Buggy variants the hidden tests catch (a student sees only the finding, after grading)."""
+
+
+@pytest.mark.parametrize(("variant", "name", "says"), CAUGHT_HIDDEN)
+def test_buggy_variants_fail_their_hidden_test_with_a_report_that_points_at_the_bug(variant: str, name: str,
+                                                                                    says: str) -> None:
+    test = next(t for t in HIDDEN if t.name == name)
+    found = failures("raft", name, test.seeds[:CI_SEEDS], graded=True, impl=VARIANTS / f"{variant}.py",
+                     first_only=True)
     assert found, f"{variant} passed {name} on seeds 1-{CI_SEEDS}"
     seed, messages = found[0]
     assert any(says in m for m in messages), (seed, messages[:3])

@@ -14,7 +14,7 @@ from seeds import CI_SEEDS, failures, reference_failure
 
 from autograder.release import BEGIN, END, ReleaseError, _marker_lines, release, strip_solutions
 from autograder.runner import run_test
-from autograder.suite import SuiteError, load_suite, parse_suite
+from autograder.suite import SuiteError, load_graded_suite, load_suite, parse_suite
 from labs.runtime.lab import get_lab
 from labs.runtime.nursery import isolation_available
 
@@ -24,6 +24,7 @@ GRADED = isolation_available() is None
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path(__file__).resolve().parent / "rpc_variants"
 SUITE = load_suite("rpc")
+HIDDEN = [t for t in load_graded_suite("rpc").tests if t.hidden]
 
 
 @pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
@@ -31,6 +32,14 @@ def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
     test = next(t for t in SUITE.tests if t.name == name)
     assert len(test.seeds) >= 50
     failure = reference_failure("rpc", name, test.seeds[:CI_SEEDS])
+    assert failure is None, failure
+
+
+@pytest.mark.parametrize("name", [t.name for t in HIDDEN])
+def test_reference_passes_the_hidden_tests_in_the_simulator(name: str) -> None:
+    test = next(t for t in HIDDEN if t.name == name)
+    assert len(test.seeds) >= 20
+    failure = reference_failure("rpc", name, test.seeds[:CI_SEEDS], graded=True)
     assert failure is None, failure
 
 
@@ -65,12 +74,15 @@ CAUGHT = [
     ("no_retry", "unreliable", "no request was ever sent twice"),
     ("non_atomic_put", "racing-puts", "they ran at the same time"),
     ("wrong_types", "basic", "a put returns whether it took effect, True or False, never ["),
+    ("forgets_on_clock_step", "hidden-clock-steps-back", "took effect 2 times"),
+    ("retries_pile_up", "unreliable", "sooner than RETRY = 0.1 s: does a retry timer left over"),
+    ("ignores_client", "hidden-fresh-clients", "a late or duplicated reply to another request was taken for this one"),
 ]
 
 
 @pytest.mark.parametrize(("variant", "name", "says"), CAUGHT)
 def test_buggy_variants_fail_with_a_report_that_points_at_the_bug(variant: str, name: str, says: str) -> None:
-    found = [m for _, messages in failures("rpc", name, [1, 2, 3, 4, 5], impl=VARIANTS / f"{variant}.py")
+    found = [m for _, messages in failures("rpc", name, [1, 2, 3, 4, 5], graded=True, impl=VARIANTS / f"{variant}.py")
              for m in messages]
     assert found, f"{variant} passed {name} on seeds 1-5"
     assert any(says in m for m in found), found[:3]

@@ -24,7 +24,7 @@ from labs.checkers import pair_trace_calls
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
 from labs.runtime.trace import Event
 
-from .node import MONITOR, TIMEOUT
+from .node import MONITOR, RETRY, TIMEOUT
 
 MARGIN = 0.1
 """Seconds allowed for heartbeats already in flight and for the monitor's view to catch up."""
@@ -160,10 +160,133 @@ def answers_arrive(run: RunResult) -> list[Finding]:
                     "seconds when the question or its answer is lost?")]
 
 
+@dataclass
+class _Asking:
+    """One clerk operation as the trace shows it: the questions it sent, by (client, seq)."""
+
+    index: int
+    invoked: float
+    asked: dict[tuple[str, int], float] = field(default_factory=dict)
+    """Each question (client, seq) this operation sent, with when it was first sent."""
+    last: dict[tuple[str, int], float] = field(default_factory=dict)
+    """When each question was last sent."""
+
+
+def _question(body: object) -> tuple[str, int] | None:
+    if isinstance(body, dict) and isinstance(body.get("client"), str) and isinstance(body.get("seq"), int):
+        return body["client"], body["seq"]
+    return None
+
+
+def _named(q: tuple[str, int]) -> str:
+    return f"question {q[1]} of {q[0]}"
+
+
+def questions_asked_right(run: RunResult) -> list[Finding]:
+    """Each operation asks its own question (a (client, seq) no other operation used), asks it
+    again no faster than every RETRY seconds, and stops asking once the answer came."""
+    # Ray stamps a node's sends on its host and the completions in the driver: allow for that.
+    slack = 0.0 if run.runtime == "sim" else 0.05
+    clerks = set(run.lab.client_names())
+    running: dict[str, _Asking] = {}
+    owner: dict[tuple[str, int], tuple[str, _Asking]] = {}  # question -> (node, its operation)
+    ended: dict[tuple[str, int], float] = {}  # question -> when its operation ended
+    for e in run.trace:
+        kind, node = e["type"], e.get("node")
+        if node not in clerks:
+            continue
+        t = float(e.get("t", 0.0))
+        if kind == "invoke":
+            running[node] = _Asking(int(e["index"]), t)
+        elif kind == "complete":
+            op = running.pop(node, None)
+            if op is not None:
+                for question in op.asked:
+                    ended[question] = t
+        elif kind == "send" and e.get("msg") == "WhoIsDown":
+            q = _question(e.get("body"))
+            if q is None:
+                continue
+            op = running.get(node)
+            if op is None:
+                done = ended.get(q)
+                if done is not None and t > done + slack:
+                    return [Finding(f"{node} sent {_named(q)} again at {t:.3f}, after that question's operation "
+                                    f"had ended at {done:.3f}: does the clerk stop asking once it has its answer "
+                                    "(or a reminder of an old question keep asking)?")]
+                continue
+            first = owner.setdefault(q, (node, op))
+            if first[1] is not op:
+                return [Finding(f"{node} sent {_named(q)} for its operation invoked at {op.invoked:.3f}, but "
+                                f"the operation invoked at {first[1].invoked:.3f} had already asked that very "
+                                "question: each question needs a number of its own, or a late answer to the "
+                                "first is taken for the answer to the second")]
+            before = op.last.get(q)
+            if before is not None and t - before < 0.8 * RETRY - slack:
+                return [Finding(f"{node} sent {_named(q)} at {before:.3f} and again at {t:.3f}, "
+                                f"{t - before:.3f} s later, sooner than RETRY = {RETRY} s: does each question "
+                                "keep one reminder only (an old question's reminder must not ask the new one)?")]
+            op.asked.setdefault(q, t)
+            op.last[q] = t
+    return []
+
+
+def answer_is_to_this_question(run: RunResult) -> list[Finding]:
+    """An operation completes with an answer to a question it asked itself, never with a late or
+    duplicated answer to an earlier question (of this clerk, or of the clerk it replaced).
+
+    The simulator records the message a node handled right before the completion it caused; a
+    Ray trace mixes the hosts' and the driver's stamps, so there the check has nothing to go on."""
+    if run.runtime != "sim":
+        return []
+    clerks = set(run.lab.client_names())
+    running: dict[str, _Asking] = {}
+    sent: dict[int, tuple[str, float, object]] = {}  # message id -> (type, when, body)
+    asked_at: dict[tuple[str, int], float] = {}
+    handled: dict[str, Event] = {}  # node -> the last event it handled
+    for e in run.trace:
+        kind, node = e["type"], e.get("node")
+        if kind == "send" and e.get("msg") in ("Suspects", "WhoIsDown"):
+            sent[int(e["id"])] = (str(e["msg"]), float(e["t"]), e.get("body"))
+            q = _question(e.get("body"))
+            if e["msg"] == "WhoIsDown" and q is not None:
+                asked_at.setdefault(q, float(e["t"]))
+        if node not in clerks:
+            continue
+        if kind == "invoke":
+            running[node] = _Asking(int(e["index"]), float(e["t"]))
+            handled[node] = e
+        elif kind in ("deliver", "timer_fire", "start"):
+            handled[node] = e
+        elif kind == "send" and e.get("msg") == "WhoIsDown" and node in running:
+            q = _question(e.get("body"))
+            if q is not None:
+                running[node].asked.setdefault(q, float(e["t"]))
+        elif kind == "complete":
+            op = running.pop(node, None)
+            cause = handled.get(node)
+            if op is None or e.get("outcome") != "ok" or cause is None or cause["type"] != "deliver":
+                continue
+            msg, when, body = sent.get(int(cause["id"]), ("", 0.0, None))
+            q = _question(body)
+            if msg != "Suspects" or q is None or q in op.asked:
+                continue
+            mine = ", ".join(_named(a) for a in op.asked) or "no question yet"
+            earlier = asked_at.get(q)
+            origin = f" (asked at {earlier:.3f})" if earlier is not None else ""
+            return [Finding(f"{node}'s operation invoked at {op.invoked:.3f} asked {mine}, but it completed at "
+                            f"{float(e['t']):.3f} with the monitor's answer to {_named(q)}{origin}, sent at "
+                            f"{when:.3f}: a late or duplicated answer to an earlier question was taken for "
+                            "this one; take only an answer whose client and seq are this question's")]
+    return []
+
+
 CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "answers-arrive": answers_arrive,
     "crashed-members-suspected": crashed_members_suspected,
     "living-members-trusted": living_members_trusted,
+    "questions-asked-right": questions_asked_right,
+    "answer-is-to-this-question": answer_is_to_this_question,
 }
 """The checks a suite may name, by the name it uses."""

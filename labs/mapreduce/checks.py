@@ -277,6 +277,61 @@ def workers_stay(run: RunResult) -> list[Finding]:
     return []
 
 
+def workers_leave_when_told(run: RunResult) -> list[Finding]:
+    """A worker told to exit (a ``Task`` of kind ``exit`` delivered to it while it ran no task)
+    asks for no task again in that process: the job is over, and a worker that goes on asking
+    keeps the coordinator answering it for nothing. (Told while still running a task, it may ask
+    once more when that task ends, and be told again.)"""
+    sends = messages(run.trace)
+    told: dict[str, float] = {}  # worker -> when it was told to exit, idle, in its current process
+    busy: set[str] = set()
+    for e in run.trace:
+        kind, node = e["type"], str(e.get("node"))
+        if "node" not in e or node == COORDINATOR:
+            continue
+        if kind in ("start", "restart", "crash"):
+            told.pop(node, None)
+            busy.discard(node)
+        elif kind == "work":
+            (busy.add if e.get("op") == "start" else busy.discard)(node)
+        elif kind == "deliver" and node not in busy:
+            s = sends.get(e["id"])
+            if s is not None and s.get("msg") == "Task" and ((s.get("body") or {}).get("kind")) == "exit":
+                told.setdefault(node, float(e["t"]))
+        elif kind == "send" and e.get("msg") == "GetTask" and node in told:
+            return [Finding(f"{node} was told to exit (the job is over) at {told[node]:.3f}, and asked "
+                            f"{e.get('dst')} for a task again at {float(e['t']):.3f}: a worker told to exit "
+                            "must stop asking (does handle_task note the exit, and does the reminder check it?)")]
+    return []
+
+ASK_EVERY = 0.1
+"""How often an idle worker asks for a task, in the handout."""
+
+
+def workers_ask_no_faster(run: RunResult) -> list[Finding]:
+    """An idle worker asks for a task once every ``ASK_EVERY`` seconds, not more often: one
+    reminder at a time (the one set by the last ask is cancelled when the worker asks sooner,
+    as it does when a task ends). Only asks with no task ended between them are compared."""
+    slack = 0.0 if run.runtime == "sim" else 0.05  # Ray stamps sends with a host's clock
+    last: dict[str, float] = {}  # worker -> when it last asked, since its last start or task end
+    for e in run.trace:
+        kind, node = e["type"], str(e.get("node"))
+        if "node" not in e or node == COORDINATOR:
+            continue
+        if kind in ("start", "restart", "crash") or (kind == "work" and e.get("op") != "start"):
+            last.pop(node, None)
+        elif kind == "send" and e.get("msg") == "GetTask":
+            t = float(e["t"])
+            before = last.get(node)
+            if before is not None and t - before < 0.8 * ASK_EVERY - slack:
+                return [Finding(f"{node} asked for a task at {before:.3f} and again at {t:.3f}, {t - before:.3f} s "
+                                f"later, sooner than ASK_EVERY = {ASK_EVERY} s with no task ended in between: "
+                                "does ask() cancel the reminder it set last time, so that only one is ever "
+                                "pending?")]
+            last[node] = t
+    return []
+
+
 def _workers(run: RunResult) -> list[str]:
     header = run.trace[0] if run.trace and run.trace[0]["type"] == "run" else {}
     return [str(n) for n in header.get("nodes", [])]
@@ -354,5 +409,7 @@ CHECKS: dict[str, Check] = {
     "parallel-maps": parallel_maps,
     "parallel-reduces": parallel_reduces,
     "workers-stay": workers_stay,
+    "workers-leave-when-told": workers_leave_when_told,
+    "workers-ask-no-faster": workers_ask_no_faster,
     "no-torn-files": no_torn_files,
 }

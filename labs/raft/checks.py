@@ -27,7 +27,11 @@ from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadab
 from .harness import chain
 from .kv import kv_operations_complete, linearizable_kv
 from .parse import APPLY, RaftRun, parse_run
-from .term_checks import higher_term_makes_a_follower, terms_never_go_back
+from .term_checks import (
+    higher_term_makes_a_follower,
+    leaders_step_down_only_for_higher_terms,
+    terms_never_go_back,
+)
 
 LEADER_BOUND = 2.5
 """Seconds within which a majority that can talk must have a leader (about five election
@@ -479,6 +483,7 @@ CHECKS: dict[str, Check] = {
     "election-safety": _safety_check(ELECTION_SAFETY),
     "terms-never-go-back": terms_never_go_back,
     "higher-term-makes-a-follower": higher_term_makes_a_follower,
+    "leaders-step-down-only-for-higher-terms": leaders_step_down_only_for_higher_terms,
     "state-machine-safety": _safety_check(STATE_MACHINE_SAFETY),
     "leader-completeness": _safety_check(LEADER_COMPLETENESS),
     "leader-commits-only-through-its-term": leader_commits_only_through_its_term,

@@ -445,7 +445,7 @@ class RaftNode(RaftBase):
             if i <= index or i > index + len(rest):
                 del self.storage[f"log/{i}"]
         for i, entry in enumerate(rest, start=index + 1):
-            if i > old_last:  # a follower's log that matched the snapshot but was shorter
+            if i > old_last:  # entries the log lacks: none from this file, whose rest is its own tail
                 self.storage[f"log/{i}"] = [entry.term, entry.command]
         self.snap_index, self.snap_data = index, data
         self.entries = [Entry(term, ""), *rest]

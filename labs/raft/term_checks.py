@@ -1,13 +1,15 @@
 """Checks on terms, the Raft lab's invariants over every run (the suite's ``every_test``).
 
-Figure 2's rules for all servers say two things about a server's current term that hold at
+Figure 2's rules for all servers say three things about a server's current term that hold at
 every moment of every run, whatever the schedule:
 
 * it never goes back, a restart included: the term is on disk before the server answers anyone;
 * a server that handles a message carrying a higher term than its own is, when the handler
-  returns, a follower of that term.
+  returns, a follower of that term;
+* a leader stays leader of its term until it crashes or learns of a higher term: nothing of its
+  own term or older (a late reply, a vote from a past election) makes it step down.
 
-Both are read from the trace: the harness's ``raft state`` lines (written after every handler,
+All three are read from the trace: the harness's ``raft state`` lines (written after every handler,
 see :mod:`.harness`) and the messages' own ``term`` fields, which the handout keeps in every
 message between servers. A message without a ``term`` field is passed over.
 """
@@ -88,4 +90,39 @@ def higher_term_makes_a_follower(run: RunResult) -> list[Finding]:
         found = handler_over(node)
         if found is not None:
             return [found]
+    return []
+
+
+def leaders_step_down_only_for_higher_terms(run: RunResult) -> list[Finding]:
+    """A leader stays leader until it crashes or its term rises: no message of its own term or
+    older (a late reply, a vote from a past election) makes it a follower, and it never becomes
+    a candidate without a new term. (Stepping down on a timer, when no majority has answered for
+    a while, is allowed: the Raft thesis's check-quorum does that.)"""
+    servers = set(parse_run(run).servers)
+    state: dict[str, tuple[float, int, str]] = {}  # server -> (since, term, role) as last written
+    cause: dict[str, dict[str, Any]] = {}  # server -> the event its running handler began with
+    for e in run.trace:
+        kind, node = e.get("type"), str(e.get("node"))
+        if node not in servers:
+            continue
+        if kind in HANDLER_BEGINS:
+            cause[node] = e
+            if kind == "crash":
+                state.pop(node, None)
+        if kind != "log" or (m := STATE.match(str(e.get("text", "")))) is None:
+            continue
+        t, term, role = float(e.get("t", 0.0)), int(m[1]), m[2]
+        before = state.get(node)
+        state[node] = (t, term, role) if before is None or (term, role) != before[1:] else before
+        if before is None or before[2] != "leader" or role == "leader" or term > before[1]:
+            continue
+        by = cause.get(node, {})
+        if role == "follower" and by.get("type") != "deliver":
+            continue
+        what = (f"on handling a message from {by.get('src')} at t={float(by.get('t', t)):.3f}"
+                if by.get("type") == "deliver" else f"at t={t:.3f}")
+        return [Finding(f"{node} was leader of term {before[1]} (from t={before[0]:.3f}) and became {role} of "
+                        f"term {term} {what}, without learning of a higher term: a leader steps down only "
+                        "for a higher term (does a late reply of an older term, or a vote from a past "
+                        "election, make it step down?)")]
     return []

@@ -16,6 +16,8 @@ from labs.checkers.linearizability import check as check_linearizability
 from labs.checkers.standard_models import VERSIONED_KV
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadable_memory
 
+from .node import RETRY
+
 
 def _ops(run: RunResult) -> Iterator[dict[str, Any]]:
     """Completed operations: f, key, value (the input), out, start, end, index, client."""
@@ -252,8 +254,83 @@ def answered_by_the_server(run: RunResult) -> list[Finding]:
     return []
 
 
+def _name(body: object) -> tuple[str, int] | None:
+    """A request's or reply's name, (client, seq), when its body has one."""
+    if isinstance(body, dict) and isinstance(body.get("client"), str) and isinstance(body.get("seq"), int):
+        return body["client"], body["seq"]
+    return None
+
+
+def retries_spaced(run: RunResult) -> list[Finding]:
+    """A clerk sends a request again no sooner than RETRY after it last sent it: one retry timer
+    per request, not one more for each request before it."""
+    slack = 0.0 if run.runtime == "sim" else 0.05  # Ray stamps sends with a host's clock
+    last: dict[tuple[str, int], float] = {}
+    for e in run.trace:
+        if e["type"] != "send" or not str(e.get("msg", "")).endswith("Request"):
+            continue
+        name = _name(e.get("body"))
+        if name is None:
+            continue
+        t = float(e["t"])
+        before = last.get(name)
+        if before is not None and t - before < 0.8 * RETRY - slack:
+            return [Finding(f"{e['node']} sent request {name[1]} of client {name[0]} at {before:.3f} and again at "
+                            f"{t:.3f}, {t - before:.3f} s later, sooner than RETRY = {RETRY} s: does a retry "
+                            "timer left over from an earlier request also resend this one? (check the "
+                            "timer's seq against the request's)")]
+        last[name] = t
+    return []
+
+
+def reply_is_to_this_request(run: RunResult) -> list[Finding]:
+    """An operation completes with the reply to a request it sent itself, never with a late or
+    duplicated reply to another request: an earlier one of this clerk, or one of the clerk it
+    replaced on the same node (which numbered its requests from 1 too).
+
+    The simulator records the message a clerk handled right before the completion it caused; a
+    Ray trace mixes the hosts' and the driver's stamps, so there the check has nothing to go on."""
+    if run.runtime != "sim":
+        return []
+    clerks = set(run.lab.client_names())
+    replies: dict[int, tuple[float, tuple[str, int] | None]] = {}  # reply id -> (sent at, its name)
+    asked: dict[str, set[tuple[str, int]]] = {}  # clerk -> the requests of its operation in progress
+    handled: dict[str, dict[str, Any]] = {}
+    for e in run.trace:
+        kind, node = e["type"], str(e.get("node"))
+        if kind == "send" and str(e.get("msg", "")).endswith("Reply"):
+            replies[int(e["id"])] = (float(e["t"]), _name(e.get("body")))
+        if node not in clerks:
+            continue
+        if kind == "invoke":
+            asked[node] = set()
+            handled[node] = e
+        elif kind in ("deliver", "timer_fire", "start"):
+            handled[node] = e
+        elif kind == "send" and str(e.get("msg", "")).endswith("Request") and node in asked:
+            name = _name(e.get("body"))
+            if name is not None:
+                asked[node].add(name)
+        elif kind == "complete":
+            mine = asked.pop(node, None)
+            cause = handled.get(node)
+            if mine is None or e.get("outcome") != "ok" or cause is None or cause["type"] != "deliver":
+                continue
+            sent, name = replies.get(int(cause["id"]), (0.0, None))
+            if name is None or name in mine:
+                continue
+            own = ", ".join(f"request {s} of client {c}" for c, s in sorted(mine)) or "no request yet"
+            return [Finding(f"operation {e['index']} of {node} sent {own}, but it completed at t={float(e['t']):.3f} "
+                            f"with the reply to request {name[1]} of client {name[0]} (sent at t={sent:.3f}): a "
+                            "late or duplicated reply to another request was taken for this one; a clerk takes "
+                            "only a reply whose client and seq are its request's")]
+    return []
+
+
 CHECKS: dict[str, Check] = {
     "answered-by-the-server": answered_by_the_server,
+    "retries-spaced": retries_spaced,
+    "reply-is-to-this-request": reply_is_to_this_request,
     "no-node-errors": no_node_errors,
     "linearizable": linearizable,
     "most-operations-complete": most_operations_complete(0.95),
