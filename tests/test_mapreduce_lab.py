@@ -70,6 +70,7 @@ CAUGHT = [
     ("done_when_handed_out", "word-count", "n1 told c1 the job was done at"),
     ("keeps_asking", "word-count", "a worker told to exit must stop asking"),
     ("reminders_pile_up", "word-count", "does ask() cancel the reminder it set last time"),
+    ("timeout_from_first_handout", "late-original", "a task goes to another worker only after TIMEOUT = 2.0 s"),
 ]
 
 

@@ -22,11 +22,10 @@ from .attempts import COORDINATOR, attempts, job_times, messages, task_sends
 from .client import digest
 from .corpus import read_books
 from .mr import ihash, load_app, output_name, sequential
+from .timing_checks import TIMEOUT, tasks_wait_their_timeout, workers_ask_no_faster
 
 FINAL = re.compile(r"mr-(out-\d+|\d+-\d+)")
 """Names readers trust: intermediate files (``mr-3-1``) and outputs (``mr-out-1``)."""
-TIMEOUT = 2.0
-"""The coordinator's timeout in the handout; an attempt twice as long is surely stuck."""
 QUIET = 1.0
 """Seconds an idle worker may go without asking for a task before it counts as gone."""
 
@@ -304,33 +303,6 @@ def workers_leave_when_told(run: RunResult) -> list[Finding]:
                             "must stop asking (does handle_task note the exit, and does the reminder check it?)")]
     return []
 
-ASK_EVERY = 0.1
-"""How often an idle worker asks for a task, in the handout."""
-
-
-def workers_ask_no_faster(run: RunResult) -> list[Finding]:
-    """An idle worker asks for a task once every ``ASK_EVERY`` seconds, not more often: one
-    reminder at a time (the one set by the last ask is cancelled when the worker asks sooner,
-    as it does when a task ends). Only asks with no task ended between them are compared."""
-    slack = 0.0 if run.runtime == "sim" else 0.05  # Ray stamps sends with a host's clock
-    last: dict[str, float] = {}  # worker -> when it last asked, since its last start or task end
-    for e in run.trace:
-        kind, node = e["type"], str(e.get("node"))
-        if "node" not in e or node == COORDINATOR:
-            continue
-        if kind in ("start", "restart", "crash") or (kind == "work" and e.get("op") != "start"):
-            last.pop(node, None)
-        elif kind == "send" and e.get("msg") == "GetTask":
-            t = float(e["t"])
-            before = last.get(node)
-            if before is not None and t - before < 0.8 * ASK_EVERY - slack:
-                return [Finding(f"{node} asked for a task at {before:.3f} and again at {t:.3f}, {t - before:.3f} s "
-                                f"later, sooner than ASK_EVERY = {ASK_EVERY} s with no task ended in between: "
-                                "does ask() cancel the reminder it set last time, so that only one is ever "
-                                "pending?")]
-            last[node] = t
-    return []
-
 
 def _workers(run: RunResult) -> list[str]:
     header = run.trace[0] if run.trace and run.trace[0]["type"] == "run" else {}
@@ -411,5 +383,6 @@ CHECKS: dict[str, Check] = {
     "workers-stay": workers_stay,
     "workers-leave-when-told": workers_leave_when_told,
     "workers-ask-no-faster": workers_ask_no_faster,
+    "tasks-wait-their-timeout": tasks_wait_their_timeout,
     "no-torn-files": no_torn_files,
 }
