@@ -30,3 +30,18 @@ def test_each_flavour_gets_its_verdict(flavour: str, seed: int) -> None:
     assert result.seconds >= result.search_seconds + result.shrink_seconds - 1e-6
     if flavour == "ok":  # nothing to shrink; without shrinking, the counterexample is the search's
         assert result.shrink_seconds == 0
+
+
+def test_a_stale_read_is_found_hopeless_by_the_last_write_before_it() -> None:
+    """A stale read among 800 operations on one key: the search without the 'hopeless' shortcut
+    tries every order before it and runs out of time; with it, the read is asked once whether
+    the last write before it can leave its value (a write that returned before the read was
+    called comes first, and the last write follows it), and the answer ends the search."""
+    ops = generate(8000, 40, "stale", seed=1)
+    parts = {}
+    for o in ops:
+        parts.setdefault(o.input.key, []).append(o)
+    verdicts = {key: check(part, KV, timeout=20, shrink=False).verdict for key, part in parts.items()}
+    (broken,) = [key for key, verdict in verdicts.items() if verdict == "illegal"]
+    assert set(verdicts.values()) == {"ok", "illegal"}
+    assert check(parts[broken], KV, timeout=2, shrink=False, hopeless=False).verdict == "unknown"

@@ -206,6 +206,39 @@ def test_the_look_ahead_never_gives_up_on_a_read_that_can_come_true(name: str, m
     sound()
 
 
+@pytest.mark.parametrize(("name", "model", "histories"), CASES, ids=[c[0] for c in CASES])
+def test_after_write_never_rules_out_a_read_that_can_follow_the_write(name: str, model: Model,
+                                                                     histories: Any) -> None:
+    """``after_write`` may say yes too often, never no too often: from any state the search could
+    be in, if a write placed there (with the output it had) leaves a state where the read is
+    legal, it must not say False; and None only for a write that changes nothing the read sees."""
+
+    @settings(SETTINGS)
+    @given(histories, histories)
+    def sound(before: list[Operation], after: list[Operation]) -> None:
+        state = model.init()
+        for o in before:
+            legal, new = model.step(state, o.input, UNKNOWN)
+            state = new if legal else state
+        reads = [o for o in after if model.read_only(o.input, o.output) and o.output is not UNKNOWN]
+        writes = [o for o in after if not model.read_only(o.input, o.output)]
+        for w in writes:
+            legal, new = model.step(state, w.input, w.output)
+            if not legal:
+                continue
+            for r in reads:
+                said = model.after_write(w.input, w.output, r.input, r.output)
+                if said is False:
+                    assert not model.step(new, r.input, r.output)[0], (
+                        f"{model.name}: after_write says {r.input} -> {r.output!r} cannot follow "
+                        f"{w.input} -> {w.output!r}, but from {state!r} it does")
+                if said is None:
+                    assert model.step(new, r.input, r.output)[0] == model.step(state, r.input, r.output)[0], (
+                        f"{model.name}: after_write says {w.input} changes nothing {r.input} sees, but it does")
+
+    sound()
+
+
 # -- the cases that were wrong -----------------------------------------------------------------
 
 
@@ -282,3 +315,4 @@ def test_a_put_that_starts_a_read_cannot_help_once_the_appends_it_needs_are_plac
     wanted = "[p]" + "".join(f"(a{i})" for i in range(39, 0, -1))
     assert KV.reachable(state, get, wanted, [put, *many[1:]], [])
     assert not KV.reachable(state, get, wanted + "(a0)", [put, *many[1:]], [])
+

@@ -145,6 +145,15 @@ def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input], m
     return _grows_into(current, output, pieces)
 
 
+def _kv_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool | None:
+    """Right after a put the value is the put's; right after an append it ends with it."""
+    if write.key != read.key or write.f not in ("put", "append"):
+        return None
+    if not (isinstance(read_output, str) and isinstance(write.value, str)):
+        return True
+    return read_output == write.value if write.f == "put" else read_output.endswith(write.value)
+
+
 def _kv_malformed(inp: Input, output: Any) -> str | None:
     if inp.f == "get" and output is not UNKNOWN and not isinstance(output, str):
         return f"a get returns the key's value, a string, never {_kind(output)}"
@@ -164,6 +173,7 @@ KV = Model(
     partition=by_key,
     read_only=lambda inp, out: inp.f == "get",
     reachable=_kv_reachable,
+    after_write=_kv_after_write,
     malformed=_kv_malformed,
     describe_operation=_kv_describe,
     describe_state=lambda s: _show_pairs(s, "is ''"),
@@ -207,6 +217,18 @@ def register(initial: Any = None) -> Model:
         overwritten = any(v.f == "write" for v in must)
         return (output == state and not overwritten) or output in written
 
+    def after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool | None:
+        """Right after a write or a compare-and-set that said yes, the register holds its new
+        value. (A compare-and-set of unknown outcome may have changed nothing: anything goes.)"""
+        if write.f not in ("write", "cas") or write_output is False:
+            return None
+        if read_output is UNKNOWN or (write.f == "cas" and write_output is not True):
+            return True
+        new = write.value if write.f == "write" else write.value[1]
+        if read.f == "cas":  # answered no: the register holds another value than the one it named
+            return bool(new != read.value[0])
+        return bool(new == read_output)
+
     def malformed(inp: Input, output: Any) -> str | None:
         if inp.f == "cas" and output is not UNKNOWN and type(output) is not bool:
             return f"a cas returns whether it set the register, True or False, never {_kind(output)}"
@@ -227,6 +249,7 @@ def register(initial: Any = None) -> Model:
         step=step,
         read_only=lambda inp, out: inp.f == "read" or (inp.f == "cas" and out is False),
         reachable=reachable,
+        after_write=after_write,
         malformed=malformed,
         describe_operation=describe,
         describe_state=lambda s: f"the register holds {s!r}",
@@ -280,6 +303,24 @@ def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[In
     return _grows_into(value, wanted_value, [str(v.value) for v in mine if v.f == "append"])
 
 
+def _versioned_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool | None:
+    """Right after a put that said yes the key holds its value at the version after the one it
+    named; right after an append the value ends with it. (A put of unknown outcome may have
+    changed nothing: anything goes.)"""
+    if write.key != read.key or write.f not in ("put", "append") or (write.f == "put" and write_output is False):
+        return None
+    if read_output is UNKNOWN or _versioned_malformed(read, read_output) or (write.f == "put" and (
+            write_output is not True or not (
+            isinstance(write.value, (tuple, list)) and len(write.value) == 2 and type(write.value[1]) is int))):
+        return True
+    if read.f == "put":  # answered no: the version is not the one it named
+        return write.f == "append" or bool(write.value[1] + 1 != read.value[1])
+    value, version = read_output
+    if write.f == "put":
+        return bool((value, version) == (write.value[0], write.value[1] + 1))
+    return not isinstance(write.value, str) or value.endswith(write.value)
+
+
 def _versioned_malformed(inp: Input, output: Any) -> str | None:
     if output is UNKNOWN:
         return None
@@ -310,6 +351,7 @@ VERSIONED_KV = Model(
     partition=by_key,
     read_only=lambda inp, out: inp.f == "get" or (inp.f == "put" and out is False),
     reachable=_versioned_reachable,
+    after_write=_versioned_after_write,
     malformed=_versioned_malformed,
     describe_operation=_versioned_describe,
     describe_state=lambda s: _show_pairs(s, "is ('', 0)"),

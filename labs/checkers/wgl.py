@@ -73,8 +73,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     longer come true is given up) and ``hopeless`` (a read that fails, dooming a branch or,
     without the look-ahead, not fitting where it is tried, is asked once whether it can come
     true at all: from the start, through any of the operations called before it returned, in
-    any order. If not, no order works, and the search ends there instead of trying every branch
-    before that read)."""
+    any order, and right after a write that can be the last before it. If not, no order works,
+    and the search ends there instead of trying every branch before that read)."""
     n = len(ops)
     completed = sorted((i for i in range(n) if not ops[i].pending), key=lambda i: ops[i].ret)
     if not completed:
@@ -102,7 +102,7 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     checkable = [no_op[i] and not pending[i] and outputs[i] is not UNKNOWN for i in range(n)]
     placed = [False] * n
 
-    reachable = model.reachable
+    reachable, after_write = model.reachable, model.after_write
     watched: list[int] = []  # the reads found to doom a branch last, checked on every step
     inputs_by_call = [inputs[i] for i in by_call]
     all_calls = [calls[i] for i in by_call]
@@ -112,13 +112,28 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     def judge(g: int) -> None:
         """Can read ``g`` come true at all? Whatever state it is placed in was reached from the
         start through operations called before it returned (each called before its instant), so
-        it must be reachable from the start through them (taking effect or not, in any order)."""
+        it must be reachable from the start through them (taking effect or not, in any order).
+        And the last write before it must leave its output (see ``last_write_fits``)."""
         nonlocal lost
         if hopeless and checkable[g] and g not in judged:
             judged.add(g)
             via = inputs_by_call[:bisect.bisect_right(all_calls, rets[g])]
-            if not reachable(start, inputs[g], outputs[g], via, ()):
+            if not reachable(start, inputs[g], outputs[g], via, ()) or not last_write_fits(g):
                 lost = True
+
+    def last_write_fits(g: int) -> bool:
+        """The writes (of what ``g`` reads) that returned before ``g`` was called take effect
+        before it, so the last write before ``g`` follows each of them: it cannot have returned
+        before any of them was called. Some write that can be last must leave ``g``'s output
+        (``model.after_write``), or ``g`` never comes true."""
+        read, seen = inputs[g], outputs[g]
+        before = completed[:bisect.bisect_left(completed_rets, calls[g])]
+        writes = [j for j in before if not no_op[j] and after_write(inputs[j], outputs[j], read, seen) is not None]
+        if not writes:
+            return True
+        latest = max(calls[j] for j in writes)
+        return any(not no_op[j] and rets[j] >= latest and calls[j] <= rets[g]
+                   and after_write(inputs[j], outputs[j], read, seen) for j in range(n))
 
     def candidates(first_ret: int, low: int) -> tuple[int, list[int]]:
         """Operations that may be placed next: called by the earliest outstanding return, in
