@@ -29,13 +29,13 @@ Optional parts make the checker faster or its reports clearer:
   answer True for an output of :data:`~labs.checkers.history.UNKNOWN` (such a read is legal
   in any state);
 * ``after_write(write, write_output, read, read_output)``: whether the read-only operation
-  ``(read, read_output)`` could be legal right after the operation ``(write, write_output)``,
-  whatever the state was before it; None when that operation never changes what the read
-  reads (another key), True when it may not take effect at all (a compare-and-set of unknown
-  outcome). The search uses it once per read
-  that dooms a branch, with time: the writes that returned before the read was called come
-  before it, so the last write before the read can follow each of them in real time; if none
-  that can leaves the read's output, no order works. Answering True is always safe;
+  ``(read, read_output)`` could be legal right after the operation ``(write, write_output)``
+  (one that is not read-only, of the read's partition), whatever the state was before it;
+  True when the write may not take effect at all (a compare-and-set of unknown outcome). The
+  search asks it once per read that dooms a branch, with time: the writes that returned
+  before the read was called come before it, so the last write before the read follows each
+  of them and cannot have returned before one was called; if none that can leaves the read's
+  output, no order works. Answering True is always safe;
 * ``malformed(input, output)``: why no state could ever give ``output`` to an operation asked
   ``input`` (a get that returned a bool where the model's gets return strings), or None. The
   checker looks first and reports such an operation on its own, in those words;
@@ -66,7 +66,7 @@ def _always_reachable(state: State, inp: Input, output: Any, via: Sequence[Input
     return True
 
 
-def _any_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool | None:
+def _any_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool:
     return True
 
 
@@ -94,7 +94,7 @@ class Model:
     partition: Callable[[Sequence[Operation]], list[list[Operation]]] = _one_partition
     read_only: Callable[[Input, Any], bool] = _never_read_only
     reachable: Callable[[State, Input, Any, Sequence[Input], Sequence[Input]], bool] = _always_reachable
-    after_write: Callable[[Input, Any, Input, Any], bool | None] = _any_after_write
+    after_write: Callable[[Input, Any, Input, Any], bool] = _any_after_write
     malformed: Callable[[Input, Any], str | None] = _never_malformed
     describe_operation: Callable[[Input, Any], str] = _describe_operation
     describe_state: Callable[[State], str] = _describe_state

@@ -145,11 +145,9 @@ def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input], m
     return _grows_into(current, output, pieces)
 
 
-def _kv_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool | None:
+def _kv_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool:
     """Right after a put the value is the put's; right after an append it ends with it."""
-    if write.key != read.key or write.f not in ("put", "append"):
-        return None
-    if not (isinstance(read_output, str) and isinstance(write.value, str)):
+    if write.key != read.key or not (isinstance(read_output, str) and isinstance(write.value, str)):
         return True
     return read_output == write.value if write.f == "put" else read_output.endswith(write.value)
 
@@ -217,12 +215,10 @@ def register(initial: Any = None) -> Model:
         overwritten = any(v.f == "write" for v in must)
         return (output == state and not overwritten) or output in written
 
-    def after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool | None:
+    def after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool:
         """Right after a write or a compare-and-set that said yes, the register holds its new
         value. (A compare-and-set of unknown outcome may have changed nothing: anything goes.)"""
-        if write.f not in ("write", "cas") or write_output is False:
-            return None
-        if read_output is UNKNOWN or (write.f == "cas" and write_output is not True):
+        if write.f not in ("write", "cas") or read_output is UNKNOWN or (write.f == "cas" and write_output is not True):
             return True
         new = write.value if write.f == "write" else write.value[1]
         if read.f == "cas":  # answered no: the register holds another value than the one it named
@@ -303,22 +299,20 @@ def _versioned_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[In
     return _grows_into(value, wanted_value, [str(v.value) for v in mine if v.f == "append"])
 
 
-def _versioned_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool | None:
+def _versioned_after_write(write: Input, write_output: Any, read: Input, read_output: Any) -> bool:
     """Right after a put that said yes the key holds its value at the version after the one it
     named; right after an append the value ends with it. (A put of unknown outcome may have
     changed nothing: anything goes.)"""
-    if write.key != read.key or write.f not in ("put", "append") or (write.f == "put" and write_output is False):
-        return None
-    if read_output is UNKNOWN or _versioned_malformed(read, read_output) or (write.f == "put" and (
-            write_output is not True or not (
-            isinstance(write.value, (tuple, list)) and len(write.value) == 2 and type(write.value[1]) is int))):
+    if write.key != read.key or read_output is UNKNOWN or _versioned_malformed(read, read_output):
+        return True
+    if write.f == "append":
+        return read.f != "get" or not isinstance(write.value, str) or read_output[0].endswith(write.value)
+    named = write.value if isinstance(write.value, (tuple, list)) and len(write.value) == 2 else None
+    if write.f != "put" or write_output is not True or named is None or type(named[1]) is not int:
         return True
     if read.f == "put":  # answered no: the version is not the one it named
-        return write.f == "append" or bool(write.value[1] + 1 != read.value[1])
-    value, version = read_output
-    if write.f == "put":
-        return bool((value, version) == (write.value[0], write.value[1] + 1))
-    return not isinstance(write.value, str) or value.endswith(write.value)
+        return bool(named[1] + 1 != read.value[1])
+    return bool(tuple(read_output) == (named[0], named[1] + 1))
 
 
 def _versioned_malformed(inp: Input, output: Any) -> str | None:

@@ -24,6 +24,7 @@ that key's search ends, not after the others) and stop at a deadline.
 from __future__ import annotations
 
 import bisect
+import collections
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,32 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     inputs_by_call = [inputs[i] for i in by_call]
     all_calls = [calls[i] for i in by_call]
     judged: set[int] = set()  # the reads asked whether they can come true at all
+    # For last_write_fits: each operation's partition; per partition, the returned writes by
+    # return time with the latest call among them so far, the returned writes by call time,
+    # and the writes of unknown outcome.
+    group = [0] * n
+    where = {id(o): i for i, o in enumerate(ops)}
+    for k, piece in enumerate(model.partition(ops)):
+        for o in piece:
+            group[where[id(o)]] = k
+    write_rets: dict[int, list[float]] = collections.defaultdict(list)
+    write_latest: dict[int, list[float]] = collections.defaultdict(list)
+    for j in completed:
+        if not no_op[j]:
+            latest_so_far = write_latest[group[j]]
+            write_rets[group[j]].append(rets[j])
+            latest_so_far.append(max(calls[j], latest_so_far[-1]) if latest_so_far else calls[j])
+    writes_by_call: dict[int, list[int]] = collections.defaultdict(list)
+    write_calls: dict[int, list[float]] = collections.defaultdict(list)
+    maybe_writes: dict[int, list[int]] = collections.defaultdict(list)
+    for j in by_call:
+        if not no_op[j]:
+            if pending[j]:
+                maybe_writes[group[j]].append(j)
+            else:
+                writes_by_call[group[j]].append(j)
+                write_calls[group[j]].append(calls[j])
+    longest = max((rets[j] - calls[j] for j in completed), default=0.0)
     lost = False  # one of them cannot: no order works
 
     def judge(g: int) -> None:
@@ -122,18 +149,22 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
                 lost = True
 
     def last_write_fits(g: int) -> bool:
-        """The writes (of what ``g`` reads) that returned before ``g`` was called take effect
+        """The writes of ``g``'s partition that returned before ``g`` was called take effect
         before it, so the last write before ``g`` follows each of them: it cannot have returned
-        before any of them was called. Some write that can be last must leave ``g``'s output
-        (``model.after_write``), or ``g`` never comes true."""
-        read, seen = inputs[g], outputs[g]
-        before = completed[:bisect.bisect_left(completed_rets, calls[g])]
-        writes = [j for j in before if not no_op[j] and after_write(inputs[j], outputs[j], read, seen) is not None]
-        if not writes:
+        before the latest of them was called. Some write that can be last must leave ``g``'s
+        output (``model.after_write``), or ``g`` never comes true."""
+        part = group[g]
+        returned = write_rets[part]
+        at = bisect.bisect_left(returned, calls[g])
+        if at == 0:
             return True
-        latest = max(calls[j] for j in writes)
-        return any(not no_op[j] and rets[j] >= latest and calls[j] <= rets[g]
-                   and after_write(inputs[j], outputs[j], read, seen) for j in range(n))
+        latest = write_latest[part][at - 1]
+        by_call_here, calls_here = writes_by_call[part], write_calls[part]
+        lo = bisect.bisect_left(calls_here, latest - longest)  # those called earlier returned before it
+        hi = bisect.bisect_right(calls_here, rets[g])
+        read, seen = inputs[g], outputs[g]
+        return any(rets[j] >= latest and after_write(inputs[j], outputs[j], read, seen)
+                   for j in (*by_call_here[lo:hi], *maybe_writes[part]) if calls[j] <= rets[g])
 
     def candidates(first_ret: int, low: int) -> tuple[int, list[int]]:
         """Operations that may be placed next: called by the earliest outstanding return, in
