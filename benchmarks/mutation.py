@@ -68,7 +68,7 @@ def equivalent_mutants(lab: str) -> list[dict[str, str]]:
 
 def _changed(diff: str | None) -> tuple[str, str]:
     """The line a mutant's diff takes out and the one it puts in, whitespace evened out."""
-    lines = (diff or "").splitlines()[2:]
+    lines = [x for x in (diff or "").splitlines() if not x.startswith(("---", "+++"))]  # Cosmic Ray's headers
     gone = next((x[1:] for x in lines if x.startswith("-")), "")
     new = next((x[1:] for x in lines if x.startswith("+")), "")
     return " ".join(gone.split()), " ".join(new.split())
@@ -238,7 +238,7 @@ def score_lab(lab: str, seeds: int, sample: int | None, workers: int, timeout: f
         (equivalent if entry is not None else real).append(f"{m.operator_name}@{m.start_pos[0]}")
         print(f"  survived{' (equivalent: ' + entry['why'] + ')' if entry else ''}: {m.operator_name} at line "
               f"{m.start_pos[0]} ({m.definition_name})")
-        for line in (result.diff or "").splitlines()[2:]:
+        for line in (result.diff or "").splitlines():
             if entry is None and line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
                 print(f"      {line}")
     if sample is None:

@@ -111,3 +111,21 @@ def test_every_listed_equivalent_mutant_is_of_a_line_of_the_solution() -> None:
         for entry in entries:
             assert entry["line"] in solution, (lab, entry["line"])
             assert entry["mutant"] != entry["line"] and len(entry["why"]) > 20, (lab, entry)
+
+
+def test_a_listed_equivalent_mutant_is_recognised_in_cosmic_rays_diff() -> None:
+    """The benchmark matches a mutant to the list by the lines its diff (in Cosmic Ray's own
+    format, headers and all) takes out and puts in."""
+    from cosmic_ray.mutating import _make_diff
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import mutation
+
+    source = (ROOT / "labs" / "heartbeat" / "node.py").read_text(encoding="utf-8")
+    line = "        self.seq += 1\n"
+    assert line in source
+    diff = "\n".join(_make_diff(source, source.replace(line, "        self.seq += 2\n"), "labs/heartbeat/node.py"))
+    entry = mutation._listed(diff, mutation.equivalent_mutants("heartbeat"))
+    assert entry is not None and entry["mutant"] == "self.seq += 2"
+    other = "\n".join(_make_diff(source, source.replace(line, "        self.seq += 0\n"), "labs/heartbeat/node.py"))
+    assert mutation._listed(other, mutation.equivalent_mutants("heartbeat")) is None
