@@ -203,7 +203,7 @@ def test_pitfall_generate_assignment_copies_py_files_verbatim(tmp_path: Path) ->
 
 def test_grades_land_in_the_gradebook_with_the_hidden_tests_run(graded: Graded) -> None:
     ref, buggy = graded.scores["ref"], graded.scores["buggy"]
-    assert ref["total"] == SUITE.points == 120
+    assert ref["total"] == SUITE.points > 0
     assert ref[HIDDEN_CELL] == HIDDEN_POINTS
     assert buggy["test-basic"] == 5  # executes a request twice only when it arrives twice
     assert buggy["test-unreliable"] == 0 and buggy[HIDDEN_CELL] < HIDDEN_POINTS
@@ -261,7 +261,7 @@ def test_pitfall_student_code_runs_in_the_grading_kernel(graded: Graded, tmp_pat
     nb = nbformat.read(str(folder / "rpc.ipynb"), as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(folder)}}).execute()
-    assert sum(determine_grade(c)[0] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")) == 120
+    assert sum(determine_grade(c)[0] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")) == SUITE.points
     assert graded.marker.exists()  # and its ipykernel_launcher.py was the kernel
 
 
