@@ -221,11 +221,11 @@ def score_lab(lab: str, seeds: int, sample: int | None, workers: int, timeout: f
     ran = len(todo) - no_test
     killed = ran - len(survived)
     listed = equivalent_mutants(lab)
+    entries = {w.job_id: _listed(results[w.job_id].diff, listed) for w in todo}
     used: set[int] = set()
     equivalent, real = [], []
     for w in todo:
-        result = results[w.job_id]
-        entry = _listed(result.diff, listed)
+        result, entry = results[w.job_id], entries[w.job_id]
         if entry is None:
             continue
         used.add(id(entry))
@@ -234,7 +234,7 @@ def score_lab(lab: str, seeds: int, sample: int | None, workers: int, timeout: f
                   f"{entry['mutant']}")
     for w, result in survived:
         m = w.mutations[0]
-        entry = _listed(result.diff, listed)
+        entry = entries[w.job_id]
         (equivalent if entry is not None else real).append(f"{m.operator_name}@{m.start_pos[0]}")
         print(f"  survived{' (equivalent: ' + entry['why'] + ')' if entry else ''}: {m.operator_name} at line "
               f"{m.start_pos[0]} ({m.definition_name})")

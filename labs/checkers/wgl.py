@@ -108,32 +108,6 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     inputs_by_call = [inputs[i] for i in by_call]
     all_calls = [calls[i] for i in by_call]
     judged: set[int] = set()  # the reads asked whether they can come true at all
-    # For last_write_fits: each operation's partition; per partition, the returned writes by
-    # return time with the latest call among them so far, the returned writes by call time,
-    # and the writes of unknown outcome.
-    group = [0] * n
-    where = {id(o): i for i, o in enumerate(ops)}
-    for k, piece in enumerate(model.partition(ops)):
-        for o in piece:
-            group[where[id(o)]] = k
-    write_rets: dict[int, list[float]] = collections.defaultdict(list)
-    write_latest: dict[int, list[float]] = collections.defaultdict(list)
-    for j in completed:
-        if not no_op[j]:
-            latest_so_far = write_latest[group[j]]
-            write_rets[group[j]].append(rets[j])
-            latest_so_far.append(max(calls[j], latest_so_far[-1]) if latest_so_far else calls[j])
-    writes_by_call: dict[int, list[int]] = collections.defaultdict(list)
-    write_calls: dict[int, list[float]] = collections.defaultdict(list)
-    maybe_writes: dict[int, list[int]] = collections.defaultdict(list)
-    for j in by_call:
-        if not no_op[j]:
-            if pending[j]:
-                maybe_writes[group[j]].append(j)
-            else:
-                writes_by_call[group[j]].append(j)
-                write_calls[group[j]].append(calls[j])
-    longest = max((rets[j] - calls[j] for j in completed), default=0.0)
     lost = False  # one of them cannot: no order works
 
     def judge(g: int) -> None:
@@ -148,23 +122,26 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
             if not reachable(start, inputs[g], outputs[g], via, ()) or not last_write_fits(g):
                 lost = True
 
+    writes: _Writes | None = None  # built by the first read judged
+
     def last_write_fits(g: int) -> bool:
         """The writes of ``g``'s partition that returned before ``g`` was called take effect
         before it, so the last write before ``g`` follows each of them: it cannot have returned
         before the latest of them was called. Some write that can be last must leave ``g``'s
         output (``model.after_write``), or ``g`` never comes true."""
-        part = group[g]
-        returned = write_rets[part]
-        at = bisect.bisect_left(returned, calls[g])
+        nonlocal writes
+        if writes is None:
+            writes = _Writes(model, ops, completed, by_call, no_op)
+        part = writes.group[g]
+        at = bisect.bisect_left(writes.rets[part], calls[g])
         if at == 0:
             return True
-        latest = write_latest[part][at - 1]
-        by_call_here, calls_here = writes_by_call[part], write_calls[part]
-        lo = bisect.bisect_left(calls_here, latest - longest)  # those called earlier returned before it
-        hi = bisect.bisect_right(calls_here, rets[g])
+        latest = writes.latest[part][at - 1]
+        lo = bisect.bisect_left(writes.calls[part], latest - writes.longest)  # called earlier: returned before it
+        hi = bisect.bisect_right(writes.calls[part], rets[g])
         read, seen = inputs[g], outputs[g]
         return any(rets[j] >= latest and after_write(inputs[j], outputs[j], read, seen)
-                   for j in (*by_call_here[lo:hi], *maybe_writes[part]) if calls[j] <= rets[g])
+                   for j in (*writes.by_call[part][lo:hi], *writes.maybe[part]) if calls[j] <= rets[g])
 
     def candidates(first_ret: int, low: int) -> tuple[int, list[int]]:
         """Operations that may be placed next: called by the earliest outstanding return, in
@@ -318,3 +295,36 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         tries.append(0)
         firsts.append(first)
         lows.append(low)
+
+
+class _Writes:
+    """What ``last_write_fits`` looks up, per partition of the search's operations: the returned
+    writes by return time with the latest call among them so far, the returned writes by call
+    time, and the writes of unknown outcome; with each operation's partition and the longest
+    time any operation took."""
+
+    def __init__(self, model: Model, ops: Sequence[Operation], completed: list[int], by_call: list[int],
+                 no_op: list[bool]) -> None:
+        self.group = [0] * len(ops)
+        where = {id(o): i for i, o in enumerate(ops)}
+        for k, piece in enumerate(model.partition(ops)):
+            for o in piece:
+                self.group[where[id(o)]] = k
+        self.rets: dict[int, list[float]] = collections.defaultdict(list)
+        self.latest: dict[int, list[float]] = collections.defaultdict(list)
+        for j in completed:
+            if not no_op[j]:
+                latest = self.latest[self.group[j]]
+                self.rets[self.group[j]].append(ops[j].ret)
+                latest.append(max(ops[j].call, latest[-1]) if latest else ops[j].call)
+        self.by_call: dict[int, list[int]] = collections.defaultdict(list)
+        self.calls: dict[int, list[float]] = collections.defaultdict(list)
+        self.maybe: dict[int, list[int]] = collections.defaultdict(list)
+        for j in by_call:
+            if not no_op[j]:
+                if ops[j].pending:
+                    self.maybe[self.group[j]].append(j)
+                else:
+                    self.by_call[self.group[j]].append(j)
+                    self.calls[self.group[j]].append(ops[j].call)
+        self.longest = max((ops[j].ret - ops[j].call for j in completed), default=0.0)
