@@ -55,7 +55,8 @@ def test_reference_passes_the_other_seeds_in_the_simulator(name: str) -> None:
 
 HIDDEN = [t for t in load_graded_suite("raft").tests if t.hidden]
 NEW_HIDDEN = ["A-hidden-dueling-candidates", "D-hidden-snapshot-crash-storm", "D-hidden-snapshots-partitions",
-              "A-hidden-paused-voters", "D-hidden-old-leader-restarts", "C-hidden-muted-leaders"]
+              "A-hidden-paused-voters", "D-hidden-old-leader-restarts", "C-hidden-muted-leaders",
+              "B-hidden-late-conflict"]
 """Hidden tests the reference is checked on here, on their first few seeds (every seed of every
 hidden test: the slow run below)."""
 HIDDEN_CI_SEEDS = 5
@@ -132,6 +133,7 @@ CAUGHT_HIDDEN = [
      "without learning of a higher term: a leader steps down only for a higher term"),
     ("backup_without_own_term", "D-hidden-old-leader-restarts", "a node raised: IndexError"),
     ("backup_to_older_terms", "C-hidden-muted-leaders", "applied only up to index"),
+    ("backup_to_match", "B-hidden-late-conflict", "which a conflict never reaches back to"),
 ]
 """Buggy variants the hidden tests catch (a student sees only the finding, after grading)."""
 

@@ -117,23 +117,32 @@ def _grows_into(current: str, wanted: Any, appends: Sequence[str] | _Pieces) -> 
 
 
 def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input], must: Sequence[Input]) -> bool:
-    if output is UNKNOWN:
+    if output is UNKNOWN or not isinstance(output, str):
         return True
     key = inp.key
-    mine = [v for v in via if v.key == key]
-    text = isinstance(output, str)
+    current = _get(state, key, "")
+    if output == current and not any(v.key == key and v.f != "get" for v in must):
+        return True  # it can be placed now
     # After a put of V the value is V and then some of the appends: only a put whose value
     # starts the output can help, if the rest is made of appends (a put of something other
     # than a string is not judged: yes). Whatever must come first can go before that put.
-    # Only an appended value found in the output can be one of its pieces.
-    starts = [v.value for v in mine if v.f == "put" and (not text or not isinstance(v.value, str)
-                                                          or output.startswith(v.value))]
-    if not text or any(not isinstance(s, str) for s in starts):
-        return True
-    current = _get(state, key, "")
+    # Only an appended value found in the output can be one of its pieces. One pass over ``via``:
+    # the look-ahead asks this on every step of the search.
+    starts: list[str] = []
+    appended: list[str] = []
+    for v in via:
+        if v.key != key:
+            continue
+        if v.f == "put":
+            if not isinstance(v.value, str):
+                return True
+            if output.startswith(v.value):
+                starts.append(v.value)
+        elif v.f == "append" and (a := str(v.value)) in output:
+            appended.append(a)
     if not starts and not output.startswith(current):
         return False
-    pieces = _Pieces([a for v in mine if v.f == "append" and (a := str(v.value)) in output])
+    pieces = _Pieces(appended)
     if any(pieces.compose(output[len(s):]) for s in starts):
         return True
     if any(v.f == "put" and v.key == inp.key for v in must):  # it overwrites the value now

@@ -24,6 +24,7 @@ from labs.checkers.invariants import (
 )
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadable_memory
 
+from .backup_checks import backing_up_keeps_what_the_follower_holds
 from .harness import chain
 from .kv import kv_operations_complete, linearizable_kv
 from .parse import APPLY, RaftRun, parse_run
@@ -497,6 +498,7 @@ CHECKS: dict[str, Check] = {
     "most-operations-complete": client_operations_complete(0.8),
     "far-behind-follower-catches-up-quickly": far_behind_follower_catches_up_quickly,
     "rejoined-servers-catch-up-quickly": rejoined_servers_catch_up_quickly,
+    "backing-up-keeps-what-the-follower-holds": backing_up_keeps_what_the_follower_holds,
     "messages-bounded": messages_bounded,
     "snapshots-match-the-log": snapshots_match_the_log,
     "log-stays-bounded": log_stays_bounded,

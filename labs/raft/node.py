@@ -437,16 +437,14 @@ class RaftNode(RaftBase):
         self.storage["log_len"] = self.last_index()
 
     def save_snapshot(self, index: int, term: int, data: str, rest: list[Entry]) -> None:
-        """Keep the snapshot at ``index`` with the log entries after it, ``rest``: the snapshot
-        on disk first, then the entries it replaces are removed."""
+        """Keep the snapshot at ``index`` with the log entries after it, ``rest`` (the log's own
+        tail after ``index``, or nothing): the snapshot on disk first, then the entries it
+        replaces are removed."""
         old_start, old_last = self.snap_index + 1, self.last_index()
         self.storage["snapshot"] = [index, term, data]
         for i in range(old_start, old_last + 1):
             if i <= index or i > index + len(rest):
                 del self.storage[f"log/{i}"]
-        for i, entry in enumerate(rest, start=index + 1):
-            if i > old_last:  # entries the log lacks: none from this file, whose rest is its own tail
-                self.storage[f"log/{i}"] = [entry.term, entry.command]
         self.snap_index, self.snap_data = index, data
         self.entries = [Entry(term, ""), *rest]
         self.storage["log_len"] = self.last_index()
