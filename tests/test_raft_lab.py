@@ -56,7 +56,7 @@ def test_reference_passes_the_other_seeds_in_the_simulator(name: str) -> None:
 HIDDEN = [t for t in load_graded_suite("raft").tests if t.hidden]
 NEW_HIDDEN = ["A-hidden-dueling-candidates", "D-hidden-snapshot-crash-storm", "D-hidden-snapshots-partitions",
               "A-hidden-paused-voters", "D-hidden-old-leader-restarts", "C-hidden-muted-leaders",
-              "B-hidden-late-conflict"]
+              "B-hidden-late-conflict", "B-hidden-single-server", "B-hidden-unknown-term"]
 """Hidden tests the reference is checked on here, on their first few seeds (every seed of every
 hidden test: the slow run below)."""
 HIDDEN_CI_SEEDS = 5
@@ -134,6 +134,9 @@ CAUGHT_HIDDEN = [
     ("backup_without_own_term", "D-hidden-old-leader-restarts", "a node raised: IndexError"),
     ("backup_to_older_terms", "C-hidden-muted-leaders", "applied only up to index"),
     ("backup_to_match", "B-hidden-late-conflict", "which a conflict never reaches back to"),
+    ("single_server_never_commits", "B-hidden-single-server", "only 0 of 4 client operations were committed"),
+    ("follower_answers_the_index_asked", "B-hidden-unknown-term",
+     "does a follower answer with the first index it holds of the conflicting term"),
 ]
 """Buggy variants the hidden tests catch (a student sees only the finding, after grading)."""
 

@@ -126,8 +126,9 @@ def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input], m
     # After a put of V the value is V and then some of the appends: only a put whose value
     # starts the output can help, if the rest is made of appends (a put of something other
     # than a string is not judged: yes). Whatever must come first can go before that put.
-    # Only an appended value found in the output can be one of its pieces. One pass over ``via``:
-    # the look-ahead asks this on every step of the search.
+    # Only an appended value found where pieces can go (past the shortest start) can be one of
+    # them. One pass over ``via``: the look-ahead asks this on every step of the search, and the
+    # output grows long, so values are looked for in that tail only.
     starts: list[str] = []
     appended: list[str] = []
     for v in via:
@@ -138,11 +139,13 @@ def _kv_reachable(state: Pairs, inp: Input, output: Any, via: Sequence[Input], m
                 return True
             if output.startswith(v.value):
                 starts.append(v.value)
-        elif v.f == "append" and (a := str(v.value)) in output:
-            appended.append(a)
-    if not starts and not output.startswith(current):
+        elif v.f == "append":
+            appended.append(str(v.value))
+    grows = output.startswith(current)
+    if not starts and not grows:
         return False
-    pieces = _Pieces(appended)
+    tail = output[min([len(s) for s in starts] + ([len(current)] if grows else [])):]
+    pieces = _Pieces([a for a in appended if a in tail])
     if any(pieces.compose(output[len(s):]) for s in starts):
         return True
     if any(v.f == "put" and v.key == inp.key for v in must):  # it overwrites the value now

@@ -12,6 +12,7 @@ half its log) instead of from what the follower answered.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
@@ -67,3 +68,21 @@ def backing_up_keeps_what_the_follower_holds(run: RunResult) -> list[Finding]:
                                 "set next_index from the follower's answer, to the first index it holds of the "
                                 "conflicting term, rather than starting over?)")]
     return []
+
+
+def backup_hint(run: RunResult, follower: str, leader: str | None, since: float, until: float) -> str:
+    """Why a follower may have needed so many messages to catch up, read from its answers: if it
+    rejected request after request with conflict indexes one apart, it names the index it was
+    asked about instead of the first it holds of the conflicting term; otherwise the leader is
+    asked whether it skips a whole term."""
+    answers = [e["body"].get("conflict_index") for e in run.trace
+               if e.get("type") == "send" and e.get("msg") == "AppendEntriesReply" and e.get("node") == follower
+               and leader in (None, e.get("dst")) and since <= float(e["t"]) <= until
+               and isinstance(e.get("body"), dict) and e["body"].get("success") is False]
+    steps = [a - b for a, b in itertools.pairwise(answers) if isinstance(a, int) and isinstance(b, int)]
+    if len(steps) >= 3 and sum(1 for s in steps if s == 1) * 2 >= len(steps):
+        shown = ", ".join(str(a) for a in answers[:4])
+        return (f"{follower} rejected {len(answers)} requests with conflict indexes one apart ({shown}, ...): "
+                "does a follower answer with the first index it holds of the conflicting term, not the "
+                "index it was asked about?")
+    return "does the leader skip a whole conflicting term at once?"

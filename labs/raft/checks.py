@@ -24,7 +24,7 @@ from labs.checkers.invariants import (
 )
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadable_memory
 
-from .backup_checks import backing_up_keeps_what_the_follower_holds
+from .backup_checks import backing_up_keeps_what_the_follower_holds, backup_hint
 from .harness import chain
 from .kv import kv_operations_complete, linearizable_kv
 from .parse import APPLY, RaftRun, parse_run
@@ -343,7 +343,7 @@ def far_behind_follower_catches_up_quickly(run: RunResult) -> list[Finding]:
         if received > CATCH_UP_MESSAGES:
             return [Finding(f"{n} needed {received} messages from the leader {sender} (t={since:.3f} to "
                             f"{done:.3f}) to catch up to index {committed}; at most {CATCH_UP_MESSAGES} "
-                            "may be needed (does the leader skip a whole conflicting term at once?)")]
+                            f"may be needed ({backup_hint(run, n, sender, since, done)})")]
     return []
 
 

@@ -118,6 +118,9 @@ class RaftBase(Node):
         self._raft_digest = chain(self.__dict__.get("_raft_digest", ""), command)
         self.log(f"raft apply index={index} term={term} cmd={command}")
         self.service_apply(index, term, command)
+        in_start = self.__dict__.get("_raft_in_start")
+        if in_start is not None:  # applied inside start(): handle_submit reports it
+            in_start[index] = command
         watchers: dict[int, tuple[str, str]] = self.__dict__.setdefault("_raft_watch", {})
         watch = watchers.pop(index, None)
         if watch is not None:
@@ -178,10 +181,16 @@ class RaftBase(Node):
 
     @on(Submit)
     def handle_submit(self, msg: Submit, sender: str) -> None:
-        index, term, is_leader = self.start(msg.command)
-        if is_leader:
-            self.__dict__.setdefault("_raft_watch", {})[index] = (sender, msg.command)
+        self._raft_in_start: dict[int, str] = {}  # only while start() runs: a cluster of one commits in it
+        try:
+            index, term, is_leader = self.start(msg.command)
+        finally:
+            applied = self.__dict__.pop("_raft_in_start")
         self.send(sender, SubmitReply(msg.command, index, term, is_leader))
+        if is_leader and index in applied:
+            self.send(sender, Applied(index, msg.command, applied[index]))
+        elif is_leader:
+            self.__dict__.setdefault("_raft_watch", {})[index] = (sender, msg.command)
 
     # -- observing the node after every handler -------------------------------------------
 
