@@ -135,6 +135,7 @@ CAUGHT_HIDDEN = [
     ("backup_to_older_terms", "C-hidden-muted-leaders", "applied only up to index"),
     ("backup_to_match", "B-hidden-late-conflict", "which a conflict never reaches back to"),
     ("single_server_never_commits", "B-hidden-single-server", "only 0 of 4 client operations were committed"),
+    ("counts_stale_votes", "A-hidden-paused-voters", "a vote counts only in the term it was granted in"),
     ("follower_answers_the_index_asked", "B-hidden-unknown-term",
      "does a follower answer with the first index it holds of the conflicting term"),
 ]

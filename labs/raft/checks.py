@@ -24,23 +24,24 @@ from labs.checkers.invariants import (
 )
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors, unreadable_memory
 
-from .backup_checks import backing_up_keeps_what_the_follower_holds, backup_hint
+from .catch_up_checks import (
+    backing_up_keeps_what_the_follower_holds,
+    far_behind_follower_catches_up_quickly,
+    rejoined_servers_catch_up_quickly,
+)
 from .harness import chain
 from .kv import kv_operations_complete, linearizable_kv
 from .parse import APPLY, RaftRun, parse_run
 from .term_checks import (
     higher_term_makes_a_follower,
     leaders_step_down_only_for_higher_terms,
+    leaders_win_votes_of_their_term,
     terms_never_go_back,
 )
 
 LEADER_BOUND = 2.5
 """Seconds within which a majority that can talk must have a leader (about five election
 timeouts: enough for a few split votes, far too few for timeouts that are not random)."""
-CATCH_UP_MESSAGES = 20
-"""After the final heal, at most this many messages from the leader (counted from its election,
-if later) may reach a node before it holds every entry committed by then: a follower far behind
-is brought up to date in a few round trips, not one per entry."""
 ELECTION_MESSAGES = 15
 """Messages between servers per server (beyond the first) that electing the first leader may
 take: 30 for three servers, as in the classic lab."""
@@ -53,7 +54,6 @@ LOG_BOUND = 48 << 10
 """Bytes of memory and disk together a server may hold in part D's tests, where the state
 machine takes a snapshot every 20 entries or so: the reference holds a few KiB, a log that is
 never cut holds hundreds (every test of part D commits thousands of entries)."""
-
 
 # -- safety ---------------------------------------------------------------------------------
 
@@ -317,74 +317,6 @@ def client_operations_complete(share: float) -> Check:
     return check
 
 
-def far_behind_follower_catches_up_quickly(run: RunResult) -> list[Finding]:
-    """After the final heal, each server holds every entry committed by then after at most
-    CATCH_UP_MESSAGES messages have reached it (fast backup, not one entry per round trip)."""
-    v = parse_run(run)
-    heal = run.schedule.end()
-    progress = v.progress()
-    committed = max((i for t, _, _, i in progress if t <= heal), default=0)
-    if committed == 0:
-        return [Finding("nothing was committed before the final heal: the test shows nothing")]
-    for n in v.servers:
-        done = min((t for t, m, _, i in progress if m == n and i >= committed and t >= heal), default=None)
-        if done is None:
-            if any(m == n and i >= committed and t < heal for t, m, _, i in progress):
-                continue  # it held everything already
-            return [Finding(f"{n} never applied index {committed}, committed before the final heal at "
-                            f"t={heal:.3f}")]
-        # Count from the later of the heal and the election of the leader that caught it up
-        # (an election after the heal is not the follower's catching up).
-        leader = max((e for e in v.elected if e.t <= done), key=lambda e: e.t, default=None)
-        since = heal if leader is None else max(heal, leader.t)
-        sender = None if leader is None else leader.node
-        received = sum(1 for t, src, dst in v.server_sends
-                       if dst == n and since <= t <= done and sender in (None, src))
-        if received > CATCH_UP_MESSAGES:
-            return [Finding(f"{n} needed {received} messages from the leader {sender} (t={since:.3f} to "
-                            f"{done:.3f}) to catch up to index {committed}; at most {CATCH_UP_MESSAGES} "
-                            f"may be needed ({backup_hint(run, n, sender, since, done)})")]
-    return []
-
-
-def rejoined_servers_catch_up_quickly(run: RunResult) -> list[Finding]:
-    """After every heal (not only the final one), each server that is up holds every entry
-    committed by then after at most CATCH_UP_MESSAGES messages from the leader: an old leader
-    that rejoins with a divergent tail, its log cut off by the others' snapshots, takes the
-    leader's snapshot and throws its own entries away in a few messages."""
-    v = parse_run(run)
-    progress = v.progress()
-    for heal in sorted({float(e["t"]) for e in run.trace if e.get("type") == "heal"}):
-        committed = max((i for t, _, _, i in progress if t <= heal), default=0)
-        if committed == 0:
-            continue
-        for n in v.servers:
-            if n not in v.network_at(heal).up:
-                continue  # down or paused: it catches up when it is back (every-node-catches-up)
-            done = min((t for t, m, _, i in progress if m == n and i >= committed and t >= heal), default=None)
-            if done is None:
-                continue  # held everything already, or never caught up (every-node-catches-up)
-            leader = max((e for e in v.elected if e.t <= done), key=lambda e: e.t, default=None)
-            since = heal if leader is None else max(heal, leader.t)
-            sender = None if leader is None else leader.node
-            received = sum(1 for t, src, dst in v.server_sends
-                           if dst == n and since <= t <= done and sender in (None, src))
-            if received <= CATCH_UP_MESSAGES:
-                continue
-            ignored = [e for e in run.trace if e.get("type") == "send" and e.get("msg") == "InstallSnapshot"
-                       and e.get("dst") == n and since <= float(e["t"]) < done and sender in (None, e.get("node"))]
-            hint = ("it was sent the leader's snapshot up to index "
-                    f"{ignored[0]['body'].get('last_included_index')} at t={float(ignored[0]['t']):.3f} and did "
-                    "not install it: does a follower whose log reaches a snapshot's last index, with an entry of "
-                    "another term there, throw its log away and install the snapshot?"
-                    if ignored and isinstance(ignored[0].get("body"), dict)
-                    else "does the leader skip a whole conflicting term at once?")
-            return [Finding(f"after the heal at t={heal:.3f}, {n} needed {received} messages from the leader "
-                            f"{sender} (t={since:.3f} to {done:.3f}) to catch up to index {committed}; at most "
-                            f"{CATCH_UP_MESSAGES} may be needed ({hint})")]
-    return []
-
-
 # -- snapshots (part D) ---------------------------------------------------------------------
 
 
@@ -485,6 +417,7 @@ CHECKS: dict[str, Check] = {
     "terms-never-go-back": terms_never_go_back,
     "higher-term-makes-a-follower": higher_term_makes_a_follower,
     "leaders-step-down-only-for-higher-terms": leaders_step_down_only_for_higher_terms,
+    "leaders-win-votes-of-their-term": leaders_win_votes_of_their_term,
     "state-machine-safety": _safety_check(STATE_MACHINE_SAFETY),
     "leader-completeness": _safety_check(LEADER_COMPLETENESS),
     "leader-commits-only-through-its-term": leader_commits_only_through_its_term,

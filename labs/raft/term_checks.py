@@ -1,15 +1,16 @@
 """Checks on terms, the Raft lab's invariants over every run (the suite's ``every_test``).
 
 Figure 2's rules for all servers say three things about a server's current term that hold at
-every moment of every run, whatever the schedule:
+every moment of every run, whatever the schedule, and its rules for candidates a fourth:
 
 * it never goes back, a restart included: the term is on disk before the server answers anyone;
 * a server that handles a message carrying a higher term than its own is, when the handler
   returns, a follower of that term;
 * a leader stays leader of its term until it crashes or learns of a higher term: nothing of its
-  own term or older (a late reply, a vote from a past election) makes it step down.
+  own term or older (a late reply, a vote from a past election) makes it step down;
+* a server becomes leader of a term only with votes granted in that term by a majority.
 
-All three are read from the trace: the harness's ``raft state`` lines (written after every handler,
+All four are read from the trace: the harness's ``raft state`` lines (written after every handler,
 see :mod:`.harness`) and the messages' own ``term`` fields, which the handout keeps in every
 message between servers. A message without a ``term`` field is passed over.
 """
@@ -125,4 +126,47 @@ def leaders_step_down_only_for_higher_terms(run: RunResult) -> list[Finding]:
                         f"term {term} {what}, without learning of a higher term: a leader steps down only "
                         "for a higher term (does a late reply of an older term, or a vote from a past "
                         "election, make it step down?)")]
+    return []
+
+
+def leaders_win_votes_of_their_term(run: RunResult) -> list[Finding]:
+    """A server becomes leader of a term only with votes granted in that term by a majority
+    (itself included): a vote granted in an earlier election, arriving late, counts for nothing.
+    Read from the RequestVoteReply messages delivered to it in its current life; a server that
+    was granted no vote of another term either is passed over (it may count votes some other way)."""
+    v = parse_run(run)
+    servers = set(v.servers)
+    majority = len(v.servers) // 2 + 1
+    bodies: dict[Any, Any] = {}  # message id -> body, for messages between servers
+    granted: dict[str, dict[int, set[str]]] = {}  # server -> term -> voters, in its current life
+    state: dict[str, tuple[int, str]] = {}
+    for e in run.trace:
+        kind, node = e.get("type"), str(e.get("node"))
+        if kind == "send" and node in servers and e.get("dst") in servers:
+            bodies[e.get("id")] = e.get("body")
+        if node not in servers:
+            continue
+        if kind in ("crash", "restart"):
+            granted.pop(node, None)
+            state.pop(node, None)
+        elif kind == "deliver":
+            body = bodies.get(e.get("id"))
+            if (isinstance(body, dict) and body.get("@type") == "RequestVoteReply" and body.get("vote_granted") is True
+                    and type(body.get("term")) is int):
+                granted.setdefault(node, {}).setdefault(body["term"], set()).add(str(e.get("src")))
+        elif kind == "log" and (m := STATE.match(str(e.get("text", "")))) is not None:
+            term, role = int(m[1]), m[2]
+            before, state[node] = state.get(node), (term, role)
+            if role != "leader" or before == (term, "leader"):
+                continue
+            votes = granted.get(node, {})
+            mine = votes.get(term, set()) - {node}
+            stale = sorted((t, sorted(voters)) for t, voters in votes.items() if t < term)
+            if len(mine) + 1 < majority and stale:
+                shown = "; ".join(f"term {t} by {', '.join(voters)}" for t, voters in stale[-3:])
+                return [Finding(f"{node} became leader of term {term} at t={float(e['t']):.3f} with votes of term "
+                                f"{term} from {', '.join(sorted(mine)) or 'nobody else'} only (a majority of "
+                                f"{len(v.servers)} servers is {majority}, itself included); it had been granted "
+                                f"votes in earlier elections ({shown}): a vote counts only in the term it was "
+                                "granted in")]
     return []
