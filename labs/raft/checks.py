@@ -309,9 +309,9 @@ def client_operations_complete(share: float) -> Check:
             return []
         late = next(call for call, done in v.completed if done.get("outcome") != "ok")
         return [Finding(f"only {ok} of {len(v.completed)} client operations were committed in time "
-                        f"({ok / len(v.completed):.0%}, expected at least {share:.0%}); the first that "
-                        f"was not started at t={late['t']:.3f} (does the leader replicate and commit "
-                        "new entries?)")]
+                        f"({ok / len(v.completed):.0%}, expected at least {share:.0%}); the first not "
+                        f"committed in time was started at t={late['t']:.3f} (does the leader replicate "
+                        "and commit new entries?)")]
 
     check.__doc__ = f"At least {share:.0%} of the client operations are committed in time."
     return check

@@ -17,6 +17,7 @@ message between servers. A message without a ``term`` field is passed over.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
@@ -25,6 +26,18 @@ from .parse import STATE, parse_run
 
 HANDLER_BEGINS = ("deliver", "timer_fire", "start", "restart", "crash")
 """Trace events after which a server's earlier handler is over."""
+
+
+def _server_events(run: RunResult, servers: set[str]) -> Iterator[tuple[dict[str, Any], Any, str, Any]]:
+    """The trace's events of servers as ``(event, type, server, delivered)``: ``delivered`` is
+    the body of the message a ``deliver`` event hands over, if a server sent it, else None."""
+    bodies: dict[Any, Any] = {}  # message id -> body, for messages between servers
+    for e in run.trace:
+        kind, node = e.get("type"), str(e.get("node"))
+        if kind == "send" and node in servers and e.get("dst") in servers:
+            bodies[e.get("id")] = e.get("body")
+        if node in servers:
+            yield e, kind, node, bodies.get(e.get("id")) if kind == "deliver" else None
 
 
 def terms_never_go_back(run: RunResult) -> list[Finding]:
@@ -50,7 +63,6 @@ def higher_term_makes_a_follower(run: RunResult) -> list[Finding]:
     """A server that handles a message of a higher term than its own is a follower of that term
     when the handler returns."""
     servers = set(parse_run(run).servers)
-    bodies: dict[Any, Any] = {}  # message id -> body, for messages between servers
     state: dict[str, tuple[int, str]] = {}  # server -> (term, role) as last written
     waiting: dict[str, tuple[int, dict[str, Any], Any]] = {}  # server -> (term, deliver event, body)
 
@@ -66,12 +78,7 @@ def higher_term_makes_a_follower(run: RunResult) -> list[Finding]:
                        f"{now[1]} of term {now[0]}: a higher term makes a server a follower of that term "
                        "before anything else")
 
-    for e in run.trace:
-        kind, node = e.get("type"), str(e.get("node"))
-        if kind == "send" and node in servers and e.get("dst") in servers:
-            bodies[e.get("id")] = e.get("body")
-        if node not in servers:
-            continue
+    for e, kind, node, delivered in _server_events(run, servers):
         if kind == "crash" and e.get("reason") == "error":
             waiting.pop(node, None)  # its handler raised: no_node_errors says so
         if kind in HANDLER_BEGINS:
@@ -83,10 +90,9 @@ def higher_term_makes_a_follower(run: RunResult) -> list[Finding]:
         if kind == "log" and (m := STATE.match(str(e.get("text", "")))) is not None:
             state[node] = (int(m[1]), m[2])
         elif kind == "deliver":
-            body = bodies.get(e.get("id"))
-            term = body.get("term") if isinstance(body, dict) else None
+            term = delivered.get("term") if isinstance(delivered, dict) else None
             if type(term) is int and node in state and term > state[node][0]:
-                waiting[node] = (term, e, body)
+                waiting[node] = (term, e, delivered)
     for node in list(waiting):
         found = handler_over(node)
         if found is not None:
@@ -137,20 +143,14 @@ def leaders_win_votes_of_their_term(run: RunResult) -> list[Finding]:
     v = parse_run(run)
     servers = set(v.servers)
     majority = len(v.servers) // 2 + 1
-    bodies: dict[Any, Any] = {}  # message id -> body, for messages between servers
     granted: dict[str, dict[int, set[str]]] = {}  # server -> term -> voters, in its current life
     state: dict[str, tuple[int, str]] = {}
-    for e in run.trace:
-        kind, node = e.get("type"), str(e.get("node"))
-        if kind == "send" and node in servers and e.get("dst") in servers:
-            bodies[e.get("id")] = e.get("body")
-        if node not in servers:
-            continue
+    for e, kind, node, delivered in _server_events(run, servers):
         if kind in ("crash", "restart"):
             granted.pop(node, None)
             state.pop(node, None)
         elif kind == "deliver":
-            body = bodies.get(e.get("id"))
+            body = delivered
             if (isinstance(body, dict) and body.get("@type") == "RequestVoteReply" and body.get("vote_granted") is True
                     and type(body.get("term")) is int):
                 granted.setdefault(node, {}).setdefault(body["term"], set()).add(str(e.get("src")))
