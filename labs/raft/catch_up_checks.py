@@ -18,7 +18,7 @@ from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
 
-from .parse import parse_run
+from .parse import RaftRun, parse_run
 
 CATCH_UP_MESSAGES = 20
 """After the final heal, at most this many messages from the leader (counted from its election,
@@ -62,10 +62,7 @@ def backing_up_keeps_what_the_follower_holds(run: RunResult) -> list[Finding]:
         prev = body.get("prev_log_index")
         if not isinstance(prev, int):
             continue
-        for k, _ in enumerate(_entries(body)):
-            index = prev + 1 + k
-            if index > top:
-                break
+        for index in range(prev + 1, min(prev + len(_entries(body)), top) + 1):
             if term_of.get(index, term_of[top]) < term_of[top]:
                 return [Finding(f"at t={float(e['t']):.3f} the leader {e.get('node')} sent {n} the entries from index "
                                 f"{prev + 1} on, though {n} had applied every entry up to {top} (of term "
@@ -94,6 +91,17 @@ def backup_hint(run: RunResult, follower: str, leader: str | None, since: float,
     return "does the leader skip a whole conflicting term at once?"
 
 
+def _catching_up(v: RaftRun, n: str, heal: float, done: float) -> tuple[str | None, float, int]:
+    """The leader that caught ``n`` up by ``done`` (the last one elected by then), when its
+    catching up began (the later of the heal and its election: an election after the heal is not
+    the follower's catching up), and how many messages it sent ``n`` from then to ``done``."""
+    leader = max((e for e in v.elected if e.t <= done), key=lambda e: e.t, default=None)
+    since = heal if leader is None else max(heal, leader.t)
+    sender = None if leader is None else leader.node
+    received = sum(1 for t, src, dst in v.server_sends if dst == n and since <= t <= done and sender in (None, src))
+    return sender, since, received
+
+
 def far_behind_follower_catches_up_quickly(run: RunResult) -> list[Finding]:
     """After the final heal, each server holds every entry committed by then after at most
     CATCH_UP_MESSAGES messages have reached it (fast backup, not one entry per round trip)."""
@@ -110,13 +118,7 @@ def far_behind_follower_catches_up_quickly(run: RunResult) -> list[Finding]:
                 continue  # it held everything already
             return [Finding(f"{n} never applied index {committed}, committed before the final heal at "
                             f"t={heal:.3f}")]
-        # Count from the later of the heal and the election of the leader that caught it up
-        # (an election after the heal is not the follower's catching up).
-        leader = max((e for e in v.elected if e.t <= done), key=lambda e: e.t, default=None)
-        since = heal if leader is None else max(heal, leader.t)
-        sender = None if leader is None else leader.node
-        received = sum(1 for t, src, dst in v.server_sends
-                       if dst == n and since <= t <= done and sender in (None, src))
+        sender, since, received = _catching_up(v, n, heal, done)
         if received > CATCH_UP_MESSAGES:
             return [Finding(f"{n} needed {received} messages from the leader {sender} (t={since:.3f} to "
                             f"{done:.3f}) to catch up to index {committed}; at most {CATCH_UP_MESSAGES} "
@@ -141,11 +143,7 @@ def rejoined_servers_catch_up_quickly(run: RunResult) -> list[Finding]:
             done = min((t for t, m, _, i in progress if m == n and i >= committed and t >= heal), default=None)
             if done is None:
                 continue  # held everything already, or never caught up (every-node-catches-up)
-            leader = max((e for e in v.elected if e.t <= done), key=lambda e: e.t, default=None)
-            since = heal if leader is None else max(heal, leader.t)
-            sender = None if leader is None else leader.node
-            received = sum(1 for t, src, dst in v.server_sends
-                           if dst == n and since <= t <= done and sender in (None, src))
+            sender, since, received = _catching_up(v, n, heal, done)
             if received <= CATCH_UP_MESSAGES:
                 continue
             ignored = [e for e in run.trace if e.get("type") == "send" and e.get("msg") == "InstallSnapshot"
