@@ -115,6 +115,7 @@ CAUGHT = [
     ("kv_no_dedupe", "E-unreliable", "not linearizable (key 'log')"),
     ("kv_local_reads", "E-leader-failures", "not linearizable"),
     ("kv_snapshot_forgets_clients", "E-snapshots", "not linearizable (key 'log')"),
+    ("clerk_gives_up", "E-unreliable", "though no answer came: does the clerk ask again"),
 ]
 
 

@@ -30,7 +30,7 @@ from .catch_up_checks import (
     rejoined_servers_catch_up_quickly,
 )
 from .harness import chain
-from .kv import kv_operations_complete, linearizable_kv
+from .kv import clerks_keep_asking, kv_operations_complete, linearizable_kv
 from .parse import APPLY, RaftRun, parse_run
 from .term_checks import (
     higher_term_makes_a_follower,
@@ -436,6 +436,7 @@ CHECKS: dict[str, Check] = {
     "snapshots-match-the-log": snapshots_match_the_log,
     "log-stays-bounded": log_stays_bounded,
     "linearizable-kv": linearizable_kv,
+    "clerks-keep-asking": clerks_keep_asking,
     "most-kv-operations-complete": kv_operations_complete(0.8),
     "every-kv-operation-completes": kv_operations_complete(1.0),
     # Under heavy churn a leader exists only part of the time (on Ray a restart takes a new

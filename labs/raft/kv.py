@@ -14,15 +14,20 @@ linearizability checker (:mod:`labs.checkers`) against a key-value store (get / 
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from dataclasses import dataclass
 
 from labs.checkers.findings import linearizability_findings
-from labs.checkers.history import pair_calls
+from labs.checkers.history import pair_calls, pair_trace_calls
 from labs.checkers.standard_models import KV
 from labs.runtime.lab import Check, Finding, RunResult
 from labs.runtime.node import Op
+
+CLERK_SILENCE = 1.2
+"""Seconds a clerk may go without sending while its operation is in progress: three times the
+``CLERK_RETRY`` of ``node.py`` (0.4 s), so a busy machine's late timer is never taken for a bug."""
 
 OPS = ("get", "put", "append")
 KEYS = ("a", "b", "c")
@@ -115,3 +120,37 @@ def kv_operations_complete(share: float) -> Check:
 
     check.__doc__ = f"At least {share:.0%} of the clients' operations complete in time."
     return check
+
+
+def clerks_keep_asking(run: RunResult) -> list[Finding]:
+    """A clerk with an operation in progress sends its request again within a few seconds:
+    an operation never waits out its timeout because one request or reply was lost."""
+    sends: dict[str, list[float]] = {}
+    answers: dict[str, list[float]] = {}  # when each clerk was delivered a message
+    for e in run.trace:
+        if e["type"] == "send" and e.get("msg") == "KVRequest":
+            sends.setdefault(str(e["node"]), []).append(float(e["t"]))
+        elif e["type"] == "deliver":
+            answers.setdefault(str(e["node"]), []).append(float(e["t"]))
+    end_of_run = float(run.trace[-1]["t"]) if run.trace else 0.0
+    silences = []  # (start of the silence, its length, the operation, how it ended)
+    for call, end in pair_trace_calls(run.trace):
+        clerk, started = str(call["node"]), float(call["t"])
+        until = float(end["t"]) if end is not None else end_of_run
+        times = [started, *(t for t in sends.get(clerk, []) if started <= t <= until), until]
+        gap, at = max((b - a, a) for a, b in itertools.pairwise(times))
+        if gap > CLERK_SILENCE:
+            silences.append((at, gap, call, end))
+    if not silences:
+        return []
+    at, gap, call, end = min(silences, key=lambda s: s[0])
+    clerk = call["node"]
+    how = ("was still running when the run ended" if end is None
+           else f"timed out at t={end['t']:.3f}" if end.get("outcome") == "info" else f"ended at t={end['t']:.3f}")
+    heard = [t for t in answers.get(clerk, []) if at < t < at + gap]
+    after = (f"after the answer it was delivered at t={heard[-1]:.3f}, which did not end the operation: does "
+             "the clerk ask the next server when one says it does not lead?" if heard else
+             "though no answer came: does the clerk ask again (the next server) when CLERK_RETRY passes "
+             "without an answer?")
+    return [Finding(f"{clerk}'s {call['f']} started at t={call['t']:.3f} {how}, and {clerk} sent no request "
+                    f"from t={at:.3f} to t={at + gap:.3f} ({gap:.1f} s, more than {CLERK_SILENCE} s) {after}")]
