@@ -139,6 +139,8 @@ CAUGHT_HIDDEN = [
     ("counts_stale_votes", "A-hidden-paused-voters", "a vote counts only in the term it was granted in"),
     ("follower_answers_the_index_asked", "B-hidden-unknown-term",
      "does a follower answer with the first index it holds of the conflicting term"),
+    ("skips_prev_term_check", "B-hidden-late-conflict",
+     "a follower takes entries only when its entry at prev_log_index has prev_log_term"),
 ]
 """Buggy variants the hidden tests catch (a student sees only the finding, after grading)."""
 

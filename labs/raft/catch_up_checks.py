@@ -14,23 +14,15 @@ half its log) instead of from what the follower answered.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
 
-from .parse import RaftRun, parse_run
+from .parse import RaftRun, message_entries, parse_run
 
 CATCH_UP_MESSAGES = 20
 """After the final heal, at most this many messages from the leader (counted from its election,
 if later) may reach a node before it holds every entry committed by then: a follower far behind
 is brought up to date in a few round trips, not one per entry."""
-
-
-def _entries(body: dict[str, Any]) -> list[Any]:
-    entries = body.get("entries")
-    if isinstance(entries, dict):  # a tuple, as the trace writes it
-        entries = entries.get("@tuple")
-    return entries if isinstance(entries, list) else []
 
 
 def backing_up_keeps_what_the_follower_holds(run: RunResult) -> list[Finding]:
@@ -62,7 +54,7 @@ def backing_up_keeps_what_the_follower_holds(run: RunResult) -> list[Finding]:
         prev = body.get("prev_log_index")
         if not isinstance(prev, int):
             continue
-        for index in range(prev + 1, min(prev + len(_entries(body)), top) + 1):
+        for index in range(prev + 1, min(prev + len(message_entries(body)), top) + 1):
             if term_of.get(index, term_of[top]) < term_of[top]:
                 return [Finding(f"at t={float(e['t']):.3f} the leader {e.get('node')} sent {n} the entries from index "
                                 f"{prev + 1} on, though {n} had applied every entry up to {top} (of term "

@@ -31,6 +31,7 @@ from .catch_up_checks import (
 )
 from .harness import chain
 from .kv import clerks_keep_asking, kv_operations_complete, linearizable_kv
+from .log_checks import followers_match_before_they_take
 from .parse import APPLY, RaftRun, parse_run
 from .term_checks import (
     higher_term_makes_a_follower,
@@ -415,6 +416,7 @@ CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "election-safety": _safety_check(ELECTION_SAFETY),
     "terms-never-go-back": terms_never_go_back,
+    "followers-match-before-they-take": followers_match_before_they_take,
     "higher-term-makes-a-follower": higher_term_makes_a_follower,
     "leaders-step-down-only-for-higher-terms": leaders_step_down_only_for_higher_terms,
     "leaders-win-votes-of-their-term": leaders_win_votes_of_their_term,

@@ -216,3 +216,12 @@ def _parse(run: RunResult) -> RaftRun:
                 v.invoked.setdefault(str(command), t)
     v.completed = [(call, done) for call, done in pair_trace_calls(run.trace) if done is not None]
     return v
+
+
+def message_entries(body: dict[str, Any]) -> list[Any]:
+    """The ``entries`` of an AppendEntries body as the trace holds it (a tuple is written as
+    ``{"@tuple": [...]}``); anything else is no entries."""
+    entries = body.get("entries")
+    if isinstance(entries, dict):
+        entries = entries.get("@tuple")
+    return entries if isinstance(entries, list) else []

@@ -28,7 +28,7 @@ HANDLER_BEGINS = ("deliver", "timer_fire", "start", "restart", "crash")
 """Trace events after which a server's earlier handler is over."""
 
 
-def _server_events(run: RunResult, servers: set[str]) -> Iterator[tuple[dict[str, Any], Any, str, Any]]:
+def server_events(run: RunResult, servers: set[str]) -> Iterator[tuple[dict[str, Any], Any, str, Any]]:
     """The trace's events of servers as ``(event, type, server, delivered)``: ``delivered`` is
     the body of the message a ``deliver`` event hands over, if a server sent it, else None."""
     bodies: dict[Any, Any] = {}  # message id -> body, for messages between servers
@@ -78,7 +78,7 @@ def higher_term_makes_a_follower(run: RunResult) -> list[Finding]:
                        f"{now[1]} of term {now[0]}: a higher term makes a server a follower of that term "
                        "before anything else")
 
-    for e, kind, node, delivered in _server_events(run, servers):
+    for e, kind, node, delivered in server_events(run, servers):
         if kind == "crash" and e.get("reason") == "error":
             waiting.pop(node, None)  # its handler raised: no_node_errors says so
         if kind in HANDLER_BEGINS:
@@ -145,7 +145,7 @@ def leaders_win_votes_of_their_term(run: RunResult) -> list[Finding]:
     majority = len(v.servers) // 2 + 1
     granted: dict[str, dict[int, set[str]]] = {}  # server -> term -> voters, in its current life
     state: dict[str, tuple[int, str]] = {}
-    for e, kind, node, delivered in _server_events(run, servers):
+    for e, kind, node, delivered in server_events(run, servers):
         if kind in ("crash", "restart"):
             granted.pop(node, None)
             state.pop(node, None)
