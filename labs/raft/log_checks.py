@@ -28,11 +28,10 @@ def followers_match_before_they_take(run: RunResult) -> list[Finding]:
     prev_log_index has prev_log_term, as far as the trace shows its log.
 
     What a server holds is read from the trace: what it sends as a leader (its log from
-    prev_log_index on), what it takes (the entries of an AppendEntries it answers with success, up
-    to the match index it answers), nothing of a server that was sent an InstallSnapshot. What is not known is forgotten:
-    the entries past the match index after a success, from prev_log_index on after an
-    AppendEntries answered no (or not at all), everything after a snapshot or a crash that loses
-    the disk."""
+    prev_log_index on) and what it takes (the entries of an AppendEntries it answers with success,
+    up to the match index it answers). What is not known for sure is forgotten: the entries past
+    the match index after a success; from prev_log_index on after an AppendEntries answered no (or
+    not at all); everything after an InstallSnapshot, or a crash that loses the disk."""
     servers = set(parse_run(run).servers)
     holds: dict[str, dict[int, tuple[int, str]]] = {s: {} for s in servers}  # index -> (term, how known)
     handling: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # server -> (deliver, AppendEntries)
@@ -60,9 +59,7 @@ def followers_match_before_they_take(run: RunResult) -> list[Finding]:
             if e.get("msg") == "AppendEntries" and isinstance(body.get("prev_log_index"), int):
                 _learn(holds[node], body, None, f"the AppendEntries it sent at t={float(e['t']):.3f}")
             elif e.get("msg") == "AppendEntriesReply" and body.get("success") is True and node in handling:
-                ongoing = handling.pop(node)
-                assert ongoing is not None
-                deliver, request = ongoing
+                deliver, request = handling.pop(node)
                 prev, term = request["prev_log_index"], request.get("prev_log_term")
                 own = holds[node].get(prev)
                 if own is not None and prev > 0 and own[0] != term:
