@@ -16,6 +16,7 @@ An illegal verdict carries a :class:`Counterexample`, shrunk in two steps that k
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import time
@@ -239,6 +240,16 @@ def _cut(ops: Sequence[Operation], at: float) -> list[Operation]:
             for o in ops if o.call <= at]
 
 
+def _stuck(ops: Sequence[Operation], found: SearchResult) -> float:
+    """Where the search got stuck: when the read it found hopeless returned (the history up to
+    then is not linearizable already), or else the first operation its longest order could not
+    place."""
+    if found.hopeless is not None:
+        return ops[found.hopeless].ret
+    placed = set(found.deepest)
+    return min((o.ret for i, o in enumerate(ops) if i not in placed and not o.pending), default=math.inf)
+
+
 def _shrink(model: Model, ops: list[Operation], found: SearchResult,
             deadline: float) -> tuple[list[Operation], SearchResult]:
     """A smaller piece of ``ops`` that is still not linearizable, with the search's result on it
@@ -251,14 +262,28 @@ def _shrink(model: Model, ops: list[Operation], found: SearchResult,
             a is not b for a, b in zip(last, ops, strict=True)) else found
         if shorter is not None:
             ops, found = last, shorter
-            while lo < hi:  # the shortest illegal prefix: illegality only grows with the prefix
-                mid = (lo + hi) // 2
+            # The shortest illegal prefix (illegality only grows with the prefix). It most often
+            # ends where the search got stuck, so the cuts are tried going down from there,
+            # the step doubling while they stay illegal, before the rest is halved: a legal
+            # prefix is searched to its end, an illegal one only to where it fails.
+            probe, step = min(hi - 1, bisect.bisect_left(cuts, _stuck(ops, found))), 1
+            while lo < hi:
+                mid = probe if lo <= probe < hi else (lo + hi) // 2
                 prefix = _cut(ops, cuts[mid])
                 shorter = _illegal(model, prefix, deadline)
                 if shorter is not None:
                     hi, ops, found = mid, prefix, shorter
+                    probe, step = (mid - step, step * 2) if probe == mid else (-1, step)
                 else:
-                    lo = mid + 1
+                    lo, probe = mid + 1, -1
+    # A read found hopeless can come true in no order through the writes alone (that is how
+    # it was judged): every other read goes at once, in one search.
+    if found.hopeless is not None and time.monotonic() < deadline:
+        lone = ops[found.hopeless]
+        fewer = [o for o in ops if o is lone or not model.read_only(o.input, o.output)]
+        shorter = _illegal(model, fewer, deadline) if len(fewer) < len(ops) else None
+        if shorter is not None:
+            ops, found = fewer, shorter
     # Drop reads in chunks, halving the chunk when a whole chunk cannot go (as delta debugging).
     reads = [o.id for o in sorted(ops, key=lambda o: -o.call) if model.read_only(o.input, o.output)]
     size = max(1, len(reads) // 2)
@@ -304,8 +329,19 @@ def _counterexample(model: Model, part: list[Operation], found: SearchResult, la
     doomed = [g for g in left if model.read_only(g.input, g.output) and g.output is not UNKNOWN
               and not model.step(state, g.input, g.output)[0]
               and not model.reachable(state, g.input, g.output, [o.input for o in ops if o.id not in taken and o.id != g.id], ())]
-    if doomed:
-        g = doomed[0]
+    hopeless = searched[found.hopeless] if found.hopeless is not None else None
+    if hopeless is not None and hopeless not in doomed:
+        g = stuck = hopeless
+        writes = [o.input for o in ops if o.call <= g.ret and not model.read_only(o.input, o.output)]
+        why = ("no order of the writes called before it returned makes that result from the start"
+               if not model.reachable(model.init(), g.input, g.output, writes, ()) else
+               "the writes that returned before it was called take effect before it, so the last "
+               "write before it returned after the latest of them was called, and no write that can "
+               "be that last one leaves this result")
+        reason = (f"{before} And {describe(g.input, g.output)} by client {g.client} (#{g.id}, "
+                  f"{g.call:.6g} .. {g.ret:.6g}) comes true in no order: {why}.")
+    elif doomed:
+        g = stuck = hopeless if hopeless in doomed else doomed[0]
         reason = (f"{before} Now {describe(g.input, g.output)} by client {g.client} (#{g.id}, "
                   f"{g.call:.6g} .. {g.ret:.6g}) can no longer come true: no operation left can "
                   f"bring the state to that result; and no other order gets further.")

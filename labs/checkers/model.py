@@ -24,7 +24,8 @@ Optional parts make the checker faster or its reports clearer:
   (their inputs; each may or may not take effect, except those also in ``must``, which do, as
   an operation of unknown outcome that took effect) bring ``state`` to one where the read-only
   operation ``(input, output)`` is legal? ``must`` holds the operations that returned before
-  the read was called: they come before it. Answering False when a read can no longer come
+  the read was called: they come before it (neither holds a read-only operation: it changes
+  nothing). Answering False when a read can no longer come
   true lets the search give up on a branch at once; answering True is always safe, and it must
   answer True for an output of :data:`~labs.checkers.history.UNKNOWN` (such a read is legal
   in any state);

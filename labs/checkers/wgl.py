@@ -38,16 +38,21 @@ LOOKAHEAD = 3
 """How many reads beyond the window the search checks can still come true."""
 WATCHED = 8
 """How many of the reads that last doomed a branch the search keeps checking on every step."""
+JUDGE_FIRST = 64
+"""How many of the latest writes a judged read is first asked to come true through, before all
+of them (a long history has thousands)."""
 
 
 @dataclass
 class SearchResult:
     """``legal`` is True, False, or None when the search was stopped first. ``deepest`` is the
-    longest order of operations (indexes into the searched list) the search could build."""
+    longest order of operations (indexes into the searched list) the search could build;
+    ``hopeless`` the read that can come true in no order, if that is how the search ended."""
 
     legal: bool | None
     deepest: list[int] = field(default_factory=list)
     steps: int = 0
+    hopeless: int | None = None
 
 
 def search(model: Model, ops: Sequence[Operation], deadline: float = float("inf"),
@@ -101,14 +106,24 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     # The reads the look-ahead asks about: read-only, returned, and with an output to come true
     # (a read whose output nobody saw, such as Jepsen's timed-out read, is legal in any state).
     checkable = [no_op[i] and not pending[i] and outputs[i] is not UNKNOWN for i in range(n)]
+    # What the look-ahead hands the model (``via`` and ``must``) leaves the read-only operations
+    # out: one never changes the state, so it can neither help a read come true nor stand in
+    # its way, and a long history's reads are about half of what is unplaced at any time.
+    writes_by_call = [i for i in done_by_call if not no_op[i]]
+    writes_calls = [calls[i] for i in writes_by_call]
+    maybe_writes_by_call = [i for i in maybe_by_call if not no_op[i]]
+    maybe_writes_calls = [calls[i] for i in maybe_writes_by_call]
+    completed_writes = [i for i in completed if not no_op[i]]
+    completed_writes_rets = [rets[i] for i in completed_writes]
     placed = [False] * n
 
     reachable, after_write = model.reachable, model.after_write
     watched: list[int] = []  # the reads found to doom a branch last, checked on every step
-    inputs_by_call = [inputs[i] for i in by_call]
-    all_calls = [calls[i] for i in by_call]
+    all_writes_by_call = [i for i in by_call if not no_op[i]]  # what a judged read may come true through
+    all_write_inputs = [inputs[i] for i in all_writes_by_call]
+    all_write_calls = [calls[i] for i in all_writes_by_call]
     judged: set[int] = set()  # the reads asked whether they can come true at all
-    lost = False  # one of them cannot: no order works
+    lost: int | None = None  # one of them that cannot: no order works
 
     def judge(g: int) -> None:
         """Can read ``g`` come true at all? Whatever state it is placed in was reached from the
@@ -118,9 +133,16 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         nonlocal lost
         if hopeless and checkable[g] and g not in judged:
             judged.add(g)
-            via = inputs_by_call[:bisect.bisect_right(all_calls, rets[g])]
-            if not reachable(start, inputs[g], outputs[g], via, ()) or not last_write_fits(g):
-                lost = True
+            end = bisect.bisect_right(all_write_calls, rets[g])
+            # More operations to go through only add ways: the latest writes are tried first
+            # (a read's value is most often made by them), all of them only if those fail.
+            read, seen = inputs[g], outputs[g]
+            if end > JUDGE_FIRST and reachable(start, read, seen, all_write_inputs[end - JUDGE_FIRST:end], ()):
+                can = True
+            else:
+                can = reachable(start, read, seen, all_write_inputs[:end], ())
+            if not can or not last_write_fits(g):
+                lost = g
 
     writes: _Writes | None = None  # built by the first read judged
 
@@ -161,8 +183,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         Every read not yet placed comes after everything placed, so the reads looked at are
         those in the window and the next few to return after it (a wrong choice shows soonest
         there). What may still help a read is every unplaced operation called before it
-        returned, in call order; the reads go by return time so that this list only grows (it
-        holds the read itself too, which changes nothing)."""
+        returned that is not read-only, in call order; the reads go by return time so that
+        this list only grows."""
         if not lookahead:
             return False
         reads = {g for g in window if checkable[g]}
@@ -176,17 +198,22 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
                 if ahead == LOOKAHEAD:
                     break
         via: list[Input] = []
-        at, at_maybe = low, 0
+        # Every operation before ``low`` in call order (and before ``first`` in return order) is
+        # placed: the lists of writes are read from there (ties in time only add placed ones).
+        at = bisect.bisect_left(writes_calls, done_calls[low]) if low < len(done_calls) else len(writes_calls)
+        at_maybe = 0
+        must_from = bisect.bisect_left(completed_writes_rets, completed_rets[first])
         for g in sorted(reads, key=rets.__getitem__):
-            limit = bisect.bisect_right(done_calls, rets[g])
-            limit_maybe = bisect.bisect_right(maybe_calls, rets[g])
-            more = [j for j in done_by_call[at:limit] if not placed[j]]
+            limit = bisect.bisect_right(writes_calls, rets[g])
+            limit_maybe = bisect.bisect_right(maybe_writes_calls, rets[g])
+            more = [j for j in writes_by_call[at:limit] if not placed[j]]
             if limit_maybe > at_maybe:
-                more.extend(j for j in maybe_by_call[at_maybe:limit_maybe] if not placed[j])
+                more.extend(j for j in maybe_writes_by_call[at_maybe:limit_maybe] if not placed[j])
                 more.sort(key=rank.__getitem__)
             via.extend(inputs[j] for j in more)
             at, at_maybe = max(at, limit), max(at_maybe, limit_maybe)
-            must = [inputs[j] for j in completed[first:bisect.bisect_left(completed_rets, calls[g])] if not placed[j]]
+            must = [inputs[j] for j in completed_writes[must_from:bisect.bisect_left(completed_writes_rets, calls[g])]
+                    if not placed[j]]
             if not reachable(state, inputs[g], outputs[g], via, must):
                 judge(g)
                 if g not in watched:  # it may doom the branches tried next too: watch it
@@ -243,8 +270,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
     first, low, window = close(0, 0)
     if first == len(completed):
         return SearchResult(True, [j for j, _, _ in path], 0)
-    if lost:
-        return SearchResult(False, [j for j, _, _ in path], 0)
+    if lost is not None:
+        return SearchResult(False, [j for j, _, _ in path], 0, lost)
     cands: list[list[int]] = [window]
     tries: list[int] = [0]
     firsts: list[int] = [first]
@@ -272,8 +299,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
         if not legal:
             if no_op[i] and not lookahead:  # with it, a read is judged once it dooms a branch
                 judge(i)
-                if lost:
-                    return SearchResult(False, deepest, steps)
+                if lost is not None:
+                    return SearchResult(False, deepest, steps, lost)
             continue
         if memo:
             bits = done | (1 << i)
@@ -289,8 +316,8 @@ def searching(model: Model, ops: Sequence[Operation], memo: bool = True, eager: 
             agree = len(path)
         if first == len(completed):
             return SearchResult(True, [j for j, _, _ in path], steps)
-        if lost:
-            return SearchResult(False, deepest, steps)
+        if lost is not None:
+            return SearchResult(False, deepest, steps, lost)
         cands.append(window)
         tries.append(0)
         firsts.append(first)
