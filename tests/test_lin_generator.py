@@ -66,3 +66,22 @@ def test_a_stale_read_is_found_hopeless_by_the_last_write_before_it() -> None:
     found = results[broken]
     assert found is not None and found.steps < 1_000
     assert _search_within(parts[broken], 50 * 1_000, hopeless=False) is None
+
+
+@pytest.mark.parametrize(("flavour", "why"), [
+    ("junk", "no operation left can bring the state to that result"),
+    ("stale", "no write that can be that last one leaves this result"),
+])
+def test_the_report_names_the_broken_read_and_keeps_no_other(flavour: str, why: str) -> None:
+    """The search says which read it found hopeless: shrinking cuts the history where that read
+    returns and drops every other read (they played no part in the verdict), and the report
+    names that read, marks it, and says why no order makes it true."""
+    ops = generate(8000, 40, flavour, seed=1)
+    result = check(ops, KV, timeout=60)
+    cx = result.counterexample
+    assert result.verdict == "illegal" and cx is not None
+    reads = [o for o in cx.operations if o.input.f == "get"]
+    assert reads == [cx.stuck], [str(o) for o in reads[:5]]
+    assert cx.stuck.output == "{junk}" if flavour == "junk" else cx.stuck.output != "{junk}"
+    assert f"#{cx.stuck.id}" in cx.reason and why in cx.reason, cx.reason
+    assert max(o.call for o in cx.operations) <= cx.stuck.ret  # nothing called after it returned
