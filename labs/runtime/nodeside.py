@@ -31,6 +31,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from .canonical import node_state
 from .codec import Codec, SerializationError
 from .hosting import check_result, check_send, check_timer, describe, format_error, state_size
 from .lab import Lab
@@ -93,7 +94,7 @@ class NodeSide:
     def handle(self, now: float, ids: int, event: tuple[Any, ...]) -> Reply:
         """Run one event: ``("start", disk, random state, pending)``, ``("deliver", src, body)``,
         ``("fire", id)``, ``("invoke", f, key, value)``, ``("step", id, random state, rate)``,
-        ``("result", id)``, ``("role",)`` or ``("measure",)``."""
+        ``("result", id)``, ``("role",)``, ``("measure",)`` or ``("dump",)``."""
         self.now, self.ids, self.effects = now, ids, []
         kind = event[0]
         value: Any = None
@@ -105,6 +106,11 @@ class NodeSide:
                 value = self._role()
             elif kind == "measure":
                 value = state_size(self.obj) if self.obj is not None else 0
+            elif kind == "dump":  # for the search: the node's state as data, or why it is not
+                try:
+                    value = ["state", None if self.obj is None else node_state(self.name, self.obj, self.timers, self.random)]
+                except NodeError as exc:
+                    value = ["error", str(exc)]
             else:
                 what, run = self._handler(kind, event)
                 try:

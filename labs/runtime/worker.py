@@ -244,7 +244,8 @@ _EFFECT_SHAPES: dict[str, Callable[[list[Any]], bool]] = {
 
 
 _EVENTS = {"start": "on_start", "fire": "a timer", "invoke": "an operation", "step": "a step of a work",
-           "result": "the result of a work", "role": "role()", "measure": "a measurement"}
+           "result": "the result of a work", "role": "role()", "measure": "a measurement",
+           "dump": "a look at its fields"}
 """Events as a report names them."""
 
 

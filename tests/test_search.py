@@ -1,0 +1,110 @@
+"""The search over the simulator (labs/runtime/search.py): every order of deliveries, copies
+and timer firings of a small configuration, breadth first, so that a bug needing a rare
+interleaving is found without a schedule written for it, by its shortest path."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from labs.raft import LAB as RAFT
+from labs.rpc import LAB
+from labs.rpc import node as reference
+from labs.rpc.checks import linearizable
+from labs.rpc.node import AppendRequest
+from labs.runtime.lab import Lab, no_node_errors
+from labs.runtime.node import Op, on
+from labs.runtime.nodeside import LocalNodes, NodeSide, Reply, World
+from labs.runtime.search import SearchSpec, explore
+
+VARIANTS = Path(__file__).parent / "rpc_variants"
+TWO_CLIENTS = ((Op("append", "a", "x;"),), (Op("append", "a", "y;"), Op("get", "a")))
+
+
+def spec(depth: int, duplicate: int = 0) -> SearchSpec:
+    return SearchSpec(operations=TWO_CLIENTS, invariants=(no_node_errors, linearizable), depth=depth,
+                      duplicate=duplicate)
+
+
+def test_the_reference_passes_every_order_to_the_depth() -> None:
+    found = explore(LAB, spec(depth=5, duplicate=1))
+    assert found.verdict == "ok", [f.message for f in found.findings]
+    assert found.depth == 5 and found.states > 500
+
+
+def test_a_server_without_duplicate_detection_is_caught_by_its_shortest_path() -> None:
+    """No schedule says 'deliver a request twice': the search finds it, in five steps (a copy of
+    c2's append, both delivered, the reply, then a get that sees 'y;y;')."""
+    found = explore(LAB.with_impl(VARIANTS / "no_dedup.py"), spec(depth=6, duplicate=1))
+    assert found.verdict == "violation" and found.run is not None
+    assert any("not linearizable (key 'a')" in f.message and "'y;y;'" in f.message for f in found.findings)
+    assert len(found.path) == 5 and found.path[0].startswith("duplicate AppendRequest c2->n1")
+    again = explore(LAB.with_impl(VARIANTS / "no_dedup.py"), spec(depth=6, duplicate=1))
+    assert again.path == found.path and again.run is not None and again.run.trace == found.run.trace
+
+
+class _Hidden(reference.KVServer):
+    """Keeps what it executed in a class attribute, shared and outside its fields."""
+
+    done: set[tuple[str, int]] = set()  # noqa: RUF012 (the bug on show)
+
+    @on(AppendRequest)
+    def handle_append(self, msg: AppendRequest, sender: str) -> None:
+        first = (msg.client, msg.seq) not in _Hidden.done
+        _Hidden.done.add((msg.client, msg.seq))
+        if first:
+            super().handle_append(msg, sender)
+
+
+def test_a_node_whose_state_is_not_all_in_its_fields_is_told_so() -> None:
+    _Hidden.done.clear()
+    found = explore(dataclasses.replace(LAB, node=_Hidden), spec(depth=6))
+    assert found.verdict == "error", found.verdict
+    (finding,) = found.findings
+    assert "left n1 with different fields" in finding.message
+    assert "is all of its state in its own fields (no global or class variable" in finding.message
+
+
+class _LyingNodes:
+    """Node processes that answer every look at their fields with the same thing, as a sealed
+    process may (it runs the student's code): every state of a node looks alike."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.local = LocalNodes(lab)
+
+    def __call__(self, name: str, world: World) -> NodeSide:
+        side = self.local(name, world)
+        real = side.handle
+
+        def handle(now: float, ids: int, event: tuple[Any, ...]) -> Reply:
+            return ([], None, ["state", "nothing to see"]) if event[0] == "dump" else real(now, ids, event)
+
+        side.handle = handle  # type: ignore[method-assign]
+        return side
+
+
+def test_a_node_that_hides_its_state_is_caught_when_merged_states_part_ways() -> None:
+    """Raft keeps its role in memory only: states that differ in it look alike, are merged, and
+    the search, trying one thing in both now and then, sees them do different things."""
+    lab = dataclasses.replace(RAFT, nodes=3)
+    found = explore(lab, SearchSpec(operations=(), invariants=(no_node_errors,), depth=8), nodes=_LyingNodes(lab))
+    assert found.verdict == "error", found.verdict
+    (finding,) = found.findings
+    assert "two states the search took for the same" in finding.message
+    assert re.search(r"answered '.*' differently: is all of n[123]'s state in its fields", finding.message), finding
+
+
+class _Unsearchable(reference.KVServer):
+    def on_start(self) -> None:
+        super().on_start()
+        self.pick = lambda items: items[0]
+
+
+def test_a_field_that_is_not_data_is_named() -> None:
+    found = explore(dataclasses.replace(LAB, node=_Unsearchable), spec(depth=3))
+    assert found.verdict == "error"
+    assert [f.message for f in found.findings] == [
+        "n1['pick'] is a function (<lambda>): a node's fields must be plain data for the search "
+        "(numbers, strings, lists, dicts, sets, tuples, dataclasses)"]
