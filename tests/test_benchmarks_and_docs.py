@@ -31,6 +31,12 @@ def test_simulator_benchmark_prints_its_figures() -> None:
     assert figures["deliveries"] > 1000
 
 
+def test_search_benchmark_prints_its_figures() -> None:
+    figures = run_script("benchmarks/search.py", "--raft-depth", "4", "--rpc-depth", "3")
+    rows = {r["search"]: r for r in figures["searches"]}  # type: ignore[attr-defined]
+    assert {r["verdict"] for r in rows.values()} == {"ok"} and rows["raft-A"]["states"] > 50
+
+
 @pytest.mark.slow
 def test_ray_layer_benchmark_prints_its_figures() -> None:
     figures = run_script("benchmarks/ray_layer.py", "--pings", "200", "--messages", "1000")

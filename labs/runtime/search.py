@@ -37,7 +37,7 @@ from .clock import Clock
 from .lab import Check, Finding, Lab, RunResult
 from .network import Network
 from .node import NodeError, Op
-from .nodeside import LocalNodes, NodeProcesses
+from .nodeside import Effect, LocalNodes, NodeProcess, NodeProcesses, World
 from .schedule import Schedule
 from .simnodes import SimNodes, Slot
 from .trace import TRACE_VERSION
@@ -239,6 +239,16 @@ def _nth(k: int) -> str:
     return f"{k}{'st' if k % 10 == 1 and k != 11 else 'nd' if k % 10 == 2 and k != 12 else 'rd' if k % 10 == 3 and k != 13 else 'th'}"
 
 
+class _Rebound:
+    """The world a kept node process calls: the run it is part of now."""
+
+    target: World | None = None
+
+    def call(self, effects: list[Effect], request: tuple[Any, ...]) -> tuple[Any, int]:
+        assert self.target is not None
+        return self.target.call(effects, request)
+
+
 class _TimerClock(Clock):
     """A node's clock in the search: it reads the node's own time, whatever the step."""
 
@@ -260,9 +270,22 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
     factory = nodes if nodes is not None else LocalNodes(lab)
     started = time.monotonic()
     dice = random.Random(0)
+    kept: dict[str, tuple[NodeProcess, _Rebound]] = {}
+
+    def reuse(name: str, world: World) -> NodeProcess:
+        """A node's process, kept from path to path (a start event begins a new incarnation in
+        it): a sealed one is forked once, not once per state."""
+        if name not in kept or kept[name][0].dead:
+            rebound = _Rebound()
+            kept[name] = (factory(name, rebound), rebound)
+        process, rebound = kept[name]
+        rebound.target = world
+        return process
 
     def rebuild(path: tuple[Choice, ...]) -> SearchWorld:
-        world = SearchWorld(lab, spec, factory)
+        """The state ``path`` leads to, run again from the start in the kept processes: valid
+        until the next one is rebuilt."""
+        world = SearchWorld(lab, spec, reuse)
         for choice in path:
             world.take(choice)
         return world
@@ -294,10 +317,9 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
         if len(seen) >= spec.max_states or time.monotonic() - started > spec.timeout:
             return ended("limit", len(seen), depth)
         parent = rebuild(path)
-        choices = parent.choices()
-        for k, choice in enumerate(choices):
+        for k, choice in enumerate(parent.choices()):
             child = (*path, choice)
-            if k == len(choices) - 1:  # the last child takes the parent's run on, not a new one
+            if k == 0:  # the first child takes the parent's run on (its processes hold it still)
                 world = parent
                 world.take(choice)
             else:
@@ -332,8 +354,9 @@ def _violations(world: SearchWorld, spec: SearchSpec) -> list[Finding]:
 def _same_again(rebuild: Callable[[tuple[Choice, ...]], SearchWorld], world: SearchWorld,
                 path: tuple[Choice, ...]) -> None:
     """The same path run again must leave every node the same."""
+    first = world.fields()  # before the run again takes the processes over
     again = rebuild(path)
-    first, second = world.fields(), again.fields()
+    second = again.fields()
     for name in sorted(set(first) | set(second)):
         if first.get(name) != second.get(name):
             raise SearchError(

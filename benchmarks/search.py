@@ -1,0 +1,81 @@
+"""How fast is the search over the simulator (labs/runtime/search.py)? Fixed searches of the
+references, each to its depth: states explored per second, distinct states, and the memory the
+search holds (the peak of Python's allocations while it runs, by tracemalloc).
+
+    python benchmarks/search.py [--raft-depth 7] [--rpc-depth 6] [--sealed]
+
+* ``raft-A``: the Raft lab, three servers, no clients (elections only), election safety after
+  every step;
+* ``rpc``: the RPC lab, two clients (an append; an append then a get on the same key), one copy
+  of a message allowed, linearizability after every step.
+
+``--sealed`` runs each node in a sealed process of its own, as grading does (forked once per
+search, then reused: each state is rebuilt by running its path again in them).
+DSLabs and AnySystem publish no rates to compare with. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import time
+import tracemalloc
+from typing import Any
+
+from labs.raft import LAB as RAFT
+from labs.raft.checks import CHECKS as RAFT_CHECKS
+from labs.rpc import LAB as RPC
+from labs.rpc.checks import linearizable
+from labs.runtime.lab import Lab, no_node_errors
+from labs.runtime.node import Op
+from labs.runtime.search import SearchSpec, explore
+
+
+def searches(raft_depth: int, rpc_depth: int) -> list[tuple[str, Lab, SearchSpec]]:
+    raft = dataclasses.replace(RAFT, nodes=3)
+    two = ((Op("append", "a", "x;"),), (Op("append", "a", "y;"), Op("get", "a")))
+    return [
+        ("raft-A", raft, SearchSpec(operations=(), invariants=(no_node_errors, RAFT_CHECKS["election-safety"]),
+                                    depth=raft_depth, timeout=3600)),
+        ("rpc", RPC, SearchSpec(operations=two, invariants=(no_node_errors, linearizable), depth=rpc_depth,
+                                duplicate=1, timeout=3600)),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--raft-depth", type=int, default=7)
+    parser.add_argument("--rpc-depth", type=int, default=6)
+    parser.add_argument("--sealed", action="store_true", help="each node in a sealed process")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    print(f"{'search':<10}{'depth':>6}{'verdict':>9}{'states':>9}{'seconds':>9}{'states/s':>10}{'peak MiB':>10}")
+    for name, lab, spec in searches(args.raft_depth, args.rpc_depth):
+        with contextlib.ExitStack() as stack:
+            nodes = None
+            if args.sealed:
+                from autograder.grade import start_nursery
+                from labs.runtime.nursery import one_core
+                nursery = stack.enter_context(start_nursery(None))
+                core = stack.enter_context(one_core())
+                clients = dataclasses.replace(lab.workload, clients=len(spec.operations)) if lab.workload else None
+                nodes = nursery.nodes(dataclasses.replace(lab, workload=clients), spec.timeout, core)
+            tracemalloc.start()
+            started = time.perf_counter()
+            found = explore(lab, spec, nodes=nodes)
+            seconds = time.perf_counter() - started
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        row = {"search": name, "depth": spec.depth, "verdict": found.verdict, "states": found.states,
+               "seconds": round(seconds, 2), "states_per_second": round(found.states / seconds, 1),
+               "peak_mib": round(peak / 2**20, 1), "sealed": args.sealed}
+        rows.append(row)
+        print(f"{name:<10}{spec.depth:>6}{found.verdict:>9}{found.states:>9}{seconds:>9.2f}"
+              f"{row['states_per_second']:>10}{row['peak_mib']:>10}", flush=True)
+    print(json.dumps({"searches": rows}))
+
+
+if __name__ == "__main__":
+    main()
