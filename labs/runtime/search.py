@@ -42,6 +42,10 @@ from .schedule import Schedule
 from .simnodes import SimNodes, Slot
 from .trace import TRACE_VERSION
 
+RECYCLE = 5000
+"""Runs a kept node process hosts before it is replaced by a fresh one (a sealed process has a
+CPU-time limit of its own, set for one simulated run)."""
+
 Choice = tuple[str, int]
 """``("deliver" | "drop" | "duplicate", message id)`` or ``("fire", timer id)``: ids are those of
 the path's own run, the same every time it is run again."""
@@ -271,6 +275,7 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
     started = time.monotonic()
     dice = random.Random(0)
     kept: dict[str, tuple[NodeProcess, _Rebound]] = {}
+    rebuilt = 0
 
     def reuse(name: str, world: World) -> NodeProcess:
         """A node's process, kept from path to path (a start event begins a new incarnation in
@@ -285,6 +290,12 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
     def rebuild(path: tuple[Choice, ...]) -> SearchWorld:
         """The state ``path`` leads to, run again from the start in the kept processes: valid
         until the next one is rebuilt."""
+        nonlocal rebuilt
+        rebuilt += 1
+        if rebuilt % RECYCLE == 0:  # fresh processes now and then: each has a CPU limit of its own
+            for process, _ in kept.values():
+                process.stop()
+            kept.clear()
         world = SearchWorld(lab, spec, reuse)
         for choice in path:
             world.take(choice)
