@@ -12,6 +12,7 @@ from typing import Any
 
 from autograder.grade import start_nursery
 from labs.raft import LAB as RAFT
+from labs.raft.checks import CHECKS as RAFT_CHECKS
 from labs.rpc import LAB
 from labs.rpc import node as reference
 from labs.rpc.checks import linearizable
@@ -125,3 +126,16 @@ def test_the_search_runs_the_nodes_sealed_as_grading_does_and_finds_the_same() -
         sealed = explore(lab, spec(depth=6, duplicate=1), nodes=nursery.run(run_config(lab), budget=budget, core=core))
     assert sealed.verdict == "violation" and sealed.path == here.path and sealed.states == here.states
     assert sealed.run is not None and here.run is not None and sealed.run.trace == here.run.trace
+
+
+RAFT_ELECTIONS = SearchSpec(operations=(), invariants=(no_node_errors, RAFT_CHECKS["election-safety"]), depth=7)
+
+
+def test_raft_elections_a_voter_that_votes_twice_is_found_without_a_schedule() -> None:
+    """Three servers, no clients, no schedule: seven steps give two leaders of one term."""
+    lab = dataclasses.replace(RAFT, nodes=3)
+    assert explore(lab, dataclasses.replace(RAFT_ELECTIONS, depth=6)).verdict == "ok"
+    found = explore(lab.with_impl(Path(__file__).parent / "raft_variants" / "votes_twice.py"), RAFT_ELECTIONS)
+    assert found.verdict == "violation" and len(found.path) == 7
+    assert [f.message for f in found.findings] == ["election safety: 2 different nodes for term 1: n1, n3"]
+    assert sum(step.startswith("deliver RequestVoteReply") for step in found.path) == 2
