@@ -209,27 +209,32 @@ def test(lab: str, impl: Path | None, pattern: str | None, part_names: tuple[str
                f"{' and '.join(runtimes)}, {who}")
     rows: list[tuple[Test, str, int, str]] = []
     for t in tests:
-        for rt in runtimes:
-            chosen = seeds.get(rt) or list(t.seeds if rt == "sim" else t.ray_seeds)
+        for rt in ["search"] if t.search is not None else runtimes:  # a search runs once, in the simulator
+            chosen = [1] if t.search is not None else seeds.get(rt) or list(t.seeds if rt == "sim" else t.ray_seeds)
             failed: list[Outcome] = []
             started = time.monotonic()
             label = f"{t.name} [{rt}]"
+            searched = ""
             with click.progressbar(outcomes([t], {rt: chosen}, [rt], impl), length=len(chosen),
                                    label=f"{label:<34}", file=sys.stderr,
                                    show_pos=True) as bar:
                 for outcome in bar:
                     if not outcome.passed:
                         failed.append(outcome)
+                    if outcome.search is not None:
+                        searched = f"{outcome.search.states:,} states to depth {outcome.search.depth}, "
             took = time.monotonic() - started
             if failed:
-                click.echo(f"FAIL {label}: {len(failed)} of {len(chosen)} seed(s) failed ({took:.1f} s)")
+                click.echo(f"FAIL {label}: {searched}{took:.1f} s" if searched else
+                           f"FAIL {label}: {len(failed)} of {len(chosen)} seed(s) failed ({took:.1f} s)")
                 for outcome in failed if all_failures else failed[:1]:
                     click.echo(report(suite, outcome, out, impl, shrink_budget=0.0 if no_shrink else 20.0,
                                       schedule_file=schedule_file))
-                rows.append((t, label, 0, f"{len(failed)}/{len(chosen)} seeds failed"))
+                rows.append((t, label, 0, "search failed" if searched else f"{len(failed)}/{len(chosen)} seeds failed"))
             else:
-                click.echo(f"PASS {label}: {len(chosen)} seed(s) ({took:.1f} s)")
-                rows.append((t, label, t.points, f"{len(chosen)} seeds"))
+                click.echo(f"PASS {label}: {searched}{took:.1f} s" if searched else
+                           f"PASS {label}: {len(chosen)} seed(s) ({took:.1f} s)")
+                rows.append((t, label, t.points, "searched" if searched else f"{len(chosen)} seeds"))
     click.echo("")
     click.echo(results_table(suite, rows))
     sys.exit(0 if all(got == t.points for t, _, got, _ in rows) else 1)

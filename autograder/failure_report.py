@@ -31,8 +31,9 @@ def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
     """The ``python -m autograder test`` command line that runs ``outcome``'s test again, on its
     seed and runtime (under ``schedule_file`` when given), and reports it unshrunk: the same
     report again."""
-    parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name,
-             "--seed", str(outcome.seed), "--runtime", outcome.runtime, "--no-shrink"]
+    parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name]
+    if outcome.test.search is None:  # a search has no seed, and its path is a shortest already
+        parts += ["--seed", str(outcome.seed), "--runtime", outcome.runtime, "--no-shrink"]
     if schedule_file is not None:
         parts += ["--schedule", str(schedule_file)]
     if impl:
@@ -52,7 +53,10 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
     t = outcome.test
     lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
     schedule_line = f"  schedule: {t.schedule_name}: {t.schedule.describe()}"
-    if shrink_budget > 0 and out_dir is not None and outcome.runtime == "sim" and outcome.failed_checks:
+    if t.search is not None:
+        lines[0] = f"FAILED {suite.lab.name} {t.name} ({t.points} pts), a search to depth {t.search.depth}"
+        schedule_line = _search_lines(outcome)
+    elif shrink_budget > 0 and out_dir is not None and outcome.runtime == "sim" and outcome.failed_checks:
         shrunk = shrink(outcome, impl, shrink_budget)
         if shrunk is not None and shrunk.after < shrunk.before:
             outcome = shrunk.outcome
@@ -77,6 +81,18 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
         lines.append("  picture: " + " and ".join(str(p) for p in pictures))
     lines.append(f"  replay: {replay_command(suite, outcome, impl, schedule_file)}")
     return "\n".join(lines)
+
+
+def _search_lines(outcome: Outcome) -> str:
+    """What a search test tried, and the steps of the shortest path it found to the violation."""
+    found = outcome.search
+    if found is None:
+        return "  search: did not run"
+    head = f"  search: {found.states:,} states to depth {found.depth} in {found.seconds:.1f} s"
+    if not found.path:
+        return head
+    steps = [f"    {i}. {_clip(step, 160)}" for i, step in enumerate(found.path, 1)]
+    return "\n".join([head, f"  path, {len(found.path)} steps (no shorter one breaks it):", *steps])
 
 
 def _clip(text: str, limit: int) -> str:

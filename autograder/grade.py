@@ -36,14 +36,15 @@ from typing import Any
 
 import labs
 from labs.runtime.lab import Finding
-from labs.runtime.nursery import IsolationError, Nursery, isolation_available, one_core
+from labs.runtime.nursery import IsolationError, Nursery, isolation_available, one_core, run_config
+from labs.runtime.search import searched_lab
 from labs.runtime.sim import Simulation
-from labs.runtime.worker import NodeHung, RunAborted
+from labs.runtime.worker import Budget, NodeHung, RunAborted
 
 from .failure_report import report
 from .feedback import feedback_html
 from .gradescope import results_json
-from .runner import Outcome, TestGrade, apply_checks, run_test
+from .runner import Outcome, TestGrade, apply_checks, run_search, run_test
 from .sandbox import Sandbox, SandboxError, open_sandbox, unavailable
 from .suite import PartTotal, Suite, Test, load_graded_suite
 
@@ -170,6 +171,13 @@ def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None 
         try:
             lab = test.lab.with_impl_source(impl)
             with one_core() as core:
+                if test.search is not None:  # thousands of runs in the same processes: the search's budget
+                    budget = Budget(time.monotonic() + limit, max_cpu=limit)
+                    nodes = nursery.run(run_config(searched_lab(lab, test.search)), budget=budget, core=core)
+                    searched = run_search(test, None, nodes, limit)
+                    searched.seconds = time.monotonic() - started
+                    _sandbox_findings(searched, sandbox)
+                    return searched
                 nodes = nursery.nodes(lab, limit, core)
                 outcome.result = Simulation(lab, test.schedule, seed, nodes=nodes).run()
         except NodeHung as exc:

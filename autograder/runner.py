@@ -7,6 +7,7 @@ the student is :mod:`.failure_report`'s.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Iterator
@@ -15,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from labs.runtime.lab import Finding, RunResult
+from labs.runtime.nodeside import NodeProcesses
+from labs.runtime.nursery import IsolationError
 from labs.runtime.ray_processes import Hosts
 from labs.runtime.run import run
+from labs.runtime.search import Exploration, explore
+from labs.runtime.worker import RunAborted
 
 from .suite import Test
 
@@ -35,6 +40,8 @@ class Outcome:
     """Names of the checks that found something, in the suite's order."""
     by_check: dict[str, list[Finding]] = field(default_factory=dict)
     """What each of those checks found."""
+    search: Exploration | None = None
+    """A search test's search: its states, depth and the path to a violation."""
 
     @property
     def passed(self) -> bool:
@@ -68,6 +75,8 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
     come from (the grader's sandbox), by default actors of the connected Ray; ``sealed``: a Ray
     run's node code runs in sealed processes, its faults applied by runtime code only (see
     :mod:`labs.runtime.ray_hosted`)."""
+    if test.search is not None:
+        return run_search(test, impl)
     started = time.monotonic()
     outcome = Outcome(test, seed, runtime)
     try:
@@ -89,6 +98,43 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
         apply_checks(outcome)
         if outcome.findings:
             outcome.findings.extend(_unasked_deaths(outcome.result))
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def run_search(test: Test, impl: str | Path | None = None, nodes: NodeProcesses | None = None,
+               timeout: float | None = None) -> Outcome:
+    """Run a search test (its checks are the invariants): ``nodes`` starts the node processes
+    (sealed ones when grading; by default objects in this process); at most ``timeout`` seconds.
+    A violation is reported as its checks' findings on the trace of the shortest path to it."""
+    started = time.monotonic()
+    outcome = Outcome(test, 1, "sim")
+    assert test.search is not None
+    spec = dataclasses.replace(test.search, invariants=tuple(check for _, check in test.checks))
+    if timeout is not None:
+        spec = dataclasses.replace(spec, timeout=min(spec.timeout, timeout))
+    try:
+        lab = test.lab.with_impl(impl) if impl and nodes is None else test.lab
+        found = explore(lab, spec, nodes=nodes)
+    except (RunAborted, IsolationError):
+        raise  # a sealed process hung, or could not start: the grader says which
+    except Exception as exc:  # the student's file does not import, a class is malformed...
+        outcome.findings.append(Finding(f"the search could not start: {type(exc).__name__}: {exc}",
+                                        traceback.format_exc()))
+    else:
+        outcome.search = found
+        outcome.result = found.run
+        if found.verdict == "violation":
+            apply_checks(outcome)  # the same findings, by check
+            if not outcome.findings:
+                outcome.findings.extend(found.findings)
+        elif found.verdict in ("error", "stuck"):
+            outcome.findings.extend(found.findings)
+        elif found.verdict == "limit":
+            outcome.findings.append(Finding(
+                f"the search saw {found.states:,} states in {found.seconds:.0f} s and had to stop at depth "
+                f"{found.depth} of {spec.depth}: each message a node sends multiplies the orders to try "
+                "(does a node send more than it needs to, or set more timers?)"))
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -123,6 +169,9 @@ def outcomes(tests: list[Test], seeds: dict[str, list[int]], runtimes: list[str]
     """Every (test, runtime, seed) in order; ``seeds`` maps a runtime to the seeds to use
     (empty: each test's own seeds for that runtime)."""
     for test in tests:
+        if test.search is not None:  # one search, in the simulator: it has no seeds
+            yield run_search(test, impl)
+            continue
         for runtime in runtimes:
             chosen = seeds.get(runtime) or list(test.seeds if runtime == "sim" else test.ray_seeds)
             for seed in chosen:

@@ -17,6 +17,20 @@ A suite is a YAML file beside the lab (``labs/<lab>/suite.yaml``)::
 A suite may also name ``every_test: [check, ...]``: checks every test runs after its own, the
 hidden suite's included (invariants over the trace, such as Raft's "a term never goes back").
 
+**Search tests.** A test with ``search`` instead of a schedule tries every order of deliveries,
+copies and timer firings of a small configuration (:mod:`labs.runtime.search`), breadth first to
+``depth`` steps, running its checks after every step: its checks must be invariants. It runs once
+(no seeds), in the simulator::
+
+      - name: search-at-most-once
+        points: 10
+        description: A copy of a request never executes twice, in any order of deliveries.
+        search:
+          operations: [[{f: append, key: a, value: "x;"}, {f: get, key: a}]]  # a list per client
+          depth: 6           # steps
+          duplicate: 1       # copies of messages a path may deliver; `drop: true` lets them be lost
+        checks: [no-node-errors, linearizable]
+
 Workloads and checks are code (``labs/<lab>/workloads.py`` and ``checks.py`` export
 ``WORKLOADS`` and ``CHECKS``); everything else is data. Every mistake in the file is reported
 with its place (``tests[3].checks[1]``) and the names that would have been accepted.
@@ -58,6 +72,11 @@ import yaml
 
 from labs.runtime.lab import Check, Lab, Workload, get_lab
 from labs.runtime.schedule import Schedule, ScheduleError, did_you_mean, library, load, parse
+from labs.runtime.search import SearchSpec
+
+from .search_tests import parse_search
+from .suite_fields import count as _count
+from .suite_fields import known_keys as _keys
 
 
 class SuiteError(ValueError):
@@ -82,6 +101,9 @@ class Test:
     part: str | None = None
     """The name of the part the test belongs to (``A`` for ``A-initial-election``), or None in a
     suite without parts."""
+    search: SearchSpec | None = None
+    """A search test's search (its invariants are the test's checks), or None for a run under a
+    schedule."""
 
 
 PART_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -356,8 +378,8 @@ def _part_of(name: str, parts: Sequence[Part], where: str, problems: list[str]) 
 
 def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
           checks: dict[str, Check], seeds: int, ray_seeds: int, problems: list[str]) -> Test | None:
-    _keys(raw, {"name", "points", "description", "workload", "lab", "schedule", "checks", "seeds", "ray_seeds"},
-          where, problems)
+    _keys(raw, {"name", "points", "description", "workload", "lab", "schedule", "search", "checks", "seeds",
+                "ray_seeds"}, where, problems)
     name, points, description = raw.get("name"), raw.get("points"), raw.get("description")
     ok = True
     if not isinstance(name, str) or not name or " " in name:
@@ -385,12 +407,20 @@ def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
                 chosen.append((c, checks[c]))
     n = _count(raw.get("seeds", seeds), f"{where}.seeds", problems)
     r = _count(raw.get("ray_seeds", ray_seeds), f"{where}.ray_seeds", problems)
+    search = None
+    if "search" in raw:
+        for other in ("schedule", "seeds", "ray_seeds"):
+            if other in raw:
+                problems.append(f"{where}.{other}: a search test has no {other} (it tries every order, once)")
+        search = parse_search(raw["search"], f"{where}.search", problems)
+        n, r = 1, 0
+        ok = ok and search is not None
     if not ok or the_lab is None or schedule is None:
         return None
     assert isinstance(name, str) and isinstance(points, int) and isinstance(description, str)
     return Test(name, points, " ".join(description.split()), dataclasses.replace(the_lab, checks=()),
                 schedule, schedule_name, tuple(chosen), tuple(range(1, n + 1)), tuple(range(1, r + 1)),
-                dict(raw))
+                dict(raw), search=search)
 
 
 def _lab(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any], problems: list[str]) -> Lab | None:
@@ -460,16 +490,3 @@ def _registry(lab: Lab, module: str, name: str) -> dict[str, Any]:
     found = getattr(mod, name, {})
     return dict(found) if isinstance(found, dict) else {}
 
-
-def _count(raw: Any, where: str, problems: list[str]) -> int:
-    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-        problems.append(f"{where}: a whole number (0 or more), not {raw!r}")
-        return 0
-    return raw
-
-
-def _keys(raw: dict[str, Any], allowed: set[str] | Sequence[str], where: str, problems: list[str]) -> None:
-    for key in raw:
-        if key not in allowed:
-            hint = did_you_mean(str(key), allowed) or f" (known: {', '.join(sorted(allowed))})"
-            problems.append(f"{where}: unknown field {key!r}{hint}")

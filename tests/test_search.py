@@ -10,14 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from autograder.grade import start_nursery
+from autograder.suite import SuiteError, parse_suite
 from labs.raft import LAB as RAFT
 from labs.raft.checks import CHECKS as RAFT_CHECKS
 from labs.rpc import LAB
 from labs.rpc import node as reference
 from labs.rpc.checks import linearizable
 from labs.rpc.node import AppendRequest
-from labs.runtime.lab import Lab, no_node_errors
+from labs.runtime.lab import Lab, get_lab, no_node_errors
 from labs.runtime.node import Op, on
 from labs.runtime.nodeside import LocalNodes, NodeSide, Reply, World
 from labs.runtime.nursery import one_core, run_config
@@ -33,10 +36,26 @@ def spec(depth: int, duplicate: int = 0) -> SearchSpec:
                       duplicate=duplicate)
 
 
+ONE_CLIENT = ((Op("append", "a", "x;"), Op("get", "a")),)
+
+
 def test_the_reference_passes_every_order_to_the_depth() -> None:
-    found = explore(LAB, spec(depth=5, duplicate=1))
+    one = dataclasses.replace(spec(depth=6, duplicate=1), operations=ONE_CLIENT)
+    found = explore(LAB, one)
     assert found.verdict == "ok", [f.message for f in found.findings]
-    assert found.depth == 5 and found.states > 500
+    assert found.depth == 6 and found.states > 1000
+
+
+def test_a_search_where_the_clients_never_finish_fails_though_nothing_breaks() -> None:
+    """A server that never answers breaks no invariant: the search also asks that in some state
+    the clients have finished, or a submission doing nothing would pass."""
+    one = dataclasses.replace(spec(depth=6), operations=ONE_CLIENT)
+    found = explore(LAB.with_impl(VARIANTS / "silent.py"), one)
+    assert found.verdict == "stuck"
+    assert [f.message for f in found.findings] == [
+        f"no order of at most 6 steps (of the {found.states:,} states tried) lets the clients finish their 2 "
+        "operation(s): does every request get an answer when nothing is lost?"]
+    assert explore(LAB, dataclasses.replace(one, depth=3)).verdict == "stuck"  # four steps at least
 
 
 def test_a_server_without_duplicate_detection_is_caught_by_its_shortest_path() -> None:
@@ -139,3 +158,22 @@ def test_raft_elections_a_voter_that_votes_twice_is_found_without_a_schedule() -
     assert found.verdict == "violation" and len(found.path) == 7
     assert [f.message for f in found.findings] == ["election safety: 2 different nodes for term 1: n1, n3"]
     assert sum(step.startswith("deliver RequestVoteReply") for step in found.path) == 2
+
+
+def test_a_search_test_in_a_suite_names_each_mistake_with_its_place(tmp_path: Path) -> None:
+    doc = {"lab": "rpc", "seeds": 2, "tests": [
+        {"name": "s", "points": 5, "description": "d", "schedule": "lossy", "checks": ["linearizable"],
+         "search": {"operations": [[{"f": "get", "key": "a", "valeu": 1}, "put"]], "depth": 0, "dupliate": 1,
+                    "drop": "yes", "timeout": -1}},
+    ]}
+    with pytest.raises(SuiteError) as info:
+        parse_suite(doc, get_lab("rpc"), tmp_path / "suite.yaml")
+    problems = str(info.value)
+    for said in ("tests[0].schedule: a search test has no schedule (it tries every order, once)",
+                 "tests[0].search: unknown field 'dupliate' (did you mean 'duplicate'?)",
+                 "tests[0].search.operations[0][0]: unknown field 'valeu' (did you mean 'value'?)",
+                 "tests[0].search.operations[0][1]: an operation such as {f: get, key: a}",
+                 "tests[0].search.depth: at least 1 step",
+                 "tests[0].search.drop: true (a message in flight may be lost) or false, not 'yes'",
+                 "tests[0].search.timeout: seconds, more than 0, not -1"):
+        assert said in problems, problems

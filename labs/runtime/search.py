@@ -71,9 +71,11 @@ class SearchSpec:
 
 @dataclass
 class Exploration:
-    """The search's outcome. ``verdict``: ``"ok"`` (every state to ``depth`` was searched),
-    ``"violation"`` (``findings`` hold for ``run``, the trace of ``path``), ``"limit"`` (states or
-    time ran out first) or ``"error"`` (a node cannot be searched: ``findings`` say why)."""
+    """The search's outcome. ``verdict``: ``"ok"`` (every state to ``depth`` was searched, and in
+    one of them the clients had finished), ``"violation"`` (``findings`` hold for ``run``, the
+    trace of ``path``), ``"stuck"`` (no violation, but in no state had the clients finished: a node
+    that does nothing breaks no invariant), ``"limit"`` (states or time ran out first) or
+    ``"error"`` (a node cannot be searched: ``findings`` say why)."""
 
     verdict: str
     states: int
@@ -235,6 +237,10 @@ class SearchWorld(SimNodes):
         text = self.seen_from_outside() + json.dumps(self.fields(), sort_keys=True)
         return hashlib.sha256(text.encode()).digest()
 
+    def finished(self) -> bool:
+        """Every client has done all its operations."""
+        return all(not self.todo[c] and self.slots[c].pending is None for c in self.clients)
+
     def result(self) -> RunResult:
         return RunResult(self.lab, "search", 0, Schedule(name="search"), list(self.trace), list(self.errors))
 
@@ -264,13 +270,20 @@ class _TimerClock(Clock):
         return self._clocks[self._name]
 
 
+def searched_lab(lab: Lab, spec: SearchSpec) -> Lab:
+    """``lab`` as the search runs it: its clients are those the spec gives operations to (start
+    sealed node processes for this one)."""
+    if lab.workload is None:
+        return lab
+    return dataclasses.replace(lab, workload=dataclasses.replace(lab.workload, clients=len(spec.operations)))
+
+
 def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
             progress: Callable[[int, int], None] | None = None) -> Exploration:
     """Search ``lab`` breadth first to ``spec.depth`` (see the module docstring). ``nodes``
     starts the nodes' processes (by default, objects in this process); ``progress`` is told the
     depth and the states seen as each depth is done."""
-    if lab.workload is not None:  # the clients are those with operations to do
-        lab = dataclasses.replace(lab, workload=dataclasses.replace(lab.workload, clients=len(spec.operations)))
+    lab = searched_lab(lab, spec)
     factory = nodes if nodes is not None else LocalNodes(lab)
     started = time.monotonic()
     dice = random.Random(0)
@@ -314,6 +327,7 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
     found = _violations(first, spec)
     if found:
         return ended("violation", 1, 0, first, found)
+    finished = first.finished()  # some state where every client has done all it had to do
     frontier: deque[tuple[Choice, ...]] = deque([()])
     merged = 0
     depth = 0
@@ -354,6 +368,12 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
             if found:
                 return ended("violation", len(seen), len(child), world, found)
             frontier.append(child)
+            finished = finished or world.finished()
+    if spec.operations and not finished:
+        return ended("stuck", len(seen), depth, findings=[Finding(
+            f"no order of at most {spec.depth} steps (of the {len(seen):,} states tried) lets the clients finish "
+            f"their {sum(len(ops) for ops in spec.operations)} operation(s): does every request get an answer "
+            "when nothing is lost?")])
     return ended("ok", len(seen), depth)
 
 

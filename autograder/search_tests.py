@@ -1,0 +1,54 @@
+"""Search tests in a suite: the ``search`` mapping of a test, read into a
+:class:`~labs.runtime.search.SearchSpec` with every problem named by its place (see
+:mod:`.suite` for the format). The test's checks become the search's invariants when it runs
+(:func:`autograder.runner.run_search`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labs.runtime.node import Op
+from labs.runtime.search import SearchSpec
+
+from .suite_fields import count as _count
+from .suite_fields import known_keys as _keys
+
+SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "max_states", "timeout"}
+
+
+def parse_search(raw: Any, where: str, problems: list[str]) -> SearchSpec | None:
+    """A search test's ``search`` mapping (see the module docstring)."""
+    example = "[[{f: append, key: a, value: x}], [{f: get, key: a}]]"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: a mapping such as {{operations: {example}, depth: 6}}")
+        return None
+    _keys(raw, SEARCH_FIELDS, where, problems)
+    clients = raw.get("operations")
+    if not isinstance(clients, list) or not all(isinstance(c, list) for c in clients):
+        problems.append(f"{where}.operations: one list of operations per client, such as {example}")
+        return None
+    operations: list[tuple[Op, ...]] = []
+    for i, client in enumerate(clients):
+        ops: list[Op] = []
+        for j, op in enumerate(client):
+            at = f"{where}.operations[{i}][{j}]"
+            if not isinstance(op, dict) or not isinstance(op.get("f"), str):
+                problems.append(f"{at}: an operation such as {{f: get, key: a}}")
+                continue
+            _keys(op, {"f", "key", "value"}, at, problems)
+            ops.append(Op(op["f"], op.get("key"), op.get("value")))
+        operations.append(tuple(ops))
+    depth = _count(raw.get("depth", 8), f"{where}.depth", problems)
+    if depth == 0:
+        problems.append(f"{where}.depth: at least 1 step")
+    duplicate = _count(raw.get("duplicate", 0), f"{where}.duplicate", problems)
+    max_states = _count(raw.get("max_states", SearchSpec.max_states), f"{where}.max_states", problems)
+    drop, timeout = raw.get("drop", False), raw.get("timeout", SearchSpec.timeout)
+    if not isinstance(drop, bool):
+        problems.append(f"{where}.drop: true (a message in flight may be lost) or false, not {drop!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        problems.append(f"{where}.timeout: seconds, more than 0, not {timeout!r}")
+        timeout = SearchSpec.timeout
+    return SearchSpec(operations=tuple(operations), invariants=(), depth=depth, drop=drop is True,
+                      duplicate=duplicate, max_states=max_states, timeout=float(timeout))
+
