@@ -32,7 +32,7 @@ def test_simulator_benchmark_prints_its_figures() -> None:
 
 
 def test_search_benchmark_prints_its_figures() -> None:
-    figures = run_script("benchmarks/search.py", "--raft-depth", "4", "--rpc-depth", "3")
+    figures = run_script("benchmarks/search.py", "--raft-depth", "4", "--rpc-depth", "4")
     rows = {r["search"]: r for r in figures["searches"]}  # type: ignore[attr-defined]
     assert {r["verdict"] for r in rows.values()} == {"ok"} and rows["raft-A"]["states"] > 50
 
