@@ -36,10 +36,9 @@ from typing import Any
 
 import labs
 from labs.runtime.lab import Finding
-from labs.runtime.nursery import IsolationError, Nursery, isolation_available, one_core, run_config
-from labs.runtime.search import searched_lab
+from labs.runtime.nursery import IsolationError, Nursery, isolation_available, one_core
 from labs.runtime.sim import Simulation
-from labs.runtime.worker import Budget, NodeHung, RunAborted
+from labs.runtime.worker import NodeHung, RunAborted
 
 from .failure_report import report
 from .feedback import feedback_html
@@ -171,15 +170,11 @@ def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None 
         try:
             lab = test.lab.with_impl_source(impl)
             with one_core() as core:
-                if test.search is not None:  # thousands of runs in the same processes: the search's budget
-                    budget = Budget(time.monotonic() + limit, max_cpu=limit)
-                    nodes = nursery.run(run_config(searched_lab(lab, test.search)), budget=budget, core=core)
-                    searched = run_search(test, None, nodes, limit)
-                    searched.seconds = time.monotonic() - started
-                    _sandbox_findings(searched, sandbox)
-                    return searched
-                nodes = nursery.nodes(lab, limit, core)
-                outcome.result = Simulation(lab, test.schedule, seed, nodes=nodes).run()
+                if test.search is not None:
+                    outcome = run_search(test, None, nursery.search_nodes(lab, test.search, limit, core), limit)
+                else:
+                    nodes = nursery.nodes(lab, limit, core)
+                    outcome.result = Simulation(lab, test.schedule, seed, nodes=nodes).run()
         except NodeHung as exc:
             why = "" if limit >= SIM_TIME_LIMIT else ", what was left of this grading's budget"
             outcome.findings.append(Finding(f"the run did not finish within {limit:.1f} s of real time{why}: {exc}"))
@@ -194,7 +189,8 @@ def run_sim_isolated(test: Test, seed: int, impl: Path, sandbox: Sandbox | None 
         except Exception as exc:  # the student's files cannot be read...
             outcome.findings.append(Finding(f"the run could not start: {type(exc).__name__}: {exc}"))
         else:
-            apply_checks(outcome)
+            if test.search is None:  # a search checked every state as it went
+                apply_checks(outcome)
     _sandbox_findings(outcome, sandbox)
     outcome.seconds = time.monotonic() - started
     return outcome

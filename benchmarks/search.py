@@ -61,15 +61,10 @@ def main() -> None:
             nodes = None
             if args.sealed:
                 from autograder.grade import start_nursery
-                from labs.runtime.nursery import one_core, run_config
-                from labs.runtime.worker import Budget
+                from labs.runtime.nursery import one_core
                 nursery = stack.enter_context(start_nursery(None))
                 core = stack.enter_context(one_core())
-                clients = dataclasses.replace(lab.workload, clients=len(spec.operations)) if lab.workload else None
-                # One search is thousands of runs in the same processes: its CPU allowance is the
-                # search's, not one run's.
-                budget = Budget(time.monotonic() + spec.timeout, max_cpu=spec.timeout)
-                nodes = nursery.run(run_config(dataclasses.replace(lab, workload=clients)), budget=budget, core=core)
+                nodes = nursery.search_nodes(lab, spec, spec.timeout, core)
             started = time.perf_counter()
             found = explore(lab, spec, nodes=nodes)
             seconds = time.perf_counter() - started

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,8 @@ from labs.rpc.node import AppendRequest
 from labs.runtime.lab import Lab, get_lab, no_node_errors
 from labs.runtime.node import Op, on
 from labs.runtime.nodeside import LocalNodes, NodeSide, Reply, World
-from labs.runtime.nursery import one_core, run_config
+from labs.runtime.nursery import one_core
 from labs.runtime.search import SearchSpec, explore
-from labs.runtime.worker import Budget
 
 VARIANTS = Path(__file__).parent / "rpc_variants"
 TWO_CLIENTS = ((Op("append", "a", "x;"),), (Op("append", "a", "y;"), Op("get", "a")))
@@ -138,11 +136,10 @@ def test_the_search_runs_the_nodes_sealed_as_grading_does_and_finds_the_same() -
     """Each node in a sealed process of its own, forked once and reused from path to path: the
     same states, the same shortest path, the same trace as in this process."""
     lab = LAB.with_impl_source(VARIANTS / "no_dedup.py")
-    lab = dataclasses.replace(lab, workload=dataclasses.replace(LAB.workload, clients=2))  # type: ignore[arg-type]
     here = explore(LAB.with_impl(VARIANTS / "no_dedup.py"), spec(depth=6, duplicate=1))
     with start_nursery(None) as nursery, one_core() as core:
-        budget = Budget(time.monotonic() + 120, max_cpu=120)
-        sealed = explore(lab, spec(depth=6, duplicate=1), nodes=nursery.run(run_config(lab), budget=budget, core=core))
+        searched = spec(depth=6, duplicate=1)
+        sealed = explore(lab, searched, nodes=nursery.search_nodes(lab, searched, 120, core))
     assert sealed.verdict == "violation" and sealed.path == here.path and sealed.states == here.states
     assert sealed.run is not None and here.run is not None and sealed.run.trace == here.run.trace
 

@@ -60,6 +60,7 @@ from .mounts import IsolationError as IsolationError
 from .node import Clerk, Node, NodeError
 from .node_classes import class_path, cluster_classes
 from .nodeside import NodeSide, World
+from .search import SearchSpec, searched_lab
 from .worker import (
     RUN_CPU,
     SPIN,
@@ -122,6 +123,13 @@ class Nursery:
     def nodes(self, lab: Lab, seconds: float = RUN_SECONDS, core: int | None = None) -> ProcessNodes:
         """The node processes of one run of ``lab`` (see :class:`ProcessNodes`)."""
         return self.run(run_config(lab), seconds, core=core)
+
+    def search_nodes(self, lab: Lab, spec: SearchSpec, seconds: float, core: int | None = None) -> ProcessNodes:
+        """The node processes of one search of ``lab`` (:mod:`.search`): thousands of runs in the
+        same processes, so they share the search's allowance of ``seconds``, real and CPU time,
+        not one run's."""
+        budget = Budget(time.monotonic() + seconds, max_cpu=seconds)
+        return self.run(run_config(searched_lab(lab, spec)), budget=budget, core=core)
 
     def run(self, config: dict[str, Any], seconds: float = RUN_SECONDS, budget: Budget | None = None,
             core: int | None = None) -> ProcessNodes:

@@ -172,7 +172,7 @@ class SearchWorld(SimNodes):
         self.path.append(self.describe(choice))
         self.now = round(self.now + 0.001, 9)  # the trace's time counts steps: real-time order
         if kind == "fire":
-            slot = next(s for s in self.slots.values() if ident in s.timers)
+            slot = self._timer_slot(ident)
             self.clocks[slot.name] = max(self.clocks[slot.name], self.deadlines[ident])
             timer_type = slot.timers.pop(ident)
             self._emit("timer_fire", node=slot.name, id=ident, timer=timer_type)
@@ -191,7 +191,7 @@ class SearchWorld(SimNodes):
         """A choice in words, the same in every state where the same thing can happen."""
         kind, ident = choice
         if kind == "fire":
-            slot = next(s for s in self.slots.values() if ident in s.timers)
+            slot = self._timer_slot(ident)
             alike = [t for t in sorted(slot.timers)
                      if (slot.timers[t], self.deadlines[t]) == (slot.timers[ident], self.deadlines[ident])]
             which = f", the {_nth(alike.index(ident) + 1)} of {len(alike)} set" if len(alike) > 1 else ""
@@ -204,8 +204,12 @@ class SearchWorld(SimNodes):
         """The node a choice hands an event to."""
         kind, ident = choice
         if kind == "fire":
-            return next(s.name for s in self.slots.values() if ident in s.timers)
+            return self._timer_slot(ident).name
         return self.flight[ident][1]
+
+    def _timer_slot(self, timer: int) -> Slot:
+        """The node whose timer ``timer`` is."""
+        return next(s for s in self.slots.values() if timer in s.timers)
 
     # -- the state --------------------------------------------------------------------------
 
