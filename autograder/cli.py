@@ -30,6 +30,7 @@ from .nbgrader_course import COMMANDS
 from .release import ReleaseError, _tracked, release
 from .runner import Outcome, outcomes
 from .sandbox import SandboxError, unavailable
+from .search_command import search_command
 from .suite import Suite, SuiteError, Test, load_graded_suite, load_suite, parse_parts_option
 
 EXIT_OK, EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE = 0, 1, 2, 3
@@ -367,8 +368,8 @@ def explore_command(lab: str, like: str, impl: Path | None, count: int, disk_los
 
 
 def _register_more() -> None:
-    """Commands that live beside what they drive: nbgrader glue and grading a class."""
-    for command in (*COMMANDS, grade_all_command):
+    """Commands that live beside what they drive: nbgrader glue, grading a class, searching."""
+    for command in (*COMMANDS, grade_all_command, search_command):
         main.add_command(command)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from labs.pictures import picture_of, write_html
+from labs.pictures.picture import Mark
 
 from .runner import Outcome
 from .shrink import shrink
@@ -27,13 +28,18 @@ from .suite import Suite
 
 
 def replay_command(suite: Suite, outcome: Outcome, impl: str | Path | None,
-                   schedule_file: Path | None = None) -> str:
+                   schedule_file: Path | None = None, path_file: Path | None = None) -> str:
     """The ``python -m autograder test`` command line that runs ``outcome``'s test again, on its
     seed and runtime (under ``schedule_file`` when given), and reports it unshrunk: the same
-    report again."""
-    parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name]
-    if outcome.test.search is None:  # a search has no seed, and its path is a shortest already
-        parts += ["--seed", str(outcome.seed), "--runtime", outcome.runtime, "--no-shrink"]
+    report again. For a search test, ``python -m autograder search``, following the path in
+    ``path_file`` when given (else searching again, which finds the same path)."""
+    if outcome.test.search is not None:
+        parts = ["python", "-m", "autograder", "search", suite.lab.name, outcome.test.name]
+        if path_file is not None:
+            parts += ["--replay", str(path_file)]
+    else:
+        parts = ["python", "-m", "autograder", "test", suite.lab.name, "-k", outcome.test.name,
+                 "--seed", str(outcome.seed), "--runtime", outcome.runtime, "--no-shrink"]
     if schedule_file is not None:
         parts += ["--schedule", str(schedule_file)]
     if impl:
@@ -53,9 +59,12 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
     t = outcome.test
     lines = [f"FAILED {suite.lab.name} {t.name} ({t.points} pts), seed {outcome.seed} on {outcome.runtime}"]
     schedule_line = f"  schedule: {t.schedule_name}: {t.schedule.describe()}"
+    path_file = None
     if t.search is not None:
         lines[0] = f"FAILED {suite.lab.name} {t.name} ({t.points} pts), a search to depth {t.search.depth}"
         schedule_line = _search_lines(outcome)
+        if out_dir is not None and outcome.search is not None and outcome.search.path:
+            path_file = write_path(suite, outcome, out_dir)
     elif shrink_budget > 0 and out_dir is not None and outcome.runtime == "sim" and outcome.failed_checks:
         shrunk = shrink(outcome, impl, shrink_budget)
         if shrunk is not None and shrunk.after < shrunk.before:
@@ -79,8 +88,19 @@ def report(suite: Suite, outcome: Outcome, out_dir: Path | None, impl: str | Pat
     pictures = write_pictures(suite, outcome, out_dir) if out_dir is not None else []
     if pictures:
         lines.append("  picture: " + " and ".join(str(p) for p in pictures))
-    lines.append(f"  replay: {replay_command(suite, outcome, impl, schedule_file)}")
+    lines.append(f"  replay: {replay_command(suite, outcome, impl, schedule_file, path_file)}")
     return "\n".join(lines)
+
+
+def write_path(suite: Suite, outcome: Outcome, out_dir: Path) -> Path:
+    """The search's path to its violation, step by step in words, as a file ``autograder search
+    --replay`` follows."""
+    assert outcome.search is not None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{suite.lab.name}-{outcome.test.name}-path.yaml"
+    data = {"lab": suite.lab.name, "test": outcome.test.name, "steps": list(outcome.search.path)}
+    path.write_text(yaml.safe_dump(data, sort_keys=False, width=1000), encoding="utf-8")
+    return path
 
 
 def _search_lines(outcome: Outcome) -> str:
@@ -88,11 +108,23 @@ def _search_lines(outcome: Outcome) -> str:
     found = outcome.search
     if found is None:
         return "  search: did not run"
-    head = f"  search: {found.states:,} states to depth {found.depth} in {found.seconds:.1f} s"
+    spec = outcome.test.search
+    assert spec is not None
+    if found.replayed:
+        head = f"  replayed: a path of {len(found.path)} steps, the invariants checked after each"
+        which = "path"
+    elif found.walk is not None:
+        head = (f"  search: {found.states:,} states to depth {spec.depth}, nothing broken; then random walk "
+                f"{found.walk} of {spec.walks} broke it in {found.walked} steps, in {found.seconds:.1f} s")
+        which = f"the walk's path with every step it can do without left out, {len(found.path)} steps"
+    else:
+        walks = f", then {found.walks:,} random walks" if found.walks else ""
+        head = f"  search: {found.states:,} states to depth {found.depth}{walks} in {found.seconds:.1f} s"
+        which = f"path, {len(found.path)} steps (no shorter one breaks it)"
     if not found.path:
         return head
     steps = [f"    {i}. {_clip(step, 160)}" for i, step in enumerate(found.path, 1)]
-    return "\n".join([head, f"  path, {len(found.path)} steps (no shorter one breaks it):", *steps])
+    return "\n".join([head, f"  {which}:", *steps])
 
 
 def _clip(text: str, limit: int) -> str:
@@ -105,7 +137,15 @@ def write_pictures(suite: Suite, outcome: Outcome, out_dir: Path) -> list[Path]:
     written: list[Path] = []
     if outcome.result is not None:
         title = f"{suite.lab.name} {outcome.test.name}, seed {outcome.seed} on {outcome.runtime}"
-        written.append(write_html(picture_of(outcome.result, title), out_dir / f"{stem}.html", shared_js=True))
+        picture = picture_of(outcome.result, title)
+        found = outcome.search
+        if found is not None and found.verdict == "violation" and outcome.findings:
+            # One step is one millisecond of the picture's time; the last one broke an invariant.
+            picture.title = f"{suite.lab.name} {outcome.test.name}: a path of {len(found.path)} steps, one per millisecond"
+            broke = outcome.findings[0].message
+            picture.marks.append(Mark(float(outcome.result.trace[-1]["t"]), "violation",
+                                      f"step {len(found.path)} breaks it: {_clip(broke, 140)}"))
+        written.append(write_html(picture, out_dir / f"{stem}.html", shared_js=True))
     html = next((f.html for f in outcome.findings if f.html), None)
     if html:
         path = out_dir / f"{stem}-history.html"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from labs.runtime.nodeside import NodeProcesses
 from labs.runtime.nursery import IsolationError
 from labs.runtime.ray_processes import Hosts
 from labs.runtime.run import run
-from labs.runtime.search import Exploration, explore
+from labs.runtime.search import Exploration, explore, replay
 from labs.runtime.worker import RunAborted
 
 from .suite import Test
@@ -103,10 +103,13 @@ def run_test(test: Test, seed: int, runtime: str = "sim", impl: str | Path | Non
 
 
 def run_search(test: Test, impl: str | Path | None = None, nodes: NodeProcesses | None = None,
-               timeout: float | None = None) -> Outcome:
+               timeout: float | None = None, steps: list[str] | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Outcome:
     """Run a search test (its checks are the invariants): ``nodes`` starts the node processes
-    (sealed ones when grading; by default objects in this process); at most ``timeout`` seconds.
-    A violation is reported as its checks' findings on the trace of the shortest path to it."""
+    (sealed ones when grading; by default objects in this process); at most ``timeout`` seconds;
+    ``progress`` is told each depth done and the states seen. A violation is reported as its
+    checks' findings on the trace of the path to it. With ``steps`` (a path, in words), only
+    that path is run again (:func:`labs.runtime.search.replay`)."""
     started = time.monotonic()
     outcome = Outcome(test, 1, "sim")
     assert test.search is not None
@@ -115,7 +118,8 @@ def run_search(test: Test, impl: str | Path | None = None, nodes: NodeProcesses 
         spec = dataclasses.replace(spec, timeout=min(spec.timeout, timeout))
     try:
         lab = test.lab.with_impl(impl) if impl and nodes is None else test.lab
-        found = explore(lab, spec, nodes=nodes)
+        found = (replay(lab, spec, steps, nodes=nodes) if steps is not None
+                 else explore(lab, spec, nodes=nodes, progress=progress))
     except (RunAborted, IsolationError):
         raise  # a sealed process hung, or could not start: the grader says which
     except Exception as exc:  # the student's file does not import, a class is malformed...

@@ -13,7 +13,7 @@ from labs.runtime.search import SearchSpec
 from .suite_fields import count as _count
 from .suite_fields import known_keys as _keys
 
-SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "max_states", "timeout"}
+SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "restarts", "walks", "walk_depth", "max_states", "timeout"}
 
 
 def parse_search(raw: Any, where: str, problems: list[str]) -> SearchSpec | None:
@@ -42,6 +42,11 @@ def parse_search(raw: Any, where: str, problems: list[str]) -> SearchSpec | None
     if depth == 0:
         problems.append(f"{where}.depth: at least 1 step")
     duplicate = _count(raw.get("duplicate", 0), f"{where}.duplicate", problems)
+    restarts = _count(raw.get("restarts", 0), f"{where}.restarts", problems)
+    walks = _count(raw.get("walks", 0), f"{where}.walks", problems)
+    walk_depth = _count(raw.get("walk_depth", SearchSpec.walk_depth), f"{where}.walk_depth", problems)
+    if walks and not walk_depth:
+        problems.append(f"{where}.walk_depth: at least 1 step for each of the {walks} walks")
     max_states = _count(raw.get("max_states", SearchSpec.max_states), f"{where}.max_states", problems)
     drop, timeout = raw.get("drop", False), raw.get("timeout", SearchSpec.timeout)
     if not isinstance(drop, bool):
@@ -50,5 +55,6 @@ def parse_search(raw: Any, where: str, problems: list[str]) -> SearchSpec | None
         problems.append(f"{where}.timeout: seconds, more than 0, not {timeout!r}")
         timeout = SearchSpec.timeout
     return SearchSpec(operations=tuple(operations), invariants=(), depth=depth, drop=drop is True,
-                      duplicate=duplicate, max_states=max_states, timeout=float(timeout))
+                      duplicate=duplicate, restarts=restarts, walks=walks, walk_depth=walk_depth,
+                      max_states=max_states, timeout=float(timeout))
 

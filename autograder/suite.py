@@ -31,6 +31,11 @@ copies and timer firings of a small configuration (:mod:`labs.runtime.search`), 
           duplicate: 1       # copies of messages a path may deliver; `drop: true` lets them be lost
         checks: [no-node-errors, linearizable]
 
+``restarts: N`` lets a path crash a server and restart it with its disk N times in all;
+``walks: N`` and ``walk_depth: M`` then try N random walks of up to M steps from the start, for
+bugs deeper than every order can be tried (a walk's path to a violation is shortened before it is
+reported). The walks are numbered, not drawn from a seed: the same submission meets the same ones.
+
 Workloads and checks are code (``labs/<lab>/workloads.py`` and ``checks.py`` export
 ``WORKLOADS`` and ``CHECKS``); everything else is data. Every mistake in the file is reported
 with its place (``tests[3].checks[1]``) and the names that would have been accepted.

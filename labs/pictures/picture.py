@@ -85,7 +85,8 @@ class Operation:
 
 @dataclass(slots=True)
 class Mark:
-    """A moment worth a vertical line: the network changed, a heal, a skipped fault, a skew."""
+    """A moment worth a vertical line: the network changed, a heal, a skipped fault, a skew, or
+    (``violation``, drawn red and labelled) the step of a search's path that broke an invariant."""
 
     t: float
     kind: str

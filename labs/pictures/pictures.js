@@ -370,6 +370,16 @@
         const x = X(m.t);
         const y0 = m.lane >= 0 ? laneY[m.lane] - 14 : AXIS, y1 = m.lane >= 0 ? laneY[m.lane] + 14 : lanesBottom;
         if (m.lane >= 0 && laneY[m.lane] < 0) continue;
+        if (m.kind === "violation") {  // the step of a search's path that broke an invariant
+          ctx.strokeStyle = COL.drop; ctx.lineWidth = 2;
+          ctx.beginPath(); ctx.moveTo(x, y0); ctx.lineTo(x, y1); ctx.stroke(); ctx.lineWidth = 1;
+          ctx.fillStyle = COL.drop; ctx.font = "bold 11px system-ui,sans-serif";
+          const text = fitText(ctx, "✕ " + m.label, Math.max(60, x - 4));
+          ctx.fillText(text, Math.max(2, x - 4 - ctx.measureText(text).width), y0 + 11);
+          ctx.font = "10px system-ui,sans-serif";
+          hits.push({ x0: x - 4, x1: x + 4, y0, y1, text: esc(m.label) + "<br>at " + fmtT(m.t) });
+          continue;
+        }
         ctx.strokeStyle = m.kind === "skip" ? COL.reorder : COL.mark; ctx.lineWidth = 1;
         ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(x, y0); ctx.lineTo(x, y1); ctx.stroke(); ctx.setLineDash([]);
         hits.push({ x0: x - 3, x1: x + 3, y0, y1, text: esc(m.label) + "<br>at " + fmtT(m.t) });

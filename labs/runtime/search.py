@@ -4,11 +4,14 @@ firings of a small configuration, breadth first, so the first violation found is
 A random schedule finds the interleaving that breaks a protocol only by luck. Here a *state* is
 the nodes' fields and live timers, their disks, the messages in flight and what each client still
 has to do; its *choices* are delivering any message in flight, dropping it or delivering a copy
-(where the search allows), and firing a timer. Time moves only when a timer fires: each node's
-clock stands at the deadline of the last timer it fired, so its timers fire in deadline order and
-a message may be handled at any point between them. The search tries
-every choice of every state it has not seen, to a depth, and after each step runs the invariants
-(lab checks) on the trace so far.
+(where the search allows), firing a timer, and crashing a server and restarting it with its disk
+(as often as the search allows). Time moves only when a timer fires: each node's clock stands at
+the deadline of the last timer it fired, so its timers fire in deadline order and a message may
+be handled at any point between them (:mod:`.searchworld`). The search tries every choice of
+every state it has not seen, to a depth, and after each step runs the invariants (lab checks) on
+the trace so far. A bug deeper than every order can be tried may still be met by random walks
+from the start, deeper than that depth: a walk's path to a violation is then shortened, each step
+it can do without left out. Any path, in words, can be run again (:func:`replay`).
 
 A state is rebuilt by running its path of choices again from the start: a node's handlers are
 deterministic and its randomness is seeded, so the same path gives the same state, in this
@@ -19,13 +22,12 @@ merged and compares what the world sees (messages, timers, completions, disk wri
 whose state is not all in its fields, or whose handlers are not deterministic, is told so.
 
     explore(lab, spec) -> Exploration
+    replay(lab, spec, exploration.path) -> Exploration
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import random
 import time
 from collections import deque
@@ -33,41 +35,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clock import Clock
-from .lab import Check, Finding, Lab, RunResult
-from .network import Network
-from .node import NodeError, Op
+from .lab import Finding, Lab, RunResult
 from .nodeside import Effect, LocalNodes, NodeProcess, NodeProcesses, World
-from .schedule import Schedule
-from .simnodes import SimNodes, Slot
-from .trace import TRACE_VERSION
+from .searchworld import Choice, SearchError, SearchSpec, SearchWorld
 
 RECYCLE = 5000
 """Runs a kept node process hosts before it is replaced by a fresh one (a sealed process has a
 CPU-time limit of its own, set for one simulated run)."""
-
-Choice = tuple[str, int]
-"""``("deliver" | "drop" | "duplicate", message id)`` or ``("fire", timer id)``: ids are those of
-the path's own run, the same every time it is run again."""
-
-
-@dataclass(frozen=True)
-class SearchSpec:
-    """What to search: each client's operations, in order; how deep; what may go wrong; what
-    must hold in every state."""
-
-    operations: tuple[tuple[Op, ...], ...]
-    invariants: tuple[Check, ...]
-    depth: int = 10
-    drop: bool = False
-    """A message in flight may be lost."""
-    duplicate: int = 0
-    """How many extra copies of messages a path may deliver, in all."""
-    max_states: int = 100_000
-    timeout: float = 120.0
-    verify_every: int = 20
-    """About one merged state in this many (and the first ten) is checked to be the same."""
-
 
 @dataclass
 class Exploration:
@@ -84,173 +58,14 @@ class Exploration:
     path: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     run: RunResult | None = None
-
-
-class SearchError(Exception):
-    """A node cannot be searched (its state is not data, or not all in its fields)."""
-
-
-class SearchWorld(SimNodes):
-    """One path's run: the simulator's nodes and disks, with the network and the timers left to
-    the search's choices instead of to time and dice."""
-
-    def __init__(self, lab: Lab, spec: SearchSpec, nodes: NodeProcesses) -> None:
-        super().__init__(lab, 0, nodes, Network())
-        self.lab, self.spec = lab, spec
-        self.flight: dict[int, tuple[str, str, str, Any]] = {}  # id -> (src, dst, type, body), in send order
-        self.deadlines: dict[int, float] = {}  # timer id -> when it fires, on its node's clock
-        self.clocks = {name: 0.0 for name in self.slots}  # each node's time: its last timer's deadline
-        for name, slot in self.slots.items():
-            slot.clock = _TimerClock(self.clocks, name)
-        self.todo = {c: list(spec.operations[i]) if i < len(spec.operations) else []
-                     for i, c in enumerate(self.clients)}
-        self.copies = 0
-        self._op_index = 0
-        self.path: list[str] = []
-        self.trace.append({"type": "run", "version": TRACE_VERSION, "lab": lab.name, "runtime": "search",
-                           "seed": 0, "nodes": self.servers, "clients": self.clients,
-                           "schedule": Schedule(name="search").to_data()})
-        for name in (*self.servers, *self.clients):
-            self._start(self.slots[name], first=True)
-        for i, name in enumerate(self.clients):
-            self._invoke(self.slots[name], i)
-
-    # -- the world's parts the search decides -------------------------------------------------
-
-    def _send(self, slot: Slot, dst: str, msg_type: str, body: Any) -> None:
-        if dst not in self.slots:
-            raise NodeError(f"{slot.name} sent {msg_type} to {dst!r}, which is not in this cluster")
-        self._ids += 1
-        self._emit("send", node=slot.name, dst=dst, id=self._ids, msg=msg_type, body=body)
-        self.flight[self._ids] = (slot.name, dst, msg_type, body)
-
-    def _set_timer(self, slot: Slot, timer_type: str, delay: float) -> None:
-        self._ids += 1
-        slot.timers[self._ids] = timer_type
-        self.deadlines[self._ids] = round(self.clocks[slot.name] + delay, 9)
-        self._emit("timer_set", node=slot.name, id=self._ids, timer=timer_type, delay=delay)
-
-    def _start_work(self, slot: Slot, name: str) -> None:
-        raise NodeError(f"{slot.name} started the work {name}: works are not searched (use a schedule)")
-
-    def _invoke(self, slot: Slot, client: int) -> None:
-        todo = self.todo[slot.name]
-        if not todo or slot.pending is not None or not slot.up:
-            return
-        op = todo.pop(0)
-        self._op_index += 1
-        slot.pending = self._op_index
-        self._emit("invoke", node=slot.name, process=slot.process, index=self._op_index,
-                   f=op.f, key=op.key, value=op.value)
-        self._event(slot, ("invoke", op.f, op.key, op.value))
-
-    def _finish(self, slot: Slot, outcome: str, value: Any, client: int) -> None:
-        index, slot.pending = slot.pending, None
-        self._emit("complete", node=slot.name, process=slot.process, index=index, outcome=outcome, value=value)
-        self._invoke(slot, client)
-
-    # -- choices --------------------------------------------------------------------------
-
-    def choices(self) -> list[Choice]:
-        """What may happen next, in a fixed order: each message in flight (delivered, and where
-        allowed dropped or copied), then each timer that may fire."""
-        out: list[Choice] = []
-        for mid in self.flight:
-            out.append(("deliver", mid))
-            if self.spec.drop:
-                out.append(("drop", mid))
-            if self.copies < self.spec.duplicate:
-                out.append(("duplicate", mid))
-        for slot in self.slots.values():
-            if slot.up and slot.timers:
-                first = min(self.deadlines[t] for t in slot.timers)
-                out.extend(("fire", t) for t in sorted(slot.timers) if self.deadlines[t] == first)
-        return out
-
-    def take(self, choice: Choice) -> None:
-        kind, ident = choice
-        self.path.append(self.describe(choice))
-        self.now = round(self.now + 0.001, 9)  # the trace's time counts steps: real-time order
-        if kind == "fire":
-            slot = self._timer_slot(ident)
-            self.clocks[slot.name] = max(self.clocks[slot.name], self.deadlines[ident])
-            timer_type = slot.timers.pop(ident)
-            self._emit("timer_fire", node=slot.name, id=ident, timer=timer_type)
-            self._event(slot, ("fire", ident))
-            return
-        src, dst, _, body = self.flight[ident] if kind == "duplicate" else self.flight.pop(ident)
-        if kind == "drop":
-            self._emit("drop", node=src, src=src, dst=dst, id=ident, reason="search")
-            return
-        if kind == "duplicate":
-            self.copies += 1
-            self._emit("duplicate", node=src, dst=dst, id=ident)
-        self._deliver(src, dst, ident, body)
-
-    def describe(self, choice: Choice) -> str:
-        """A choice in words, the same in every state where the same thing can happen."""
-        kind, ident = choice
-        if kind == "fire":
-            slot = self._timer_slot(ident)
-            alike = [t for t in sorted(slot.timers)
-                     if (slot.timers[t], self.deadlines[t]) == (slot.timers[ident], self.deadlines[ident])]
-            which = f", the {_nth(alike.index(ident) + 1)} of {len(alike)} set" if len(alike) > 1 else ""
-            return f"fire {slot.name}'s {slot.timers[ident]} (at {self.deadlines[ident]:g} s{which})"
-        src, dst, msg_type, body = self.flight[ident]
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        return f"{kind} {msg_type} {src}->{dst} {text}"
-
-    def target(self, choice: Choice) -> str:
-        """The node a choice hands an event to."""
-        kind, ident = choice
-        if kind == "fire":
-            return self._timer_slot(ident).name
-        return self.flight[ident][1]
-
-    def _timer_slot(self, timer: int) -> Slot:
-        """The node whose timer ``timer`` is."""
-        return next(s for s in self.slots.values() if timer in s.timers)
-
-    # -- the state --------------------------------------------------------------------------
-
-    def seen_from_outside(self) -> str:
-        """What the world holds: messages in flight, timers, disks, clients' progress (never
-        the nodes' own word)."""
-        flight = sorted(json.dumps([s, d, t, b], sort_keys=True) for s, d, t, b in self.flight.values())
-        slots = [[n, s.up, self.clocks[n], [[s.timers[t], self.deadlines[t]] for t in sorted(s.timers)],
-                  sorted(s.disk.items()), len(self.todo.get(n, [])), s.pending is not None]
-                 for n, s in sorted(self.slots.items())]
-        return json.dumps([flight, slots, self.copies], sort_keys=True)
-
-    def fields(self) -> dict[str, str]:
-        """Each node's fields and live timers, as its process says (canonical JSON text)."""
-        nodes: dict[str, str] = {}
-        for name, slot in sorted(self.slots.items()):
-            if not slot.up or slot.process_ is None:
-                continue
-            value, _ = self._ask(slot, ("dump",))
-            if not (isinstance(value, list) and len(value) == 2 and value[0] in ("state", "error")):
-                raise SearchError(f"{name}'s process answered a look at its fields with something that is not one")
-            if value[0] == "error":
-                raise SearchError(str(value[1]))
-            nodes[name] = json.dumps(value[1], sort_keys=True, separators=(",", ":"))
-        return nodes
-
-    def key(self) -> bytes:
-        """The whole state, the world's part and each node's fields, as a digest."""
-        text = self.seen_from_outside() + json.dumps(self.fields(), sort_keys=True)
-        return hashlib.sha256(text.encode()).digest()
-
-    def finished(self) -> bool:
-        """Every client has done all its operations."""
-        return all(not self.todo[c] and self.slots[c].pending is None for c in self.clients)
-
-    def result(self) -> RunResult:
-        return RunResult(self.lab, "search", 0, Schedule(name="search"), list(self.trace), list(self.errors))
-
-
-def _nth(k: int) -> str:
-    return f"{k}{'st' if k % 10 == 1 and k != 11 else 'nd' if k % 10 == 2 and k != 12 else 'rd' if k % 10 == 3 and k != 13 else 'th'}"
+    walks: int = 0
+    """Random walks tried after the breadth-first search found nothing."""
+    walk: int | None = None
+    """The random walk that found the violation (its path shortened from ``walked`` steps), if
+    one did rather than the breadth-first search."""
+    walked: int = 0
+    replayed: bool = False
+    """A path given was run again (:func:`replay`), not searched for."""
 
 
 class _Rebound:
@@ -263,17 +78,6 @@ class _Rebound:
         return self.target.call(effects, request)
 
 
-class _TimerClock(Clock):
-    """A node's clock in the search: it reads the node's own time, whatever the step."""
-
-    def __init__(self, clocks: dict[str, float], name: str) -> None:
-        super().__init__()
-        self._clocks, self._name = clocks, name
-
-    def local(self, t: float) -> float:
-        return self._clocks[self._name]
-
-
 def searched_lab(lab: Lab, spec: SearchSpec) -> Lab:
     """``lab`` as the search runs it: its clients are those the spec gives operations to (start
     sealed node processes for this one)."""
@@ -282,55 +86,111 @@ def searched_lab(lab: Lab, spec: SearchSpec) -> Lab:
     return dataclasses.replace(lab, workload=dataclasses.replace(lab.workload, clients=len(spec.operations)))
 
 
-def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
-            progress: Callable[[int, int], None] | None = None) -> Exploration:
-    """Search ``lab`` breadth first to ``spec.depth`` (see the module docstring). ``nodes``
-    starts the nodes' processes (by default, objects in this process); ``progress`` is told the
-    depth and the states seen as each depth is done."""
-    lab = searched_lab(lab, spec)
-    factory = nodes if nodes is not None else LocalNodes(lab)
-    started = time.monotonic()
-    dice = random.Random(0)
-    kept: dict[str, tuple[NodeProcess, _Rebound]] = {}
-    rebuilt = 0
+class _Runs:
+    """Runs paths from the start, each in the same kept node processes (a start event begins a
+    new incarnation in one): a sealed process is forked once per search, not once per state."""
 
-    def reuse(name: str, world: World) -> NodeProcess:
-        """A node's process, kept from path to path (a start event begins a new incarnation in
-        it): a sealed one is forked once, not once per state."""
-        if name not in kept or kept[name][0].dead:
+    def __init__(self, lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None) -> None:
+        self.lab, self.spec = lab, spec
+        self.factory = nodes if nodes is not None else LocalNodes(lab)
+        self.kept: dict[str, tuple[NodeProcess, _Rebound]] = {}
+        self.rebuilt = 0
+
+    def _reuse(self, name: str, world: World) -> NodeProcess:
+        if name not in self.kept or self.kept[name][0].dead:
             rebound = _Rebound()
-            kept[name] = (factory(name, rebound), rebound)
-        process, rebound = kept[name]
+            self.kept[name] = (self.factory(name, rebound), rebound)
+        process, rebound = self.kept[name]
         rebound.target = world
         return process
 
-    def rebuild(path: tuple[Choice, ...]) -> SearchWorld:
-        """The state ``path`` leads to, run again from the start in the kept processes: valid
-        until the next one is rebuilt."""
-        nonlocal rebuilt
-        rebuilt += 1
-        if rebuilt % RECYCLE == 0:  # fresh processes now and then: each has a CPU limit of its own
-            for process, _ in kept.values():
+    def rebuild(self, path: tuple[Choice, ...]) -> SearchWorld:
+        """The state ``path`` leads to, run again from the start: valid until the next rebuild."""
+        self.rebuilt += 1
+        if self.rebuilt % RECYCLE == 0:  # fresh processes now and then: each has a CPU limit of its own
+            for process, _ in self.kept.values():
                 process.stop()
-            kept.clear()
-        world = SearchWorld(lab, spec, reuse)
+            self.kept.clear()
+        world = SearchWorld(self.lab, self.spec, self._reuse)
         for choice in path:
             world.take(choice)
         return world
+
+    def follow(self, steps: list[str]) -> tuple[SearchWorld, int]:
+        """Run ``steps`` (choices in words) from the start, stopping after the first one that
+        breaks an invariant; returns the world and how many steps were taken. Raises
+        :class:`SearchError` for a step that cannot happen where it comes."""
+        world = self.rebuild(())
+        for n, words in enumerate(steps, 1):
+            choice = world.choice_named(words)
+            if choice is None:
+                can = "; ".join(world.describe(c) for c in world.choices()) or "nothing"
+                raise SearchError(f"step {n}, '{words}', cannot happen after the steps before it (what can: {can})")
+            world.take(choice)
+            if _violations(world, self.spec):
+                return world, n
+        return world, len(steps)
+
+
+def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Exploration:
+    """Search ``lab`` breadth first to ``spec.depth``, then walk it at random ``spec.walks``
+    times (see the module docstring). ``nodes`` starts the nodes' processes (by default, objects
+    in this process); ``progress`` is told the depth and the states seen as each depth is done."""
+    lab = searched_lab(lab, spec)
+    runs = _Runs(lab, spec, nodes)
+    started = time.monotonic()
+    found, finished = _breadth_first(runs, spec, started, progress)
+    if found.verdict == "ok" and spec.walks:
+        walked, finished_walking = _walk(runs, spec, started)
+        if walked is not None:
+            walked.states = found.states
+            return walked
+        found.walks, finished = spec.walks, finished or finished_walking
+    if found.verdict == "ok" and spec.operations and not finished:
+        walks = f" or of the {spec.walks} random walks of {spec.walk_depth} steps" if spec.walks else ""
+        found.verdict = "stuck"
+        found.findings = [Finding(
+            f"in no order of at most {spec.depth} steps (of the {found.states:,} states tried){walks} did the "
+            f"clients finish their {sum(len(ops) for ops in spec.operations)} operation(s): does every request "
+            "get an answer when nothing is lost?")]
+    return found
+
+
+def replay(lab: Lab, spec: SearchSpec, steps: list[str], nodes: NodeProcesses | None = None) -> Exploration:
+    """Run the path ``steps`` (a search's, in words) again, checking the invariants after each
+    step: ``"violation"`` at the first step that breaks one, ``"ok"`` if none does, ``"error"``
+    (saying which and why) if a step cannot happen where it comes or a node cannot be searched."""
+    started = time.monotonic()
+    runs = _Runs(searched_lab(lab, spec), spec, nodes)
+    try:
+        world, taken = runs.follow(steps)
+    except SearchError as exc:
+        return Exploration("error", 0, 0, time.monotonic() - started, findings=[Finding(str(exc))], replayed=True)
+    found = _violations(world, spec)
+    return Exploration("violation" if found else "ok", taken, taken, time.monotonic() - started, world.path,
+                       found, world.result(), replayed=True)
+
+
+def _breadth_first(runs: _Runs, spec: SearchSpec, started: float,
+                   progress: Callable[[int, int], None] | None) -> tuple[Exploration, bool]:
+    """Every order to ``spec.depth``, breadth first: the first violation has a shortest path.
+    Also says whether the clients had finished in any state."""
+    dice = random.Random(0)
 
     def ended(verdict: str, states: int, depth: int, world: SearchWorld | None = None,
               findings: list[Finding] | None = None) -> Exploration:
         return Exploration(verdict, states, depth, time.monotonic() - started, world.path if world else [],
                            findings or [], world.result() if world else None)
 
-    first = rebuild(())
+    first = runs.rebuild(())
     try:
         seen: dict[bytes, tuple[Choice, ...]] = {first.key(): ()}
     except SearchError as exc:
-        return ended("error", 0, 0, first, [Finding(str(exc))])
+        return ended("error", 0, 0, first, [Finding(str(exc))]), False
     found = _violations(first, spec)
     if found:
-        return ended("violation", 1, 0, first, found)
+        return ended("violation", 1, 0, first, found), True
     finished = first.finished()  # some state where every client has done all it had to do
     frontier: deque[tuple[Choice, ...]] = deque([()])
     merged = 0
@@ -344,41 +204,96 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
         if len(path) >= spec.depth:
             continue
         if len(seen) >= spec.max_states or time.monotonic() - started > spec.timeout:
-            return ended("limit", len(seen), depth)
-        parent = rebuild(path)
+            return ended("limit", len(seen), depth), finished
+        parent = runs.rebuild(path)
         for k, choice in enumerate(parent.choices()):
             child = (*path, choice)
             if k == 0:  # the first child takes the parent's run on (its processes hold it still)
                 world = parent
                 world.take(choice)
             else:
-                world = rebuild(child)
+                world = runs.rebuild(child)
             try:
                 key = world.key()
                 if key in seen:
                     merged += 1
                     if merged <= 10 or dice.randrange(spec.verify_every) == 0:
-                        _verify(rebuild, seen[key], child, dice)
+                        _verify(runs.rebuild, seen[key], child, dice)
                     continue
             except SearchError as exc:
-                return ended("error", len(seen), len(child), world, [Finding(str(exc))])
+                return ended("error", len(seen), len(child), world, [Finding(str(exc))]), finished
             if len(seen) <= 10 or dice.randrange(spec.verify_every) == 0:
                 try:
-                    _same_again(rebuild, world, child)
+                    _same_again(runs.rebuild, world, child)
                 except SearchError as exc:
-                    return ended("error", len(seen), len(child), world, [Finding(str(exc))])
+                    return ended("error", len(seen), len(child), world, [Finding(str(exc))]), finished
             seen[key] = child
             found = _violations(world, spec)
             if found:
-                return ended("violation", len(seen), len(child), world, found)
+                return ended("violation", len(seen), len(child), world, found), True
             frontier.append(child)
             finished = finished or world.finished()
-    if spec.operations and not finished:
-        return ended("stuck", len(seen), depth, findings=[Finding(
-            f"no order of at most {spec.depth} steps (of the {len(seen):,} states tried) lets the clients finish "
-            f"their {sum(len(ops) for ops in spec.operations)} operation(s): does every request get an answer "
-            "when nothing is lost?")])
-    return ended("ok", len(seen), depth)
+    return ended("ok", len(seen), depth), finished
+
+
+RESTART_WEIGHT = 0.1
+"""A walk's chance, at each step where a restart may happen, that one does."""
+LOSS_WEIGHT = 0.1
+"""A walk's chance that a message it picks is dropped (where drops are allowed), and likewise
+that it is copied (where copies are)."""
+
+
+def _walk(runs: _Runs, spec: SearchSpec, started: float) -> tuple[Exploration | None, bool]:
+    """``spec.walks`` random walks from the start, each up to ``spec.walk_depth`` steps: the first
+    one to break an invariant, its path shortened (no one step of it can be left out), or None;
+    and whether the clients had finished at the end of any walk.
+    At each step a walk picks a message or a timer alike, then delivers the message (or, rarely,
+    drops or copies it); now and then it restarts a server instead."""
+    finished = False
+    for n in range(1, spec.walks + 1):
+        if time.monotonic() - started > spec.timeout:
+            break
+        dice = random.Random(f"walk:{n}")
+        world = runs.rebuild(())
+        for _ in range(spec.walk_depth):
+            options = world.choices()
+            restarts = [c for c in options if c[0] == "restart"]
+            events = [c for c in options if c[0] in ("deliver", "fire")]
+            if restarts and (not events or dice.random() < RESTART_WEIGHT):
+                choice = dice.choice(restarts)
+            elif not events:
+                break
+            else:
+                choice = dice.choice(events)
+                if choice[0] == "deliver":
+                    other = dice.random()
+                    if other < LOSS_WEIGHT and ("drop", choice[1]) in options:
+                        choice = ("drop", choice[1])
+                    elif other > 1 - LOSS_WEIGHT and ("duplicate", choice[1]) in options:
+                        choice = ("duplicate", choice[1])
+            world.take(choice)
+            if _violations(world, spec):
+                return _shortened(runs, spec, world.path, n, started), True
+        finished = finished or world.finished()
+    return None, finished
+
+
+def _shortened(runs: _Runs, spec: SearchSpec, steps: list[str], walk: int, started: float) -> Exploration:
+    """A walk's path to a violation with every step left out that it can do without, one at a
+    time from the last (a step that cannot happen any more, or a path that then breaks nothing,
+    keeps it)."""
+    path = list(steps)
+    for i in reversed(range(len(path))):
+        shorter = path[:i] + path[i + 1:]
+        try:
+            world, taken = runs.follow(shorter)
+        except SearchError:
+            continue
+        if _violations(world, spec):
+            path = shorter[:taken]
+    world, _ = runs.follow(path)
+    return Exploration("violation", 0, len(path), time.monotonic() - started, world.path,
+                       _violations(world, spec), world.result(), walk=walk, walked=len(steps))
 
 
 def _violations(world: SearchWorld, spec: SearchSpec) -> list[Finding]:
@@ -421,3 +336,6 @@ def _verify(rebuild: Callable[[tuple[Choice, ...]], SearchWorld], a: tuple[Choic
                 f"answered '{what}' differently: is all of {who}'s state in its fields, and are its handlers "
                 f"deterministic (no clock read, no set of strings iterated, no global variable)? "
                 f"Paths: {wa.path} and {wb.path}")
+
+
+__all__ = ["RECYCLE", "Exploration", "SearchError", "SearchSpec", "explore", "replay", "searched_lab"]

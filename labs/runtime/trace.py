@@ -16,12 +16,12 @@ type                    fields
 ``send``                ``node`` (sender), ``dst``, ``id``, ``msg`` (type name), ``body`` (encoded)
 ``deliver``             ``node`` (receiver), ``src``, ``id``
 ``drop``                ``node`` (where it was decided), ``src``, ``dst``, ``id``,
-                        ``reason`` (``loss``, ``partition`` or ``crashed``)
+                        ``reason`` (``loss``, ``partition``, ``crashed``, or ``search``: a search's choice)
 ``duplicate``           ``node`` (sender), ``dst``, ``id``: a second copy is on its way
 ``timer_set``           ``node``, ``id``, ``timer`` (type name), ``delay``
 ``timer_fire``          ``node``, ``id``, ``timer``
 ``timer_cancel``        ``node``, ``id``
-``crash``               ``node``, ``reason`` (``schedule``, ``error``, ``process-died``),
+``crash``               ``node``, ``reason`` (``schedule``, ``error``, ``process-died``, ``search``),
                         ``disk`` (``keep``/``lose``), and ``error`` (a traceback) for ``error``
 ``restart``             ``node``: a new process, with the disk it kept
 ``pause`` / ``resume``  ``node`` (``pause`` also has ``duration``)
