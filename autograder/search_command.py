@@ -78,15 +78,15 @@ def search_command(lab: str, test_name: str, impl: Path | None, depth: int | Non
                                        f"python -m autograder test {lab} -k {test_name}")
     except (SuiteError, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
-    changes = {k: v for k, v in (("depth", depth), ("walks", walks), ("restarts", restarts)) if v is not None}
-    test = dataclasses.replace(test, search=dataclasses.replace(test.search, **changes))
-    assert test.search is not None
+    s = test.search
+    s = dataclasses.replace(s, depth=s.depth if depth is None else depth, walks=s.walks if walks is None else walks,
+                            restarts=s.restarts if restarts is None else restarts)
+    test = dataclasses.replace(test, search=s)
     steps = _read_path(path_file, lab, test) if path_file is not None else None
     who = f"your {impl}" if impl else "the reference solution"
     if steps is not None:
         click.echo(f"{lab} {test.name}: following the {len(steps)} steps of {path_file}, {who}")
     else:
-        s = test.search
         more = (f", then {s.walks:,} random walks of up to {s.walk_depth} steps" if s.walks else "")
         click.echo(f"{lab} {test.name}: every order to {s.depth} steps{more}, {who}")
     started = time.monotonic()
