@@ -272,17 +272,20 @@ def _walk(runs: _Runs, spec: SearchSpec, started: float) -> tuple[Exploration | 
                     elif other > 1 - LOSS_WEIGHT and ("duplicate", choice[1]) in options:
                         choice = ("duplicate", choice[1])
             world.take(choice)
-            if _violations(world, spec):
-                return _shortened(runs, spec, world.path, n, started), True
+        # Checked once, at the walk's end: an invariant broken on the way stays broken in the
+        # trace (the path is then followed again, checked step by step, to where it broke).
+        if _violations(world, spec):
+            return _shortened(runs, spec, world.path, n, started), True
         finished = finished or world.finished()
     return None, finished
 
 
 def _shortened(runs: _Runs, spec: SearchSpec, steps: list[str], walk: int, started: float) -> Exploration:
-    """A walk's path to a violation with every step left out that it can do without, one at a
-    time from the last (a step that cannot happen any more, or a path that then breaks nothing,
-    keeps it)."""
-    path = list(steps)
+    """A walk's path to a violation, cut at the step that broke an invariant, then with every
+    step left out that it can do without, one at a time from the last (a step that cannot happen
+    any more, or a path that then breaks nothing, keeps it)."""
+    _, broke_at = runs.follow(steps)
+    path = steps[:broke_at]
     for i in reversed(range(len(path))):
         shorter = path[:i] + path[i + 1:]
         try:
@@ -293,7 +296,7 @@ def _shortened(runs: _Runs, spec: SearchSpec, steps: list[str], walk: int, start
             path = shorter[:taken]
     world, _ = runs.follow(path)
     return Exploration("violation", 0, len(path), time.monotonic() - started, world.path,
-                       _violations(world, spec), world.result(), walk=walk, walked=len(steps))
+                       _violations(world, spec), world.result(), walk=walk, walked=broke_at)
 
 
 def _violations(world: SearchWorld, spec: SearchSpec) -> list[Finding]:
