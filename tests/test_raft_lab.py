@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from seeds import CI_SEEDS, failures, reference_failure
+from test_pictures import unpack
 
 from autograder.release import release
 from autograder.runner import run_test
@@ -82,6 +83,10 @@ def test_searches_find_the_bugs_no_schedule_was_written_for(variant: str, name: 
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stdout + done.stderr
     assert says in done.stdout and f"  {steps}. " in done.stdout and f"  {steps + 1}. " not in done.stdout
+    picture = tmp_path / f"raft-{name}-sim-1.html"
+    marks = unpack(picture.read_text())["marks"]
+    broke = [m for m in marks if m[1] == "violation"]  # type: ignore[attr-defined]
+    assert len(broke) == 1 and broke[0][2].startswith(f"step {steps} breaks it: ") and says in broke[0][2], marks
     path = tmp_path / f"raft-{name}-path.yaml"
     replay = f"python -m autograder search raft {name} --replay {path} --impl {impl}"
     assert f"replay: {replay}" in done.stdout

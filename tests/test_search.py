@@ -19,11 +19,11 @@ from labs.rpc import LAB
 from labs.rpc import node as reference
 from labs.rpc.checks import linearizable
 from labs.rpc.node import AppendRequest
-from labs.runtime.lab import Lab, get_lab, no_node_errors
-from labs.runtime.node import Op, on
+from labs.runtime.lab import Finding, Lab, RunResult, get_lab, no_node_errors
+from labs.runtime.node import Node, Op, on
 from labs.runtime.nodeside import LocalNodes, NodeSide, Reply, World
 from labs.runtime.nursery import one_core
-from labs.runtime.search import SearchSpec, explore
+from labs.runtime.search import SearchSpec, explore, replay
 
 VARIANTS = Path(__file__).parent / "rpc_variants"
 TWO_CLIENTS = ((Op("append", "a", "x;"),), (Op("append", "a", "y;"), Op("get", "a")))
@@ -51,7 +51,7 @@ def test_a_search_where_the_clients_never_finish_fails_though_nothing_breaks() -
     found = explore(LAB.with_impl(VARIANTS / "silent.py"), one)
     assert found.verdict == "stuck"
     assert [f.message for f in found.findings] == [
-        f"no order of at most 6 steps (of the {found.states:,} states tried) lets the clients finish their 2 "
+        f"in no order of at most 6 steps (of the {found.states:,} states tried) did the clients finish their 2 "
         "operation(s): does every request get an answer when nothing is lost?"]
     assert explore(LAB, dataclasses.replace(one, depth=3)).verdict == "stuck"  # four steps at least
 
@@ -144,24 +144,78 @@ def test_the_search_runs_the_nodes_sealed_as_grading_does_and_finds_the_same() -
     assert sealed.run is not None and here.run is not None and sealed.run.trace == here.run.trace
 
 
-RAFT_ELECTIONS = SearchSpec(operations=(), invariants=(no_node_errors, RAFT_CHECKS["election-safety"]), depth=7)
+RAFT_ELECTIONS = SearchSpec(operations=(), invariants=(no_node_errors, RAFT_CHECKS["election-safety"]), depth=6)
+THREE = dataclasses.replace(RAFT, nodes=3)
+VOTES_TWICE = THREE.with_impl(Path(__file__).parent / "raft_variants" / "votes_twice.py")
 
 
 def test_raft_elections_a_voter_that_votes_twice_is_found_without_a_schedule() -> None:
-    """Three servers, no clients, no schedule: seven steps give two leaders of one term."""
-    lab = dataclasses.replace(RAFT, nodes=3)
-    assert explore(lab, dataclasses.replace(RAFT_ELECTIONS, depth=6)).verdict == "ok"
-    found = explore(lab.with_impl(Path(__file__).parent / "raft_variants" / "votes_twice.py"), RAFT_ELECTIONS)
-    assert found.verdict == "violation" and len(found.path) == 7
+    """Three servers, no clients, no schedule: six steps give two leaders of one term (each
+    election is one timer firing: the node's clock reads the deadline it computed)."""
+    assert explore(THREE, dataclasses.replace(RAFT_ELECTIONS, depth=5)).verdict == "ok"
+    found = explore(VOTES_TWICE, RAFT_ELECTIONS)
+    assert found.verdict == "violation" and len(found.path) == 6
     assert [f.message for f in found.findings] == ["election safety: 2 different nodes for term 1: n1, n3"]
+    assert sum(step.startswith("fire") for step in found.path) == 2
     assert sum(step.startswith("deliver RequestVoteReply") for step in found.path) == 2
+
+
+class _Lives(Node):
+    """Counts its lives on its disk."""
+
+    def on_start(self) -> None:
+        self.lives = int(self.storage["lives"]) + 1 if "lives" in self.storage else 1
+        self.storage["lives"] = self.lives
+        self.log(f"life {self.lives}")
+
+
+def _one_life(run: RunResult) -> list[Finding]:
+    return [Finding(f"{e['node']} began a second life") for e in run.trace
+            if e["type"] == "log" and e["text"] == "life 2"]
+
+
+def test_a_restart_is_a_choice_a_server_restarts_with_its_disk() -> None:
+    lab = dataclasses.replace(LAB, node=_Lives, nodes=2)
+    restarting = SearchSpec(operations=(), invariants=(_one_life,), depth=2, restarts=1)
+    found = explore(lab, restarting)
+    assert found.verdict == "violation" and found.path == ["crash n1 and restart it with its disk"]
+    assert found.run is not None
+    assert [(e["type"], e.get("reason")) for e in found.run.trace if e["type"] in ("crash", "restart")] == [
+        ("crash", "search"), ("restart", None)]
+    assert explore(lab, dataclasses.replace(restarting, restarts=0)).verdict == "ok"
+
+
+def test_a_path_replays_by_its_words_and_a_step_that_cannot_happen_is_named() -> None:
+    found = explore(LAB.with_impl(VARIANTS / "no_dedup.py"), spec(depth=6, duplicate=1))
+    again = replay(LAB.with_impl(VARIANTS / "no_dedup.py"), spec(depth=6, duplicate=1), found.path)
+    assert again.verdict == "violation" and again.replayed and again.path == found.path
+    assert again.run is not None and found.run is not None and again.run.trace == found.run.trace
+    wrong = [*found.path[:2], "deliver Nothing c9->n1 {}"]
+    refused = replay(LAB, spec(depth=6, duplicate=1), wrong)
+    assert refused.verdict == "error"
+    (finding,) = refused.findings
+    assert finding.message.startswith("step 3, 'deliver Nothing c9->n1 {}', cannot happen after the steps before it "
+                                      "(what can: ")
+
+
+def test_random_walks_find_a_deeper_bug_and_shorten_its_path() -> None:
+    """Two steps of every order find nothing; the walks do, and every step of the path they
+    report is needed (leave any one out and nothing breaks, or it cannot happen)."""
+    walking = dataclasses.replace(RAFT_ELECTIONS, depth=2, walks=300, walk_depth=12)
+    found = explore(VOTES_TWICE, walking)
+    assert found.verdict == "violation" and found.walk is not None and found.walk <= 300
+    assert len(found.path) <= found.walked <= 12 and found.states > 0
+    assert found.findings[0].message.startswith("election safety: 2 different nodes for term")
+    for i in range(len(found.path)):
+        assert replay(VOTES_TWICE, walking, found.path[:i] + found.path[i + 1:]).verdict != "violation", i
+    assert explore(THREE, walking).verdict == "ok"  # the reference: no walk breaks it
 
 
 def test_a_search_test_in_a_suite_names_each_mistake_with_its_place(tmp_path: Path) -> None:
     doc = {"lab": "rpc", "seeds": 2, "tests": [
         {"name": "s", "points": 5, "description": "d", "schedule": "lossy", "checks": ["linearizable"],
          "search": {"operations": [[{"f": "get", "key": "a", "valeu": 1}, "put"]], "depth": 0, "dupliate": 1,
-                    "drop": "yes", "timeout": -1}},
+                    "drop": "yes", "timeout": -1, "restarts": -1, "walks": 5, "walk_depth": 0}},
     ]}
     with pytest.raises(SuiteError) as info:
         parse_suite(doc, get_lab("rpc"), tmp_path / "suite.yaml")
@@ -172,5 +226,7 @@ def test_a_search_test_in_a_suite_names_each_mistake_with_its_place(tmp_path: Pa
                  "tests[0].search.operations[0][1]: an operation such as {f: get, key: a}",
                  "tests[0].search.depth: at least 1 step",
                  "tests[0].search.drop: true (a message in flight may be lost) or false, not 'yes'",
-                 "tests[0].search.timeout: seconds, more than 0, not -1"):
+                 "tests[0].search.timeout: seconds, more than 0, not -1",
+                 "tests[0].search.restarts: a whole number (0 or more), not -1",
+                 "tests[0].search.walk_depth: at least 1 step for each of the 5 walks"):
         assert said in problems, problems

@@ -64,6 +64,8 @@ class Exploration:
     """The random walk that found the violation (its path shortened from ``walked`` steps), if
     one did rather than the breadth-first search."""
     walked: int = 0
+    walk_steps: int = 0
+    """Steps taken in all the random walks."""
     replayed: bool = False
     """A path given was run again (:func:`replay`), not searched for."""
 
@@ -142,11 +144,12 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
     started = time.monotonic()
     found, finished = _breadth_first(runs, spec, started, progress)
     if found.verdict == "ok" and spec.walks:
-        walked, finished_walking = _walk(runs, spec, started)
+        walked, steps, finished_walking = _walk(runs, spec, started)
         if walked is not None:
-            walked.states = found.states
+            walked.states, walked.walk_steps = found.states, steps
             return walked
-        found.walks, finished = spec.walks, finished or finished_walking
+        found.walks, found.walk_steps, finished = spec.walks, steps, finished or finished_walking
+        found.seconds = time.monotonic() - started
     if found.verdict == "ok" and spec.operations and not finished:
         walks = f" or of the {spec.walks} random walks of {spec.walk_depth} steps" if spec.walks else ""
         found.verdict = "stuck"
@@ -243,13 +246,14 @@ LOSS_WEIGHT = 0.1
 that it is copied (where copies are)."""
 
 
-def _walk(runs: _Runs, spec: SearchSpec, started: float) -> tuple[Exploration | None, bool]:
+def _walk(runs: _Runs, spec: SearchSpec, started: float) -> tuple[Exploration | None, int, bool]:
     """``spec.walks`` random walks from the start, each up to ``spec.walk_depth`` steps: the first
     one to break an invariant, its path shortened (no one step of it can be left out), or None;
-    and whether the clients had finished at the end of any walk.
+    the steps walked; and whether the clients had finished at the end of any walk.
     At each step a walk picks a message or a timer alike, then delivers the message (or, rarely,
     drops or copies it); now and then it restarts a server instead."""
     finished = False
+    steps = 0
     for n in range(1, spec.walks + 1):
         if time.monotonic() - started > spec.timeout:
             break
@@ -272,12 +276,13 @@ def _walk(runs: _Runs, spec: SearchSpec, started: float) -> tuple[Exploration | 
                     elif other > 1 - LOSS_WEIGHT and ("duplicate", choice[1]) in options:
                         choice = ("duplicate", choice[1])
             world.take(choice)
+            steps += 1
         # Checked once, at the walk's end: an invariant broken on the way stays broken in the
         # trace (the path is then followed again, checked step by step, to where it broke).
         if _violations(world, spec):
-            return _shortened(runs, spec, world.path, n, started), True
+            return _shortened(runs, spec, world.path, n, started), steps, True
         finished = finished or world.finished()
-    return None, finished
+    return None, steps, finished
 
 
 def _shortened(runs: _Runs, spec: SearchSpec, steps: list[str], walk: int, started: float) -> Exploration:
