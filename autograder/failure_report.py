@@ -19,8 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from labs.pictures import picture_of, write_html
-from labs.pictures.picture import Mark
+from labs.pictures import path_picture, picture_of, write_html
 
 from .runner import Outcome
 from .shrink import shrink
@@ -137,14 +136,11 @@ def write_pictures(suite: Suite, outcome: Outcome, out_dir: Path) -> list[Path]:
     written: list[Path] = []
     if outcome.result is not None:
         title = f"{suite.lab.name} {outcome.test.name}, seed {outcome.seed} on {outcome.runtime}"
-        picture = picture_of(outcome.result, title)
         found = outcome.search
-        if found is not None and found.verdict == "violation" and outcome.findings:
-            # One step is one millisecond of the picture's time; the last one broke an invariant.
-            picture.title = f"{suite.lab.name} {outcome.test.name}: a path of {len(found.path)} steps, one per millisecond"
-            broke = outcome.findings[0].message
-            picture.marks.append(Mark(float(outcome.result.trace[-1]["t"]), "violation",
-                                      f"step {len(found.path)} breaks it: {_clip(broke, 140)}"))
+        if found is not None and found.verdict == "violation" and found.run is not None:
+            picture = path_picture(found, f"{suite.lab.name} {outcome.test.name}")
+        else:
+            picture = picture_of(outcome.result, title)
         written.append(write_html(picture, out_dir / f"{stem}.html", shared_js=True))
     html = next((f.html for f in outcome.findings if f.html), None)
     if html:

@@ -63,8 +63,9 @@ except ImportError:  # a checkout that was not installed: use the repository's o
 from IPython.display import display
 
 from course.demos import raft_demos as rd
+from course.demos import raft_search as rsearch
 from course.demos.charts import table_of
-from labs.pictures import TraceWidget, picture_of
+from labs.pictures import TraceWidget, path_picture, picture_of
 from labs.raft.node import ELECTION_TIMEOUT, HEARTBEAT
 
 # %% [markdown]
@@ -373,6 +374,51 @@ TraceWidget(picture_of(counting, "Figure 8 with the commit rule 'counts replicas
 # %% [markdown]
 # **Try this:** after exercise 4, run the story with your rule:
 # `rd.verdicts(rd.run(story, seed=1, clients=1, think=0.25, node=rd.with_commit_rule(commit_index)))`.
+
+# %% [markdown]
+# ### Would a test have found it?
+#
+# The story above was written by hand, by someone who knew which server to crash and when. Would
+# testing find the bug without knowing the story? Two hunters go after the rule that counts
+# replicas, on three servers and one client, told nothing about Figure 8: the lab's random crash
+# schedule (the leader crashes every 0.8 s, another server every 1.3 s), one run per seed; and the
+# lab's search test `C-search-figure8`, which tries every order of the first three steps, then
+# thousands of random walks through deliveries, timeouts and crash-restarts, each walk the same
+# every time it runs (the runtime's page, *Searching every order*, says how).
+
+# %% tags=["demo-search"]
+counts = rd.with_commit_rule(rd.counts_replicas)
+found = rsearch.search(counts)
+table_of([rsearch.random_hunt(counts), rsearch.summary(found)],
+         title="Hunting the Figure 8 bug on three servers, told no story")
+
+# %% [markdown]
+# **Look at** the last column. Both hunters break the rule. But a random run that breaks it is
+# ten seconds of crashes and hundreds of messages, and nothing in it says which of them mattered.
+# The search's walk was longer than it needed to be too; then the search left out, one at a time,
+# every step the walk could do without and still break the rule. What remains is the story and
+# nothing else:
+
+# %% tags=["demo-search-path"]
+rsearch.steps(found)
+
+# %% [markdown]
+# **Look at** steps 6 to 17. n2 leads term 1 and hands n1 the client's command `v1` (step 9); n1
+# stores it, but its answer is still in flight when n1 stops hearing from n2. n1 times out (step 10 only finds that n2
+# was heard from lately, and waits again; step 11 is the real timeout), wins term 2 with n3's vote,
+# learns that n3 lacks index 1 (step 15), sends it (16), and on n3's answer counts two copies of a
+# term-1 entry and commits it (17). No crash was needed: a leader that merely lost touch is
+# enough. The lab's rule would have waited for an entry of term 2. In the picture, one step is
+# one millisecond, and the red line is step 17:
+
+# %% tags=["picture-search"]
+TraceWidget(path_picture(found, "The rule 'counts replicas', found by the search"))
+
+# %% [markdown]
+# **Try this:** run the search on the lab's own rule, `rsearch.search(rd.RaftNode)`: every one of
+# its walks ends with nothing broken (and so does your node, once exercise 4 is right). From a
+# terminal, `python -m autograder search raft C-search-figure8 --impl labs/raft/node.py` runs the
+# same search on your whole node.
 
 # %% [markdown]
 # ## 8. What must be on disk before answering

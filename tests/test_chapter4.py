@@ -75,8 +75,8 @@ def picture_payload(cell: Any) -> dict[str, Any]:
 
 def test_runs_are_pictured_with_the_raft_time_line(chapter: dict[str, Any]) -> None:
     pictures = sorted(tag for tag in chapter["cells"] if tag.startswith("picture-"))
-    assert pictures == ["picture-crash", "picture-cut-off", "picture-election", "picture-figure8"]
-    for tag in pictures:
+    assert pictures == ["picture-crash", "picture-cut-off", "picture-election", "picture-figure8", "picture-search"]
+    for tag in pictures[:-1]:
         views = {v["name"]: v for v in picture_payload(chapter["cells"][tag])["views"]}
         assert {"raft-terms", "raft-commit"} <= set(views), tag
         assert [tr["label"] for tr in views["raft-terms"]["tracks"]] == ["n1", "n2", "n3", "n4", "n5"]
@@ -151,6 +151,32 @@ def test_figure_8_commits_an_old_entry_by_counting_and_breaks_state_machine_safe
     (counted,) = [rows(cell, captions[0])]
     applied = {re.search(r"applies (\S+)", r["what"]).group(1) for r in counted if r["what"].startswith("applies")}  # type: ignore[union-attr]
     assert len(applied) == 2, counted  # two different commands at one index
+
+
+def test_the_search_finds_figure_8_with_no_story_in_17_steps(chapter: dict[str, Any]) -> None:
+    """What the text says: both hunters break the rule, the random one in a run with hundreds of
+    things in it, the search with a path of 17 steps whose 10th and 11th are n1's timeouts and
+    whose last is the reply n1 counts; the picture marks that step."""
+    hunt = {r["hunter"]: r for r in rows(chapter["cells"]["demo-search"],
+                                          "Hunting the Figure 8 bug on three servers, told no story")}
+    randomly, searched = hunt["random crash schedules"], hunt["search"]
+    assert randomly["tried"] == "20 runs" and n(randomly["broke a rule"]) >= 1
+    assert n(randomly["to read"].split()[0]) > 100
+    assert n(searched["broke a rule"]) == 1 and searched["to read"] == "17 steps"
+    assert re.fullmatch(r"walk \d+, in \d+ steps", searched["first that did"]), searched
+    path = rows(chapter["cells"]["demo-search-path"], "The search's path, 17 steps")
+    assert [r["step"] for r in path] == [str(i) for i in range(1, 18)]
+    assert all(path[i]["what"] == "fire" and path[i]["of"].startswith("n1's ElectionTimeout") for i in (9, 10))
+    assert path[8]["of"] == "AppendEntries n2->n1" and "v1" in path[8]["carrying"]
+    assert path[16]["of"] == "AppendEntriesReply n3->n1" and "success=true" in path[16]["carrying"]
+    assert not any(r["what"] == "crash" for r in path)  # no crash was needed, as the text says
+    assert "After the last step: n1, leader of term 2, committed index 1 of term 1" in \
+        "".join(outputs(chapter["cells"]["demo-search-path"], "text/html"))
+    payload = picture_payload(chapter["cells"]["picture-search"])
+    views = {v["name"]: v for v in payload["views"]}
+    assert [tr["label"] for tr in views["raft-terms"]["tracks"]] == ["n1", "n2", "n3"]
+    (mark,) = [m for m in payload["marks"] if m[1] == "violation"]
+    assert mark[0] == 17_000 and mark[2].startswith("step 17 breaks it: ")  # one step per millisecond
 
 
 def test_a_voter_that_loses_its_disk_votes_twice(chapter: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from .dashboard import Dashboard
 from .html import iframe_html, js_source, render_html, write_html, write_js
 from .load import TraceError, check_events, read_events
 from .picture import Mark, Message, Operation, PartitionSpan, Picture, Span
-from .source import Source, events_of, picture_of
+from .source import Source, events_of, path_picture, picture_of
 from .timeline import Level, Point, Segment, Timeline, Track
 from .views import View, register_view, unregister_view, views_for
 
@@ -56,6 +56,7 @@ __all__ = [
     "events_of",
     "iframe_html",
     "js_source",
+    "path_picture",
     "picture_of",
     "read_events",
     "register_view",
