@@ -85,7 +85,8 @@ def test_a_node_whose_state_is_not_all_in_its_fields_is_told_so() -> None:
     found = explore(dataclasses.replace(LAB, node=_Hidden), spec(depth=6))
     assert found.verdict == "error", found.verdict
     (finding,) = found.findings
-    assert "left n1 with different fields" in finding.message
+    assert "left n1 different, in its field 'clients' ([\"dict\",[[\"c1-" in finding.message  # named, both values
+    assert "once, [\"dict\",[]] the other time)" in finding.message
     assert "is all of its state in its own fields (no global or class variable" in finding.message
 
 

@@ -68,3 +68,33 @@ def node_state(name: str, obj: object, timers: dict[int, object], rng: random.Ra
     fields = {k: v for k, v in vars(obj).items() if k != "_ctx"}
     dice = hashlib.sha256(repr(rng.getstate()).encode()).hexdigest()[:16]
     return [canonical(fields, name), [canonical(timers[t], f"{name}'s timer") for t in sorted(timers)], dice]
+
+
+def first_difference(name: str, a: JSON, b: JSON) -> str:
+    """Where two :func:`node_state` values of node ``name`` part: the first field that differs
+    (with both values, shortened), else its timers, else its random numbers."""
+    (fields_a, timers_a, dice_a), (fields_b, timers_b, dice_b) = a, b
+    if fields_a != fields_b:
+        left, right = dict(_pairs(fields_a)), dict(_pairs(fields_b))
+        for key in sorted(set(left) | set(right), key=str):
+            if left.get(key) != right.get(key):
+                return (f"its field {key!r} ({_short(left.get(key, 'missing'))} once, "
+                        f"{_short(right.get(key, 'missing'))} the other time)")
+        return "its fields"
+    if timers_a != timers_b:
+        return f"its live timers ({_short(timers_a)} once, {_short(timers_b)} the other time)"
+    if dice_a != dice_b:
+        return "where its random numbers stand (it drew a different number of them: randomness only from self.random?)"
+    return "nothing the search can name"
+
+
+def _pairs(value: JSON) -> list[tuple[Any, JSON]]:
+    """A canonical dict's pairs (keys made hashable)."""
+    if isinstance(value, list) and len(value) == 2 and value[0] == "dict":
+        return [(k if isinstance(k, (str, int, float, bool)) or k is None else _order(k), v) for k, v in value[1]]
+    return [("", value)]
+
+
+def _short(value: JSON, limit: int = 80) -> str:
+    text = _order(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

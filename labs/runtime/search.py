@@ -28,6 +28,7 @@ whose state is not all in its fields, or whose handlers are not deterministic, i
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import time
 from collections import deque
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .canonical import first_difference
 from .lab import Finding, Lab, RunResult
 from .nodeside import Effect, LocalNodes, NodeProcess, NodeProcesses, World
 from .searchworld import Choice, SearchError, SearchSpec, SearchWorld
@@ -317,8 +319,10 @@ def _same_again(rebuild: Callable[[tuple[Choice, ...]], SearchWorld], world: Sea
     second = again.fields()
     for name in sorted(set(first) | set(second)):
         if first.get(name) != second.get(name):
+            where = (first_difference(name, json.loads(first[name]), json.loads(second[name]))
+                     if name in first and name in second else "whether it is up")
             raise SearchError(
-                f"the same steps, run twice from the start, left {name} with different fields: are its "
+                f"the same steps, run twice from the start, left {name} different, in {where}: are its "
                 f"handlers deterministic, and is all of its state in its own fields (no global or class "
                 f"variable, no clock read but now(), no set of strings iterated)? Steps: {world.path}")
     if world.seen_from_outside() != again.seen_from_outside():
