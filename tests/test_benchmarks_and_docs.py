@@ -32,10 +32,10 @@ def test_simulator_benchmark_prints_its_figures() -> None:
 
 
 def test_search_benchmark_prints_its_figures() -> None:
-    figures = run_script("benchmarks/search.py", "--raft-depth", "4", "--rpc-depth", "4", "--walks", "50")
+    figures = run_script("benchmarks/search.py", "--raft-depth", "4", "--rpc-depth", "4", "--walks", "300")
     rows = {r["search"]: r for r in figures["searches"]}  # type: ignore[attr-defined]
     assert {r["verdict"] for r in rows.values()} == {"ok"} and rows["raft-A"]["states"] > 50
-    assert rows["raft-walks"]["walks"] == 50 and rows["raft-walks"]["walk_steps"] > 500
+    assert rows["raft-walks"]["walks"] == 300 and rows["raft-walks"]["walk_steps"] > 3000
 
 
 @pytest.mark.slow
