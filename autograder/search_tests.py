@@ -5,19 +5,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from labs.runtime.node import Op
 from labs.runtime.search import SearchSpec
+from labs.runtime.searchworld import Goal, Stage
+from labs.runtime.validate import did_you_mean
 
 from .suite_fields import count as _count
 from .suite_fields import known_keys as _keys
 
-SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "restarts", "walks", "walk_depth", "max_states", "timeout"}
+SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "restarts", "walks", "walk_depth", "stages",
+                 "max_states", "timeout"}
 
 
-def parse_search(raw: Any, where: str, problems: list[str]) -> SearchSpec | None:
-    """A search test's ``search`` mapping (see the module docstring)."""
+def parse_search(raw: Any, where: str, problems: list[str], goals: Mapping[str, Goal] | None = None) -> SearchSpec | None:
+    """A search test's ``search`` mapping (see the module docstring); ``goals`` are the lab's
+    (``GOALS`` in its ``checks.py``), by name, for its ``stages``."""
     example = "[[{f: append, key: a, value: x}], [{f: get, key: a}]]"
     if not isinstance(raw, dict):
         problems.append(f"{where}: a mapping such as {{operations: {example}, depth: 6}}")
@@ -47,6 +52,7 @@ def parse_search(raw: Any, where: str, problems: list[str]) -> SearchSpec | None
     walk_depth = _count(raw.get("walk_depth", SearchSpec.walk_depth), f"{where}.walk_depth", problems)
     if walks and not walk_depth:
         problems.append(f"{where}.walk_depth: at least 1 step for each of the {walks} walks")
+    stages = _stages(raw.get("stages", []), f"{where}.stages", problems, goals or {})
     max_states = _count(raw.get("max_states", SearchSpec.max_states), f"{where}.max_states", problems)
     drop, timeout = raw.get("drop", False), raw.get("timeout", SearchSpec.timeout)
     if not isinstance(drop, bool):
@@ -56,5 +62,30 @@ def parse_search(raw: Any, where: str, problems: list[str]) -> SearchSpec | None
         timeout = SearchSpec.timeout
     return SearchSpec(operations=tuple(operations), invariants=(), depth=depth, drop=drop is True,
                       duplicate=duplicate, restarts=restarts, walks=walks, walk_depth=walk_depth,
-                      max_states=max_states, timeout=float(timeout))
+                      stages=stages, max_states=max_states, timeout=float(timeout))
+
+
+def _stages(raw: Any, where: str, problems: list[str], goals: Mapping[str, Goal]) -> tuple[Stage, ...]:
+    """``stages: [{goal: leader-elected, depth: 6}, ...]``: each goal a name from the lab's GOALS."""
+    known = ", ".join(goals) or "none (a lab names them in GOALS, in its checks.py)"
+    if not isinstance(raw, list):
+        problems.append(f"{where}: a list such as [{{goal: leader-elected, depth: 6}}]")
+        return ()
+    stages = []
+    for i, stage in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(stage, dict):
+            problems.append(f"{at}: a stage such as {{goal: leader-elected, depth: 6}}")
+            continue
+        _keys(stage, {"goal", "depth"}, at, problems)
+        goal = stage.get("goal")
+        depth = _count(stage.get("depth", 8), f"{at}.depth", problems)
+        if not isinstance(goal, str) or goal not in goals:
+            hint = did_you_mean(str(goal), list(goals)) if isinstance(goal, str) else ""
+            problems.append(f"{at}.goal: no goal {goal!r}{hint}; the lab's goals: {known}")
+        elif depth:
+            stages.append(Stage(goal, goals[goal], depth))
+        else:
+            problems.append(f"{at}.depth: at least 1 step")
+    return tuple(stages)
 

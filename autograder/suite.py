@@ -35,6 +35,8 @@ copies and timer firings of a small configuration (:mod:`labs.runtime.search`), 
 ``walks: N`` and ``walk_depth: M`` then try N random walks of up to M steps from the start, for
 bugs deeper than every order can be tried (a walk's path to a violation is shortened before it is
 reported). The walks are numbered, not drawn from a seed: the same submission meets the same ones.
+``stages: [{goal: leader-elected, depth: 6}]`` first searches, breadth first, for a state where
+the goal (a name from the lab's ``GOALS``) holds, then starts the search and walks from there.
 
 Workloads and checks are code (``labs/<lab>/workloads.py`` and ``checks.py`` export
 ``WORKLOADS`` and ``CHECKS``); everything else is data. Every mistake in the file is reported
@@ -417,7 +419,7 @@ def _test(raw: dict[str, Any], where: str, lab: Lab, workloads: dict[str, Any],
         for other in ("schedule", "seeds", "ray_seeds"):
             if other in raw:
                 problems.append(f"{where}.{other}: a search test has no {other} (it tries every order, once)")
-        search = parse_search(raw["search"], f"{where}.search", problems)
+        search = parse_search(raw["search"], f"{where}.search", problems, _registry(lab, "checks", "GOALS"))
         n, r = 1, 0
         ok = ok and search is not None
     if not ok or the_lab is None or schedule is None:

@@ -15,6 +15,7 @@ from autograder.grade import start_nursery
 from autograder.suite import SuiteError, parse_suite
 from labs.raft import LAB as RAFT
 from labs.raft.checks import CHECKS as RAFT_CHECKS
+from labs.raft.checks import GOALS as RAFT_GOALS
 from labs.rpc import LAB
 from labs.rpc import node as reference
 from labs.rpc.checks import linearizable
@@ -24,6 +25,7 @@ from labs.runtime.node import Node, Op, on
 from labs.runtime.nodeside import LocalNodes, NodeSide, Reply, World
 from labs.runtime.nursery import one_core
 from labs.runtime.search import SearchSpec, explore, replay
+from labs.runtime.searchworld import Stage
 
 VARIANTS = Path(__file__).parent / "rpc_variants"
 TWO_CLIENTS = ((Op("append", "a", "x;"),), (Op("append", "a", "y;"), Op("get", "a")))
@@ -161,6 +163,22 @@ def test_raft_elections_a_voter_that_votes_twice_is_found_without_a_schedule() -
     assert sum(step.startswith("deliver RequestVoteReply") for step in found.path) == 2
 
 
+def test_a_staged_search_starts_from_the_first_state_its_goal_holds_in() -> None:
+    """A leader first (a shortest way to one), then every order from there: the same six steps
+    to two leaders of one term, from a ninth of the states; and a stage never reached is said."""
+    elected = Stage("leader-elected", RAFT_GOALS["leader-elected"], 4)
+    staged = dataclasses.replace(RAFT_ELECTIONS, depth=3, stages=(elected,))
+    plain = explore(VOTES_TWICE, RAFT_ELECTIONS)
+    found = explore(VOTES_TWICE, staged)
+    assert found.verdict == "violation" and found.path == plain.path and found.states * 5 < plain.states
+    assert [step.split(" ")[0] for step in found.path[:3]] == ["fire", "deliver", "deliver"]  # the stage's
+    never = dataclasses.replace(staged, stages=(Stage("command-applied", RAFT_GOALS["command-applied"], 3),))
+    stuck = explore(THREE, never)
+    assert stuck.verdict == "stuck" and [f.message for f in stuck.findings] == [
+        f"stage 1, 'command-applied', was not reached in any order of at most 3 steps (of the {stuck.states:,} "
+        "states tried)"]
+
+
 class _Lives(Node):
     """Counts its lives on its disk."""
 
@@ -231,3 +249,15 @@ def test_a_search_test_in_a_suite_names_each_mistake_with_its_place(tmp_path: Pa
                  "tests[0].search.restarts: a whole number (0 or more), not -1",
                  "tests[0].search.walk_depth: at least 1 step for each of the 5 walks"):
         assert said in problems, problems
+    raft = {"lab": "raft", "tests": [
+        {"name": "A-s", "points": 5, "description": "d", "checks": ["election-safety"],
+         "search": {"operations": [], "stages": [{"goal": "leader-elcted", "depth": 3}, {"goal": "command-applied"},
+                                                 "leader-elected"]}},
+    ]}
+    with pytest.raises(SuiteError) as info:
+        parse_suite(raft, get_lab("raft"), tmp_path / "suite.yaml")
+    problems = str(info.value)
+    assert ("tests[0].search.stages[0].goal: no goal 'leader-elcted' (did you mean 'leader-elected'?); the lab's "
+            "goals: leader-elected, command-applied") in problems, problems
+    assert "tests[0].search.stages[2]: a stage such as {goal: leader-elected, depth: 6}" in problems
+    assert "stages[1]" not in problems  # a stage's depth defaults to 8

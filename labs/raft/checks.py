@@ -10,7 +10,7 @@ committed. Each finding is one line naming the property, with the trace lines be
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from labs.checkers.invariants import (
     Event,
@@ -446,6 +446,13 @@ CHECKS: dict[str, Check] = {
     # never answers gets none.
     "a-third-of-kv-operations-complete": kv_operations_complete(1 / 3),
 }
+
+GOALS: dict[str, Callable[[RunResult], bool]] = {
+    "leader-elected": lambda run: bool(parse_run(run).elected),
+    "command-applied": lambda run: bool(parse_run(run).applies),
+}
+"""States a staged search test may aim for first (``stages: [{goal: leader-elected, depth: 6}]``,
+see ``autograder/suite.py``): a leader was elected; a server applied a command."""
 
 DEFAULT_CHECKS: tuple[Check, ...] = (
     no_node_errors, CHECKS["election-safety"], CHECKS["state-machine-safety"],

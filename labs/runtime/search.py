@@ -39,7 +39,7 @@ from typing import Any
 from .canonical import first_difference
 from .lab import Finding, Lab, RunResult
 from .nodeside import Effect, LocalNodes, NodeProcess, NodeProcesses, World
-from .searchworld import Choice, SearchError, SearchSpec, SearchWorld
+from .searchworld import Choice, SearchError, SearchSpec, SearchWorld, Stage
 
 RECYCLE = 5000
 """Runs a kept node process hosts before it is replaced by a fresh one (a sealed process has a
@@ -144,9 +144,24 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
     lab = searched_lab(lab, spec)
     runs = _Runs(lab, spec, nodes)
     started = time.monotonic()
-    found, finished = _breadth_first(runs, spec, started, progress)
+    root: tuple[Choice, ...] = ()
+    seen = 0
+    for n, stage in enumerate(spec.stages, 1):
+        found, _, reached = _breadth_first(runs, spec, started, progress, root, stage)
+        seen += found.states
+        if found.verdict != "ok":
+            found.states = seen
+            return found
+        if reached is None:
+            found.verdict, found.states = "stuck", seen
+            found.findings = [Finding(f"stage {n}, '{stage.name}', was not reached in any order of at most "
+                                      f"{stage.depth} steps (of the {found.states:,} states tried)")]
+            return found
+        root = reached
+    found, finished, _ = _breadth_first(runs, spec, started, progress, root)
+    found.states += seen
     if found.verdict == "ok" and spec.walks:
-        walked, steps, finished_walking = _walk(runs, spec, started)
+        walked, steps, finished_walking = _walk(runs, spec, started, root)
         if walked is not None:
             walked.states, walked.walk_steps = found.states, steps
             return walked
@@ -177,10 +192,13 @@ def replay(lab: Lab, spec: SearchSpec, steps: list[str], nodes: NodeProcesses | 
                        found, world.result(), replayed=True)
 
 
-def _breadth_first(runs: _Runs, spec: SearchSpec, started: float,
-                   progress: Callable[[int, int], None] | None) -> tuple[Exploration, bool]:
-    """Every order to ``spec.depth``, breadth first: the first violation has a shortest path.
-    Also says whether the clients had finished in any state."""
+def _breadth_first(runs: _Runs, spec: SearchSpec, started: float, progress: Callable[[int, int], None] | None,
+                   root: tuple[Choice, ...] = (), stage: Stage | None = None,
+                   ) -> tuple[Exploration, bool, tuple[Choice, ...] | None]:
+    """Every order from ``root`` to ``spec.depth`` steps more (or the stage's), breadth first:
+    the first violation has a shortest path. Also says whether the clients had finished in any
+    state, and for a stage, the path to the first state where its goal holds."""
+    limit = spec.depth if stage is None else stage.depth
     dice = random.Random(0)
 
     def ended(verdict: str, states: int, depth: int, world: SearchWorld | None = None,
@@ -188,28 +206,30 @@ def _breadth_first(runs: _Runs, spec: SearchSpec, started: float,
         return Exploration(verdict, states, depth, time.monotonic() - started, world.path if world else [],
                            findings or [], world.result() if world else None)
 
-    first = runs.rebuild(())
+    first = runs.rebuild(root)
     try:
-        seen: dict[bytes, tuple[Choice, ...]] = {first.key(): ()}
+        seen: dict[bytes, tuple[Choice, ...]] = {first.key(): root}
     except SearchError as exc:
-        return ended("error", 0, 0, first, [Finding(str(exc))]), False
+        return ended("error", 0, 0, first, [Finding(str(exc))]), False, None
     found = _violations(first, spec)
     if found:
-        return ended("violation", 1, 0, first, found), True
+        return ended("violation", 1, 0, first, found), True, None
     finished = first.finished()  # some state where every client has done all it had to do
-    frontier: deque[tuple[Choice, ...]] = deque([()])
+    if stage is not None and stage.goal(first.result()):
+        return ended("ok", 1, 0, first), finished, root
+    frontier: deque[tuple[Choice, ...]] = deque([root])
     merged = 0
     depth = 0
     while frontier:
         path = frontier.popleft()
-        if len(path) > depth:
+        if len(path) - len(root) > depth:
             if progress is not None:
                 progress(depth, len(seen))
-            depth = len(path)
-        if len(path) >= spec.depth:
+            depth = len(path) - len(root)
+        if len(path) - len(root) >= limit:
             continue
         if len(seen) >= spec.max_states or time.monotonic() - started > spec.timeout:
-            return ended("limit", len(seen), depth), finished
+            return ended("limit", len(seen), depth), finished, None
         parent = runs.rebuild(path)
         for k, choice in enumerate(parent.choices()):
             child = (*path, choice)
@@ -226,19 +246,21 @@ def _breadth_first(runs: _Runs, spec: SearchSpec, started: float,
                         _verify(runs.rebuild, seen[key], child, dice)
                     continue
             except SearchError as exc:
-                return ended("error", len(seen), len(child), world, [Finding(str(exc))]), finished
+                return ended("error", len(seen), len(child) - len(root), world, [Finding(str(exc))]), finished, None
             if len(seen) <= 10 or dice.randrange(spec.verify_every) == 0:
                 try:
                     _same_again(runs.rebuild, world, child)
                 except SearchError as exc:
-                    return ended("error", len(seen), len(child), world, [Finding(str(exc))]), finished
+                    return ended("error", len(seen), len(child) - len(root), world, [Finding(str(exc))]), finished, None
             seen[key] = child
             found = _violations(world, spec)
             if found:
-                return ended("violation", len(seen), len(child), world, found), True
+                return ended("violation", len(seen), len(child) - len(root), world, found), True, None
             frontier.append(child)
             finished = finished or world.finished()
-    return ended("ok", len(seen), depth), finished
+            if stage is not None and stage.goal(world.result()):
+                return ended("ok", len(seen), len(child) - len(root), world), finished, child
+    return ended("ok", len(seen), depth), finished, None
 
 
 RESTART_WEIGHT = 0.1
@@ -248,7 +270,8 @@ LOSS_WEIGHT = 0.1
 that it is copied (where copies are)."""
 
 
-def _walk(runs: _Runs, spec: SearchSpec, started: float) -> tuple[Exploration | None, int, bool]:
+def _walk(runs: _Runs, spec: SearchSpec, started: float,
+          root: tuple[Choice, ...] = ()) -> tuple[Exploration | None, int, bool]:
     """``spec.walks`` random walks from the start, each up to ``spec.walk_depth`` steps: the first
     one to break an invariant, its path shortened (no one step of it can be left out), or None;
     the steps walked; and whether the clients had finished at the end of any walk.
@@ -260,7 +283,7 @@ def _walk(runs: _Runs, spec: SearchSpec, started: float) -> tuple[Exploration | 
         if time.monotonic() - started > spec.timeout:
             break
         dice = random.Random(f"walk:{n}")
-        world = runs.rebuild(())
+        world = runs.rebuild(root)
         for _ in range(spec.walk_depth):
             options = world.choices()
             restarts = [c for c in options if c[0] == "restart"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,21 @@ from .trace import TRACE_VERSION
 Choice = tuple[str, int]
 """``("deliver" | "drop" | "duplicate", message id)``, ``("fire", timer id)`` or ``("restart",
 server number)``: ids are those of the path's own run, the same every time it is run again."""
+
+
+Goal = Callable[[RunResult], bool]
+"""Whether a state (the trace so far) is one a stage of a search is after."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage before the search proper: every order, breadth first, to ``depth`` steps, until a
+    state where ``goal`` holds (a shortest way there); the next stage, or the search, starts
+    from that state."""
+
+    name: str
+    goal: Goal
+    depth: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,9 @@ class SearchSpec:
     """Random walks tried after the breadth-first search, each up to ``walk_depth`` steps from
     the start: for bugs deeper than every order can be tried."""
     walk_depth: int = 30
+    stages: tuple[Stage, ...] = ()
+    """Stages to go through first (see :class:`Stage`): the depth and the walks count from
+    where the last one ends."""
     max_states: int = 100_000
     timeout: float = 120.0
     verify_every: int = 20
@@ -78,6 +97,7 @@ class SearchWorld(SimNodes):
         self.restarted = 0
         self._op_index = 0
         self.path: list[str] = []
+        self.taken: list[Choice] = []
         self.trace.append({"type": "run", "version": TRACE_VERSION, "lab": lab.name, "runtime": "search",
                            "seed": 0, "nodes": self.servers, "clients": self.clients,
                            "schedule": Schedule(name="search").to_data()})
@@ -143,6 +163,7 @@ class SearchWorld(SimNodes):
     def take(self, choice: Choice) -> None:
         kind, ident = choice
         self.path.append(self.describe(choice))
+        self.taken.append(choice)
         self.now = round(self.now + 0.001, 9)  # the trace's time counts steps: real-time order
         if kind == "restart":
             slot = self.slots[self.servers[ident]]
