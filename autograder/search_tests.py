@@ -17,7 +17,7 @@ from .suite_fields import count as _count
 from .suite_fields import known_keys as _keys
 
 SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "restarts", "walks", "walk_depth", "stages",
-                 "max_states", "timeout"}
+                 "max_delay", "max_states", "timeout"}
 
 
 def parse_search(raw: Any, where: str, problems: list[str], goals: Mapping[str, Goal] | None = None) -> SearchSpec | None:
@@ -57,12 +57,18 @@ def parse_search(raw: Any, where: str, problems: list[str], goals: Mapping[str, 
     drop, timeout = raw.get("drop", False), raw.get("timeout", SearchSpec.timeout)
     if not isinstance(drop, bool):
         problems.append(f"{where}.drop: true (a message in flight may be lost) or false, not {drop!r}")
+    max_delay = raw.get("max_delay")
+    if max_delay is not None and (isinstance(max_delay, bool) or not isinstance(max_delay, (int, float))
+                                  or not max_delay > 0):
+        problems.append(f"{where}.max_delay: seconds a message may be in flight, more than 0, not {max_delay!r}")
+        max_delay = None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         problems.append(f"{where}.timeout: seconds, more than 0, not {timeout!r}")
         timeout = SearchSpec.timeout
     return SearchSpec(operations=tuple(operations), invariants=(), depth=depth, drop=drop is True,
                       duplicate=duplicate, restarts=restarts, walks=walks, walk_depth=walk_depth,
-                      stages=stages, max_states=max_states, timeout=float(timeout))
+                      stages=stages, max_delay=None if max_delay is None else float(max_delay),
+                      max_states=max_states, timeout=float(timeout))
 
 
 def _stages(raw: Any, where: str, problems: list[str], goals: Mapping[str, Goal]) -> tuple[Stage, ...]:

@@ -24,8 +24,8 @@ from labs.runtime.lab import Finding, Lab, RunResult, get_lab, no_node_errors
 from labs.runtime.node import Node, Op, on
 from labs.runtime.nodeside import LocalNodes, NodeSide, Reply, World
 from labs.runtime.nursery import one_core
-from labs.runtime.search import SearchSpec, explore, replay
-from labs.runtime.searchworld import Stage
+from labs.runtime.search import SearchSpec, explore, replay, searched_lab
+from labs.runtime.searchworld import SearchWorld, Stage
 
 VARIANTS = Path(__file__).parent / "rpc_variants"
 TWO_CLIENTS = ((Op("append", "a", "x;"),), (Op("append", "a", "y;"), Op("get", "a")))
@@ -177,6 +177,39 @@ def test_a_staged_search_starts_from_the_first_state_its_goal_holds_in() -> None
     assert stuck.verdict == "stuck" and [f.message for f in stuck.findings] == [
         f"stage 1, 'command-applied', was not reached in any order of at most 3 steps (of the {stuck.states:,} "
         "states tried)"]
+
+
+def test_a_protocol_that_relies_on_time_is_searched_with_the_labs_promises_about_time() -> None:
+    """The RPC server forgets a client quiet for 2 s, safe because no message lives a second in
+    the lab's network. The search's world is asynchronous unless told: a walk delivers a retry
+    after the server swept its client away, and it executes twice. With max_delay the world's
+    time never passes a second after a message in flight was sent, and no walk breaks it."""
+    walking = dataclasses.replace(spec(depth=1, duplicate=1), walks=300, walk_depth=25)
+    anytime = explore(LAB, walking)
+    assert anytime.verdict == "violation" and anytime.walk is not None
+    assert sum(step.startswith("fire n1's Sweep") for step in anytime.path) >= 4  # two seconds of sweeps
+    assert anytime.findings[0].message.startswith("not linearizable (key 'a')")
+    promised = explore(LAB, dataclasses.replace(walking, max_delay=1.0))
+    assert promised.verdict == "ok" and promised.walks == 300
+
+
+def test_with_the_labs_promises_a_client_gives_up_after_the_workload_timeout() -> None:
+    """Nothing answers: once the world's time is the workload's timeout past the operation's
+    start, the operation ends unknown and a fresh clerk (process 1) goes on with the next."""
+    timed = dataclasses.replace(spec(depth=1), operations=ONE_CLIENT, max_delay=1.0)
+    silent = searched_lab(LAB.with_impl(VARIANTS / "silent.py"), timed)
+    world = SearchWorld(silent, timed, LocalNodes(silent))
+    while not any(e["type"] == "complete" for e in world.trace):
+        options = world.choices()
+        world.take(next((c for c in options if c[0] == "deliver"), None) or next(c for c in options if c[0] == "fire"))
+        assert not any(c[0] == "fire" and world.deadlines[c[1]] > 1.0 for c in world.choices() if world.flight
+                       and min(world.sent_at[m] for m in world.flight) == 0.0), "time passed a message's second"
+    assert world.time == pytest.approx(1.0) and world.path[-1].startswith("fire n1's Sweep")
+    assert [(e["type"], e.get("outcome"), e.get("process"), e.get("reason")) for e in world.trace
+            if e["type"] in ("invoke", "complete", "crash", "restart")] == [
+        ("invoke", None, 0, None), ("complete", "info", 0, None), ("crash", None, None, "replaced"),
+        ("restart", None, None, None), ("invoke", None, 1, None)]
+    assert not world.finished()  # an operation given up on is not an answer
 
 
 class _Lives(Node):

@@ -66,6 +66,12 @@ class SearchSpec:
     """Random walks tried after the breadth-first search, each up to ``walk_depth`` steps from
     the start: for bugs deeper than every order can be tried."""
     walk_depth: int = 30
+    max_delay: float | None = None
+    """The lab's promises about time, which a protocol may rely on: no message is in flight
+    longer than this many seconds of the world's time (the latest deadline a timer fired at),
+    so no timer fires past that while one is; and a client gives up on an operation after the
+    workload's timeout, its clerk replaced by a fresh one. None: a fully asynchronous world,
+    where a message may arrive any time later and clients never give up."""
     stages: tuple[Stage, ...] = ()
     """Stages to go through first (see :class:`Stage`): the depth and the walks count from
     where the last one ends."""
@@ -95,6 +101,12 @@ class SearchWorld(SimNodes):
                      for i, c in enumerate(self.clients)}
         self.copies = 0
         self.restarted = 0
+        self.time = 0.0  # the world's time: the latest deadline a timer fired at
+        self.sent_at: dict[int, float] = {}  # message id -> the world's time when it was sent
+        self.invoked_at: dict[str, float] = {}  # clerk -> the world's time its operation began
+        timeout = lab.workload.timeout if lab.workload is not None else None
+        self.gives_up_after = timeout if spec.max_delay is not None else None
+        self.gave_up = 0
         self._op_index = 0
         self.path: list[str] = []
         self.taken: list[Choice] = []
@@ -114,6 +126,7 @@ class SearchWorld(SimNodes):
         self._ids += 1
         self._emit("send", node=slot.name, dst=dst, id=self._ids, msg=msg_type, body=body)
         self.flight[self._ids] = (slot.name, dst, msg_type, body)
+        self.sent_at[self._ids] = self.time
 
     def _set_timer(self, slot: Slot, timer_type: str, delay: float) -> None:
         self._ids += 1
@@ -131,6 +144,7 @@ class SearchWorld(SimNodes):
         op = todo.pop(0)
         self._op_index += 1
         slot.pending = self._op_index
+        self.invoked_at[slot.name] = self.time
         self._emit("invoke", node=slot.name, process=slot.process, index=self._op_index,
                    f=op.f, key=op.key, value=op.value)
         self._event(slot, ("invoke", op.f, op.key, op.value))
@@ -139,6 +153,23 @@ class SearchWorld(SimNodes):
         index, slot.pending = slot.pending, None
         self._emit("complete", node=slot.name, process=slot.process, index=index, outcome=outcome, value=value)
         self._invoke(slot, client)
+
+    def _give_up(self) -> None:
+        """Clients whose operation began a workload's timeout ago or more give up on it: it ends
+        unknown, and a fresh clerk (a new process number) goes on with the next one."""
+        if self.gives_up_after is None:
+            return
+        for i, name in enumerate(self.clients):
+            slot = self.slots[name]
+            if slot.pending is None or self.time < self.invoked_at[name] + self.gives_up_after:
+                continue
+            index, slot.pending = slot.pending, None
+            self.gave_up += 1
+            self._emit("complete", node=name, process=slot.process, index=index, outcome="info", value=None)
+            kept = self._crash(slot, "replaced", "lose", keep_process=True)
+            slot.process += len(self.clients)
+            self._start(slot, first=False, process=kept)
+            self._invoke(slot, i)
 
     # -- choices --------------------------------------------------------------------------
 
@@ -152,9 +183,14 @@ class SearchWorld(SimNodes):
                 out.append(("drop", mid))
             if self.copies < self.spec.duplicate:
                 out.append(("duplicate", mid))
+        # With max_delay, time does not pass the last moment a message in flight may arrive.
+        latest = (min(self.sent_at[m] for m in self.flight) + self.spec.max_delay
+                  if self.spec.max_delay is not None and self.flight else None)
         for slot in self.slots.values():
             if slot.up and slot.timers:
                 first = min(self.deadlines[t] for t in slot.timers)
+                if latest is not None and first > max(latest, self.time):
+                    continue
                 out.extend(("fire", t) for t in sorted(slot.timers) if self.deadlines[t] == first)
         if self.restarted < self.spec.restarts:
             out.extend(("restart", i) for i, name in enumerate(self.servers) if self.slots[name].up)
@@ -174,9 +210,11 @@ class SearchWorld(SimNodes):
         if kind == "fire":
             slot = self._timer_slot(ident)
             self.clocks[slot.name] = max(self.clocks[slot.name], self.deadlines[ident])
+            self.time = max(self.time, self.deadlines[ident])
             timer_type = slot.timers.pop(ident)
             self._emit("timer_fire", node=slot.name, id=ident, timer=timer_type)
             self._event(slot, ("fire", ident))
+            self._give_up()
             return
         src, dst, _, body = self.flight[ident] if kind == "duplicate" else self.flight.pop(ident)
         if kind == "drop":
@@ -200,7 +238,8 @@ class SearchWorld(SimNodes):
             return f"fire {slot.name}'s {slot.timers[ident]} (at {self.deadlines[ident]:g} s{which})"
         src, dst, msg_type, body = self.flight[ident]
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        return f"{kind} {msg_type} {src}->{dst} {text}"
+        sent = f" (sent at {self.sent_at[ident]:g} s)" if self.spec.max_delay is not None else ""
+        return f"{kind} {msg_type} {src}->{dst}{sent} {text}"
 
     def choice_named(self, words: str) -> Choice | None:
         """The choice :meth:`describe` says in ``words``, if it may happen now."""
@@ -224,11 +263,15 @@ class SearchWorld(SimNodes):
     def seen_from_outside(self) -> str:
         """What the world holds: messages in flight, timers, disks, clients' progress (never
         the nodes' own word)."""
-        flight = sorted(json.dumps([s, d, t, b], sort_keys=True) for s, d, t, b in self.flight.values())
+        timed = self.spec.max_delay is not None  # then when each message was sent counts too
+        flight = sorted(json.dumps([s, d, t, b, self.sent_at[m] if timed else 0], sort_keys=True)
+                        for m, (s, d, t, b) in self.flight.items())
         slots = [[n, s.up, self.clocks[n], [[s.timers[t], self.deadlines[t]] for t in sorted(s.timers)],
                   sorted(s.disk.items()), len(self.todo.get(n, [])), s.pending is not None]
                  for n, s in sorted(self.slots.items())]
-        return json.dumps([flight, slots, self.copies, self.restarted], sort_keys=True)
+        began = sorted((n, t) for n, t in self.invoked_at.items() if timed and self.slots[n].pending is not None)
+        return json.dumps([flight, slots, self.copies, self.restarted, self.time if timed else 0, began],
+                          sort_keys=True)
 
     def fields(self) -> dict[str, str]:
         """Each node's fields and live timers, as its process says (canonical JSON text)."""
@@ -250,8 +293,8 @@ class SearchWorld(SimNodes):
         return hashlib.sha256(text.encode()).digest()
 
     def finished(self) -> bool:
-        """Every client has done all its operations."""
-        return all(not self.todo[c] and self.slots[c].pending is None for c in self.clients)
+        """Every client has done all its operations, and got an answer to each."""
+        return self.gave_up == 0 and all(not self.todo[c] and self.slots[c].pending is None for c in self.clients)
 
     def result(self) -> RunResult:
         return RunResult(self.lab, "search", 0, Schedule(name="search"), list(self.trace), list(self.errors))
