@@ -119,7 +119,8 @@ def _search_lines(outcome: Outcome) -> str:
     else:
         walks = f", then {found.walks:,} random walks" if found.walks else ""
         head = f"  search: {found.states:,} states to depth {found.depth}{walks} in {found.seconds:.1f} s"
-        which = f"path, {len(found.path)} steps (no shorter one breaks it)"
+        which = (f"path, {len(found.path)} steps (a shortest way to each stage's goal, then no shorter one "
+                 "breaks it)" if spec.stages else f"path, {len(found.path)} steps (no shorter one breaks it)")
     if not found.path:
         return head
     steps = [f"    {i}. {_clip(step, 160)}" for i, step in enumerate(found.path, 1)]
