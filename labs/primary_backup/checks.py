@@ -1,0 +1,170 @@
+"""The primary-backup lab's checks, read from the trace: the clients' history, and the views the
+view service announced (its ``view N primary=X backup=Y`` log lines) against the pings it had
+been delivered when it announced them.
+
+* :func:`linearizable`: the clients' history is linearizable as a key-value store (no split
+  brain: an old primary cut off with some clients must not answer them);
+* :func:`views_step_by_one`: views are numbered 1, 2, 3..., each changing one thing;
+* :func:`views_wait_for_the_ack`: a new view only once the primary of the current one pinged
+  with its number;
+* :func:`only_the_backup_is_promoted`: a new primary is the old primary or the old backup;
+* :func:`operations_complete`: a share of the operations complete.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from labs.checkers.findings import linearizability_findings
+from labs.checkers.history import pair_calls
+from labs.checkers.standard_models import KV
+from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
+
+from .node import VIEW_SERVICE
+
+VIEW_LINE = re.compile(r"^view (\d+) primary=(\S+) backup=(\S+)$")
+
+
+@dataclass(frozen=True)
+class Announced:
+    """A view the view service announced: when, and at which place in the trace."""
+
+    t: float
+    pos: int
+    viewnum: int
+    primary: str
+    backup: str
+
+
+def views(run: RunResult) -> list[Announced]:
+    """The views the view service announced, in order."""
+    out = []
+    for pos, e in enumerate(run.trace):
+        if e["type"] == "log" and e.get("node") == VIEW_SERVICE:
+            m = VIEW_LINE.match(str(e.get("text", "")))
+            if m:
+                p, b = m[2], m[3]
+                out.append(Announced(float(e["t"]), pos, int(m[1]), "" if p == "-" else p, "" if b == "-" else b))
+    return out
+
+
+def _where(run: RunResult, a: Announced) -> str:
+    return f"line {a.pos + 1}  t={a.t:.3f}  view {a.viewnum}: primary {a.primary or '-'}, backup {a.backup or '-'}"
+
+
+def views_step_by_one(run: RunResult) -> list[Finding]:
+    """Views are numbered 1, 2, 3... and each differs from the one before."""
+    seen = views(run)
+    for before, after in zip(seen, seen[1:], strict=False):
+        if after.viewnum != before.viewnum + 1:
+            return [Finding(f"view {after.viewnum} followed view {before.viewnum} (t={after.t:.3f}): views are "
+                            "numbered one after the other", _where(run, after))]
+        if (after.primary, after.backup) == (before.primary, before.backup):
+            return [Finding(f"view {after.viewnum} has the same primary and backup as view {before.viewnum}: a "
+                            "view changes only when something changed", _where(run, after))]
+    if seen and seen[0].viewnum != 1:
+        return [Finding(f"the first view announced is view {seen[0].viewnum}, not view 1", _where(run, seen[0]))]
+    return []
+
+
+def _pings_delivered(run: RunResult) -> list[tuple[int, str, int]]:
+    """(position, sender, viewnum) of each Ping delivered to the view service."""
+    sent: dict[Any, int] = {}
+    out = []
+    for pos, e in enumerate(run.trace):
+        if e["type"] == "send" and e.get("msg") == "Ping" and e.get("dst") == VIEW_SERVICE:
+            body = e.get("body")
+            sent[e["id"]] = int(body["viewnum"]) if isinstance(body, dict) else -1
+        elif e["type"] == "deliver" and e.get("node") == VIEW_SERVICE and e.get("id") in sent:
+            out.append((pos, str(e.get("src")), sent[e["id"]]))
+    return out
+
+
+def views_wait_for_the_ack(run: RunResult) -> list[Finding]:
+    """The view service announces view N+1 only after the primary of view N pinged with N: a
+    primary that has not acknowledged a view may not know of it, and may still serve in the
+    one before."""
+    pings = _pings_delivered(run)
+    seen = views(run)
+    for before, after in zip(seen, seen[1:], strict=False):
+        acked = any(before.pos < pos < after.pos and src == before.primary and n == before.viewnum
+                    for pos, src, n in pings)
+        if not acked:
+            return [Finding(f"view {after.viewnum} was announced at t={after.t:.3f} though {before.primary}, primary "
+                            f"of view {before.viewnum}, had not acknowledged view {before.viewnum} (pinged with "
+                            f"{before.viewnum}): does the view service wait for the primary's acknowledgement "
+                            "before the next view?", _where(run, after))]
+    return []
+
+
+def only_the_backup_is_promoted(run: RunResult) -> list[Finding]:
+    """A new view's primary is the old view's primary or its backup: only they hold the data."""
+    seen = views(run)
+    for before, after in zip(seen, seen[1:], strict=False):
+        if after.primary not in (before.primary, before.backup) or not after.primary:
+            return [Finding(f"view {after.viewnum} made {after.primary or 'nobody'} primary, though view "
+                            f"{before.viewnum}'s primary was {before.primary} and its backup "
+                            f"{before.backup or 'nobody'}: only the backup holds the data to take over",
+                            _where(run, after))]
+    return []
+
+
+def linearizable(run: RunResult) -> list[Finding]:
+    """The clients' history is linearizable as a key-value store (get / put / append)."""
+    return linearizability_findings(
+        run.history, KV, hint="does the primary forward every request, reads included, to the backup and wait "
+        "for its answer, and does a backup refuse forwards from a primary of another view?")
+
+
+def operations_complete(share: float) -> Check:
+    """At least ``share`` of the clients' operations complete in time."""
+
+    def check(run: RunResult) -> list[Finding]:
+        ops = [end for _, end in pair_calls(run.history) if end is not None]
+        if not ops:
+            return [Finding("no client operation ended at all")]
+        done = sum(1 for end in ops if end["type"] == "ok")
+        if done >= share * len(ops):
+            return []
+        return [Finding(f"only {done} of {len(ops)} operations completed ({done / len(ops):.0%}, expected at "
+                        f"least {share:.0%}): does the clerk ask the view service again when the primary does "
+                        "not answer, and does a new primary serve once its backup holds the state?")]
+
+    check.__doc__ = f"At least {share:.0%} of the clients' operations complete in time."
+    return check
+
+
+def views_reach(primary_and_backup: bool) -> Check:
+    """By the end of the run the last view has a primary (and, with ``primary_and_backup``, a
+    backup) that were alive at the end."""
+
+    def check(run: RunResult) -> list[Finding]:
+        seen = views(run)
+        if not seen:
+            return [Finding("the view service announced no view: does it make the first server that pings "
+                            "the primary of view 1?")]
+        last = seen[-1]
+        if primary_and_backup and not last.backup:
+            return [Finding(f"the last view, {last.viewnum}, has no backup though servers were idle: does the "
+                            "view service add an idle server as backup once the primary acknowledged the view?",
+                            _where(run, last))]
+        return []
+
+    check.__doc__ = "The last view has a primary" + (" and a backup." if primary_and_backup else ".")
+    return check
+
+
+CHECKS: dict[str, Check] = {
+    "no-node-errors": no_node_errors,
+    "linearizable": linearizable,
+    "views-step-by-one": views_step_by_one,
+    "views-wait-for-the-ack": views_wait_for_the_ack,
+    "only-the-backup-is-promoted": only_the_backup_is_promoted,
+    "views-end-with-a-backup": views_reach(True),
+    "most-operations-complete": operations_complete(0.8),
+    "every-operation-completes": operations_complete(1.0),
+}
+
+__all__ = ["CHECKS", "Announced", "linearizable", "views"]
