@@ -111,6 +111,37 @@ def only_the_backup_is_promoted(run: RunResult) -> list[Finding]:
     return []
 
 
+REPLACED_WITHIN = 1.5
+"""Seconds within which the backup takes over from a primary that crashed (or restarted): the
+view service takes a silent server for dead after DEAD_PINGS pings' time, and a restarted one at
+its first ping."""
+
+
+def crashed_primary_is_replaced(run: RunResult) -> list[Finding]:
+    """A primary that crashes, or restarts, after acknowledging its view is replaced by its
+    backup within REPLACED_WITHIN seconds (when the backup stays up that long)."""
+    seen = views(run)
+    pings = _pings_delivered(run)
+    crashes = [(pos, float(e["t"]), str(e["node"])) for pos, e in enumerate(run.trace) if e["type"] == "crash"]
+    for pos, t, node in crashes:
+        current = [v for v in seen if v.pos < pos]
+        if not current or current[-1].primary != node or not current[-1].backup:
+            continue
+        v = current[-1]
+        if not any(v.pos < p < pos and src == node and n == v.viewnum for p, src, n in pings):
+            continue  # never acknowledged: the view service may not move on
+        if any(n == v.backup and t <= t2 <= t + REPLACED_WITHIN for _, t2, n in crashes):
+            continue
+        if float(run.trace[-1]["t"]) < t + REPLACED_WITHIN:
+            continue
+        if not any(t < a.t <= t + REPLACED_WITHIN and a.primary == v.backup for a in seen):
+            return [Finding(f"{node}, primary of view {v.viewnum}, crashed at t={t:.3f}, but its backup {v.backup} "
+                            f"was not made primary within {REPLACED_WITHIN} s: does the view service take a "
+                            "server that stops pinging, or pings from a new life, for dead, and promote the "
+                            "backup?", _where(run, v))]
+    return []
+
+
 def linearizable(run: RunResult) -> list[Finding]:
     """The clients' history is linearizable as a key-value store (get / put / append)."""
     return linearizability_findings(
@@ -162,6 +193,7 @@ CHECKS: dict[str, Check] = {
     "views-step-by-one": views_step_by_one,
     "views-wait-for-the-ack": views_wait_for_the_ack,
     "only-the-backup-is-promoted": only_the_backup_is_promoted,
+    "crashed-primary-is-replaced": crashed_primary_is_replaced,
     "views-end-with-a-backup": views_reach(True),
     "most-operations-complete": operations_complete(0.8),
     "every-operation-completes": operations_complete(1.0),

@@ -8,8 +8,8 @@ Read the handout first (``site/labs/primary-backup.md``, or the course site). In
   ``DEAD_PINGS`` intervals is dead. It changes the view one step at a time, and never before the
   primary of the current view has acknowledged it (pinged with its number): a primary that has
   not acknowledged a view may not know it exists. It promotes only the backup of the current
-  view (an idle server holds no data); a server that restarted (pings with 0) is dead to the view
-  it was in, and may come back as an idle server.
+  view (an idle server holds no data); a server that restarted (its pings say it started later)
+  is dead to the view it was in, and may come back as an idle server.
 * ``n2``, ``n3``... run :class:`PBServer` (part B): the primary executes each client request at
   most once and forwards it, reads included, to the backup before answering; the backup takes
   forwards only from the primary of the view it is in; a new backup first gets the whole state
@@ -55,10 +55,12 @@ NO_VIEW = View(0)
 
 @dataclass(frozen=True)
 class Ping:
-    """A server to the view service: alive, holding view ``viewnum`` (0 after a restart). From
-    the primary of the current view, this acknowledges it."""
+    """A server to the view service: alive, holding view ``viewnum`` (0 until it learns one),
+    since ``started`` (its clock's reading when it started: a later one means it restarted and
+    lost what it held). From the primary of the current view, this acknowledges it."""
 
     viewnum: int
+    started: float
 
 
 @dataclass(frozen=True)
@@ -159,18 +161,23 @@ class ViewServer(Node):
         self.view = NO_VIEW
         self.acked = False  # the primary of self.view pinged with its number
         self.last_ping: dict[str, float] = {}
-        self.restarted: set[str] = set()  # servers of the current view that pinged with 0
+        self.started: dict[str, float] = {}  # when each server's current life began, as it says
+        self.restarted: set[str] = set()  # servers of the current view that restarted since
         self.set_timer(PING_INTERVAL, Tick())
         ### END SOLUTION
 
     @on(Ping)
     def handle_ping(self, msg: Ping, sender: str) -> None:
         ### BEGIN SOLUTION
-        self.last_ping[sender] = self.now()
-        if sender == self.view.primary and msg.viewnum == self.view.viewnum:
-            self.acked = True
-        if msg.viewnum == 0 and sender in (self.view.primary, self.view.backup):
+        began = self.started.get(sender)
+        if began is not None and msg.started < began:
+            return  # a late ping from a life that has ended
+        if began is not None and msg.started > began and sender in (self.view.primary, self.view.backup):
             self.restarted.add(sender)  # it lost what it held: dead to this view
+        self.started[sender] = msg.started
+        self.last_ping[sender] = self.now()
+        if sender == self.view.primary and msg.viewnum == self.view.viewnum and sender not in self.restarted:
+            self.acked = True
         if self.view.viewnum == 0:
             self.change(View(1, sender, ""))
         else:
@@ -237,6 +244,7 @@ class PBServer(Node):
         self.ready = False  # holds the state of self.view (a new backup: once transferred)
         self.synced = ""  # the backup the state was transferred to in this view
         self.acknowledged = 0  # the view this server tells the view service it holds
+        self.started = self.now()
         self.queue: list[tuple[str, Request]] = []  # (who asked, request), the head being forwarded
         self.forwarding = False
         self.attempt = 0
@@ -255,7 +263,7 @@ class PBServer(Node):
         v = self.view
         if v.primary != self.id or not v.backup or self.synced == v.backup:
             self.acknowledged = v.viewnum
-        self.send(VIEW_SERVICE, Ping(self.acknowledged))
+        self.send(VIEW_SERVICE, Ping(self.acknowledged, self.started))
 
     def primary(self) -> bool:
         return self.view.primary == self.id and self.ready

@@ -32,4 +32,12 @@ def one_key(rng: random.Random, client: int) -> Op:
     return Op("append", "log", _tag(rng, client))
 
 
-WORKLOADS = {"mixed": mixed, "one-key": one_key}
+def reader_and_writers(rng: random.Random, client: int) -> Op:
+    """Client 0 only reads key ``a``; the others append to it: a read that misses an append
+    finished before it began shows, and so does an append lost later."""
+    if client == 0:
+        return Op("get", "a")
+    return Op("append", "a", _tag(rng, client))
+
+
+WORKLOADS = {"mixed": mixed, "one-key": one_key, "reader-and-writers": reader_and_writers}
