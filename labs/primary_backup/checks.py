@@ -13,6 +13,7 @@ been delivered when it announced them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,7 @@ def _where(run: RunResult, a: Announced) -> str:
 def views_step_by_one(run: RunResult) -> list[Finding]:
     """Views are numbered 1, 2, 3... and each differs from the one before."""
     seen = views(run)
-    for before, after in zip(seen, seen[1:], strict=False):
+    for before, after in itertools.pairwise(seen):
         if after.viewnum != before.viewnum + 1:
             return [Finding(f"view {after.viewnum} followed view {before.viewnum} (t={after.t:.3f}): views are "
                             "numbered one after the other", _where(run, after))]
@@ -88,7 +89,7 @@ def views_wait_for_the_ack(run: RunResult) -> list[Finding]:
     one before."""
     pings = _pings_delivered(run)
     seen = views(run)
-    for before, after in zip(seen, seen[1:], strict=False):
+    for before, after in itertools.pairwise(seen):
         acked = any(before.pos < pos < after.pos and src == before.primary and n == before.viewnum
                     for pos, src, n in pings)
         if not acked:
@@ -102,7 +103,7 @@ def views_wait_for_the_ack(run: RunResult) -> list[Finding]:
 def only_the_backup_is_promoted(run: RunResult) -> list[Finding]:
     """A new view's primary is the old view's primary or its backup: only they hold the data."""
     seen = views(run)
-    for before, after in zip(seen, seen[1:], strict=False):
+    for before, after in itertools.pairwise(seen):
         if after.primary not in (before.primary, before.backup) or not after.primary:
             return [Finding(f"view {after.viewnum} made {after.primary or 'nobody'} primary, though view "
                             f"{before.viewnum}'s primary was {before.primary} and its backup "

@@ -218,10 +218,8 @@ class ViewServer(Node):
         if not self.alive(v.primary):
             if v.backup and self.alive(v.backup):  # only the backup holds the data
                 self.change(View(v.viewnum + 1, v.backup, self.idle()))
-        elif v.backup and not self.alive(v.backup):
-            self.change(View(v.viewnum + 1, v.primary, self.idle()))
-        elif not v.backup and self.idle():
-            self.change(View(v.viewnum + 1, v.primary, self.idle()))
+        elif (v.backup and not self.alive(v.backup)) or (not v.backup and self.idle()):
+            self.change(View(v.viewnum + 1, v.primary, self.idle()))  # a new backup, or none
 
     def change(self, view: View) -> None:
         self.view, self.acked = view, False

@@ -1,0 +1,93 @@
+"""The primary-backup lab: the reference passes its whole suite on every seed, each buggy variant
+is caught by the test aimed at it with a report that points at the bug, and the release holds
+no solution and its skeleton fails cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from seeds import CI_SEEDS, failures, reference_failure
+
+from autograder.release import BEGIN, END, release
+from autograder.suite import load_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = Path(__file__).resolve().parent / "primary_backup_variants"
+SUITE = load_suite("primary_backup")
+
+
+def _test(name: str):  # type: ignore[no-untyped-def]
+    return next(t for t in SUITE.tests if t.name == name)
+
+
+def test_two_parts_each_with_its_tests() -> None:
+    assert [p.name for p in SUITE.parts] == ["A", "B"]
+    assert len(SUITE.select("A-")) >= 5 and len(SUITE.select("B-")) >= 6
+    assert {name for name, _ in SUITE.every_test} >= {"views-step-by-one", "views-wait-for-the-ack",
+                                                       "only-the-backup-is-promoted"}
+
+
+@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
+    test = _test(name)
+    failure = reference_failure("primary_backup", name, list(test.seeds[:CI_SEEDS]))
+    assert failure is None, failure
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [t.name for t in SUITE.tests])
+def test_reference_passes_the_other_seeds_in_the_simulator(name: str) -> None:
+    test = _test(name)
+    failure = reference_failure("primary_backup", name, list(test.seeds[CI_SEEDS:]))
+    assert failure is None, failure
+
+
+CAUGHT = [
+    ("vs_no_ack", "A-first-primary-and-backup", "had not acknowledged view 1"),
+    ("vs_ignores_restarts", "A-restarted-primary-is-dead", "was not made primary within 1.5 s"),
+    ("vs_promotes_idle", "A-both-die", "only the backup holds the data to take over"),
+    ("reads_locally", "B-split-brain", "not linearizable (key 'a')"),
+    ("backup_takes_any_forward", "B-split-brain", "not linearizable (key 'a')"),
+    ("no_state_transfer", "B-unreliable", "not linearizable"),
+    ("acks_before_transfer", "B-primary-fails-while-a-backup-joins", "not linearizable"),
+]
+
+
+@pytest.mark.parametrize(("variant", "name", "says"), CAUGHT)
+def test_buggy_variants_fail_their_test_with_a_report_that_points_at_the_bug(variant: str, name: str,
+                                                                             says: str) -> None:
+    """Seeds in order until the first failure (as a student's `autograder test` stops at it)."""
+    test = _test(name)
+    found = failures("primary_backup", name, list(test.seeds), impl=VARIANTS / f"{variant}.py", first_only=True)
+    assert found, f"{variant} passed {name} on all {len(test.seeds)} seeds"
+    seed, messages = found[0]
+    assert any(says in m for m in messages), (seed, messages[:3])
+
+
+def test_release_holds_no_solution_and_its_skeleton_fails_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "release"
+    stripped = release(ROOT, out)
+    assert Path("labs/primary_backup/node.py") in stripped
+    released = (out / "labs/primary_backup/node.py").read_text()
+    assert BEGIN not in released and END not in released
+    assert "def maybe_change" not in released and "def transfer" not in released
+    env = dict(os.environ, PYTHONPATH=str(out))
+    done = subprocess.run([sys.executable, "-m", "autograder", "test", "primary_backup", "--seeds", "1", "--no-shrink"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "property: not implemented yet: ViewServer.on_start (see the lab's handout)" in done.stdout, \
+        done.stdout[-2000:]
+    assert done.stdout.count("FAILED primary_backup") == len(SUITE.tests)
+    assert re.search(rf"^total\s+0 / {SUITE.points}$", done.stdout, re.MULTILINE), done.stdout[-300:]
+    assert "Traceback" not in done.stderr
+
+
+def test_the_handout_lists_every_test_with_its_points() -> None:
+    handout = (ROOT / "site" / "labs" / "primary-backup.md").read_text()
+    for test in SUITE.tests:
+        assert f"| `{test.name}` | {test.points} |" in handout, test.name
