@@ -16,7 +16,7 @@ from labs.runtime.validate import did_you_mean
 from .suite_fields import count as _count
 from .suite_fields import known_keys as _keys
 
-SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "restarts", "walks", "walk_depth", "stages",
+SEARCH_FIELDS = {"operations", "depth", "drop", "duplicate", "restarts", "restartable", "walks", "walk_depth", "stages",
                  "max_delay", "max_states", "timeout"}
 
 
@@ -48,6 +48,10 @@ def parse_search(raw: Any, where: str, problems: list[str], goals: Mapping[str, 
         problems.append(f"{where}.depth: at least 1 step")
     duplicate = _count(raw.get("duplicate", 0), f"{where}.duplicate", problems)
     restarts = _count(raw.get("restarts", 0), f"{where}.restarts", problems)
+    restartable = raw.get("restartable", [])
+    if not isinstance(restartable, list) or not all(isinstance(n, str) for n in restartable):
+        problems.append(f"{where}.restartable: a list of server names, such as [n2, n3], not {restartable!r}")
+        restartable = []
     walks = _count(raw.get("walks", 0), f"{where}.walks", problems)
     walk_depth = _count(raw.get("walk_depth", SearchSpec.walk_depth), f"{where}.walk_depth", problems)
     if walks and not walk_depth:
@@ -66,7 +70,7 @@ def parse_search(raw: Any, where: str, problems: list[str], goals: Mapping[str, 
         problems.append(f"{where}.timeout: seconds, more than 0, not {timeout!r}")
         timeout = SearchSpec.timeout
     return SearchSpec(operations=tuple(operations), invariants=(), depth=depth, drop=drop is True,
-                      duplicate=duplicate, restarts=restarts, walks=walks, walk_depth=walk_depth,
+                      duplicate=duplicate, restarts=restarts, restartable=tuple(restartable), walks=walks, walk_depth=walk_depth,
                       stages=stages, max_delay=None if max_delay is None else float(max_delay),
                       max_states=max_states, timeout=float(timeout))
 

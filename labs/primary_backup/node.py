@@ -11,9 +11,10 @@ Read the handout first (``site/labs/primary-backup.md``, or the course site). In
   view (an idle server holds no data); a server that restarted (its pings say it started later)
   is dead to the view it was in, and may come back as an idle server.
 * ``n2``, ``n3``... run :class:`PBServer` (part B): the primary executes each client request at
-  most once and forwards it, reads included, to the backup before answering; the backup takes
-  forwards only from the primary of the view it is in; a new backup first gets the whole state
-  (state transfer), and the primary acknowledges a view only when its backup holds the state.
+  most once and forwards it, reads included, to the backup before answering (with no backup, it
+  answers nothing: one copy is no copy); the backup takes forwards only from the primary of the
+  view it is in; a new backup first gets the whole state (state transfer), and the primary
+  acknowledges a view only when its backup holds the state.
 * :class:`PBClerk` asks the view service who is primary, sends its request there, and asks again
   when the primary does not answer or says it is not primary.
 
@@ -305,16 +306,13 @@ class PBServer(Node):
         return result
 
     def pump(self) -> None:
-        """Forward the head of the queue to the backup (or, with none, run it): one at a time,
-        so the backup executes the requests in the primary's order."""
-        while self.queue and not self.forwarding and self.primary():
+        """Forward the head of the queue to the backup: one at a time, so the backup executes
+        the requests in the primary's order. With no backup holding the state, wait: an
+        answer given on one copy would be lost with it."""
+        if self.queue and not self.forwarding and self.primary():
+            if not self.view.backup or self.synced != self.view.backup:
+                return  # one copy is no copy: wait for a backup that holds the state
             sender, r = self.queue[0]
-            if not self.view.backup:
-                self.queue.pop(0)
-                self.send(sender, Reply(r.client, r.seq, "", self.execute(r)))
-                continue
-            if self.synced != self.view.backup:
-                return  # the state transfer comes first
             self.forwarding = True
             self.send(self.view.backup, Forward(self.view, r))
             self.attempt += 1

@@ -22,7 +22,7 @@ import math
 import random
 from typing import Any
 
-from .node import NodeError
+from .node import Node, NodeError
 
 JSON = Any
 
@@ -65,7 +65,8 @@ def _order(item: JSON) -> str:
 def node_state(name: str, obj: object, timers: dict[int, object], rng: random.Random) -> JSON:
     """A node object's fields (but the runtime's own ``_ctx``), its live timers' payloads in the
     order they were set, and where its random numbers stand (a digest: what it draws next)."""
-    fields = {k: v for k, v in vars(obj).items() if k != "_ctx"}
+    part = vars(obj).get("_part")  # a node of several parts (roles.by_name) is the part it plays
+    fields = {k: v for k, v in vars(part if isinstance(part, Node) else obj).items() if k != "_ctx"}
     dice = hashlib.sha256(repr(rng.getstate()).encode()).hexdigest()[:16]
     return [canonical(fields, name), [canonical(timers[t], f"{name}'s timer") for t in sorted(timers)], dice]
 
