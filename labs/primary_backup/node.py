@@ -312,7 +312,7 @@ class PBServer(Node):
         if self.queue and not self.forwarding and self.primary():
             if not self.view.backup or self.synced != self.view.backup:
                 return  # one copy is no copy: wait for a backup that holds the state
-            sender, r = self.queue[0]
+            r = self.queue[0][1]
             self.forwarding = True
             self.send(self.view.backup, Forward(self.view, r))
             self.attempt += 1
