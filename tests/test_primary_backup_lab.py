@@ -14,11 +14,12 @@ import pytest
 from seeds import CI_SEEDS, failures, reference_failure
 
 from autograder.release import BEGIN, END, release
-from autograder.suite import load_suite
+from autograder.suite import load_graded_suite, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path(__file__).resolve().parent / "primary_backup_variants"
 SUITE = load_suite("primary_backup")
+HIDDEN = [t for t in load_graded_suite("primary_backup").tests if t.hidden]
 
 
 def _test(name: str):  # type: ignore[no-untyped-def]
@@ -44,6 +45,13 @@ def test_reference_passes_every_seed_in_the_simulator(name: str) -> None:
 def test_reference_passes_the_other_seeds_in_the_simulator(name: str) -> None:
     test = _test(name)
     failure = reference_failure("primary_backup", name, list(test.seeds[CI_SEEDS:]))
+    assert failure is None, failure
+
+
+@pytest.mark.parametrize("name", [t.name for t in HIDDEN])
+def test_reference_passes_the_hidden_tests_in_the_simulator(name: str) -> None:
+    test = next(t for t in HIDDEN if t.name == name)
+    failure = reference_failure("primary_backup", name, list(test.seeds[:CI_SEEDS]), graded=True)
     assert failure is None, failure
 
 
