@@ -13,6 +13,8 @@ import pytest
 
 from autograder.grade import start_nursery
 from autograder.suite import SuiteError, parse_suite
+from labs.primary_backup import LAB as PB
+from labs.primary_backup.checks import CHECKS as PB_CHECKS
 from labs.raft import LAB as RAFT
 from labs.raft.checks import CHECKS as RAFT_CHECKS
 from labs.raft.checks import GOALS as RAFT_GOALS
@@ -235,6 +237,17 @@ def test_a_restart_is_a_choice_a_server_restarts_with_its_disk() -> None:
     assert [(e["type"], e.get("reason")) for e in found.run.trace if e["type"] in ("crash", "restart")] == [
         ("crash", "search"), ("restart", None)]
     assert explore(lab, dataclasses.replace(restarting, restarts=0)).verdict == "ok"
+    spared = explore(lab, dataclasses.replace(restarting, restartable=("n2",)))
+    assert spared.path == ["crash n2 and restart it with its disk"]  # n1 may not be crashed
+
+
+def test_a_node_of_several_parts_is_searched_by_the_part_it_plays() -> None:
+    """The primary-backup lab's n1 is a view service and the others key-value servers
+    (roles.by_name): each state holds the fields of the part a node plays."""
+    views = SearchSpec(operations=(), invariants=(no_node_errors, PB_CHECKS["views-step-by-one"],
+                                                  PB_CHECKS["views-wait-for-the-ack"]), depth=4)
+    found = explore(dataclasses.replace(PB, nodes=3, workload=None, clerk=None), views)
+    assert found.verdict == "ok" and found.states > 50, [f.message for f in found.findings]
 
 
 def test_a_path_replays_by_its_words_and_a_step_that_cannot_happen_is_named() -> None:
