@@ -221,10 +221,10 @@ def hidden_suite_path(lab: str) -> Path:
 def load_graded_suite(lab_name: str) -> Suite:
     """The visible suite plus the hidden one, if this checkout has it (the instructor's does)."""
     visible = load_suite(lab_name)
-    hidden_path = hidden_suite_path(lab_name)
+    hidden_path = hidden_suite_path(visible.lab.name)
     if not hidden_path.exists():
         return visible
-    hidden = load_suite(lab_name, hidden_path, parts=visible.parts)
+    hidden = load_suite(visible.lab.name, hidden_path, parts=visible.parts)
     if hidden.parts and not visible.parts:
         raise SuiteError(f"{hidden_path}: names parts, but the visible suite {visible.source} has none; "
                          "declare the parts there, where students see them")
@@ -241,7 +241,7 @@ def load_suite(lab_name: str, path: str | Path | None = None, parts: Sequence[Pa
     """The suite of ``lab_name`` (its ``suite.yaml`` unless ``path`` says otherwise);
     ``parts``: those its tests belong to if it names none (a hidden suite's, the visible one's)."""
     lab = get_lab(lab_name)
-    source = Path(path) if path is not None else suite_path(lab_name)
+    source = Path(path) if path is not None else suite_path(lab.name)
     if not source.exists():
         raise SuiteError(f"the {lab_name} lab has no test suite at {source}")
     try:

@@ -26,6 +26,11 @@ def _test(name: str):  # type: ignore[no-untyped-def]
     return next(t for t in SUITE.tests if t.name == name)
 
 
+def test_the_lab_answers_to_its_name_with_a_dash_too() -> None:
+    assert load_suite("primary-backup").lab.name == "primary_backup"
+    assert len(load_graded_suite("primary-backup").tests) == len(SUITE.tests) + len(HIDDEN)
+
+
 def test_two_parts_each_with_its_tests() -> None:
     assert [p.name for p in SUITE.parts] == ["A", "B"]
     assert len(SUITE.select("A-")) >= 5 and len(SUITE.select("B-")) >= 6

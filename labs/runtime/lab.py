@@ -199,7 +199,9 @@ def load_module(path: Path) -> Any:
 
 
 def get_lab(name: str) -> Lab:
-    """The lab called ``name`` (``labs/<name>/__init__.py`` defines ``LAB``)."""
+    """The lab called ``name`` (``labs/<name>/__init__.py`` defines ``LAB``); a dash stands for
+    an underscore (``primary-backup``)."""
+    name = name.replace("-", "_")
     try:
         module = importlib.import_module(f"labs.{name}")
     except ModuleNotFoundError as exc:
