@@ -82,6 +82,25 @@ def test_buggy_variants_fail_their_test_with_a_report_that_points_at_the_bug(var
     assert any(says in m for m in messages), (seed, messages[:3])
 
 
+def test_the_picture_shows_the_views_announced_and_believed() -> None:
+    """B-split-brain, seed 1: the old primary still believes it leads view 2 while the view
+    service has announced view 3, whose primary is another server."""
+    from autograder.runner import run_test
+    from labs.pictures import picture_of
+
+    outcome = run_test(_test("B-split-brain"), 1)
+    assert outcome.result is not None and outcome.passed
+    (timeline,) = [v for v in picture_of(outcome.result).views if v.name == "pb-views"]
+    tracks = {t.label: t for t in timeline.tracks}
+    assert timeline.tracks[0].label == "announced" and set(tracks) >= {"n2", "n3", "n4"}
+    announced = tracks["announced"].segments
+    assert [s.label.split(":")[0] for s in announced][:3] == ["view 1", "view 2", "view 3"]
+    third = announced[2]
+    old = next(n for n in ("n2", "n3", "n4") if f"view 2: {n} primary" in announced[1].label)
+    believes_old = [s for s in tracks[old].segments if s.label == f"{old}: primary in view 2"]
+    assert believes_old and believes_old[0].end > third.start + 0.5  # both primary at once, for a while
+
+
 def test_release_holds_no_solution_and_its_skeleton_fails_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "release"
     stripped = release(ROOT, out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from labs.checkers.findings import linearizability_findings
 from labs.checkers.history import pair_calls
 from labs.checkers.standard_models import KV
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
+from labs.runtime.trace import Event
 
 from .node import VIEW_SERVICE
 
@@ -41,8 +43,13 @@ class Announced:
 
 def views(run: RunResult) -> list[Announced]:
     """The views the view service announced, in order."""
+    return views_in(run.trace)
+
+
+def views_in(trace: Sequence[Event]) -> list[Announced]:
+    """The views the view service announced in ``trace``, in order."""
     out = []
-    for pos, e in enumerate(run.trace):
+    for pos, e in enumerate(trace):
         if e["type"] == "log" and e.get("node") == VIEW_SERVICE:
             m = VIEW_LINE.match(str(e.get("text", "")))
             if m:
@@ -200,4 +207,4 @@ CHECKS: dict[str, Check] = {
     "every-operation-completes": operations_complete(1.0),
 }
 
-__all__ = ["CHECKS", "Announced", "linearizable", "views"]
+__all__ = ["CHECKS", "Announced", "linearizable", "views", "views_in"]
