@@ -87,14 +87,17 @@ def _stages(raw: Any, where: str, problems: list[str], goals: Mapping[str, Goal]
         if not isinstance(stage, dict):
             problems.append(f"{at}: a stage such as {{goal: leader-elected, depth: 6}}")
             continue
-        _keys(stage, {"goal", "depth"}, at, problems)
+        _keys(stage, {"goal", "depth", "calm"}, at, problems)
+        calm = stage.get("calm", False)
+        if not isinstance(calm, bool):
+            problems.append(f"{at}.calm: true (one quiet run to the goal) or false (every order), not {calm!r}")
         goal = stage.get("goal")
         depth = _count(stage.get("depth", 8), f"{at}.depth", problems)
         if not isinstance(goal, str) or goal not in goals:
             hint = did_you_mean(str(goal), list(goals)) if isinstance(goal, str) else ""
             problems.append(f"{at}.goal: no goal {goal!r}{hint}; the lab's goals: {known}")
         elif depth:
-            stages.append(Stage(goal, goals[goal], depth))
+            stages.append(Stage(goal, goals[goal], depth, calm is True))
         else:
             problems.append(f"{at}.depth: at least 1 step")
     return tuple(stages)

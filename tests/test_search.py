@@ -15,6 +15,7 @@ from autograder.grade import start_nursery
 from autograder.suite import SuiteError, parse_suite
 from labs.primary_backup import LAB as PB
 from labs.primary_backup.checks import CHECKS as PB_CHECKS
+from labs.primary_backup.checks import GOALS as PB_GOALS
 from labs.raft import LAB as RAFT
 from labs.raft.checks import CHECKS as RAFT_CHECKS
 from labs.raft.checks import GOALS as RAFT_GOALS
@@ -214,6 +215,23 @@ def test_with_the_labs_promises_a_client_gives_up_after_the_workload_timeout() -
     assert not world.finished()  # an operation given up on is not an answer
 
 
+def test_a_calm_stage_runs_quietly_to_its_goal_then_the_walks_start_there() -> None:
+    """Primary-backup: one quiet run until a backup holds the state (the search could not reach
+    that state in every order), then walks from it with a key-value server's crash-restarts:
+    a view service that promotes a spare is caught; the reference is not."""
+    settled = Stage("backup-holds-the-state", PB_GOALS["backup-holds-the-state"], 200, calm=True)
+    spec = SearchSpec(operations=((Op("append", "a", "x;"),), (Op("get", "a"),)),
+                      invariants=tuple(PB_CHECKS[c] for c in ("no-node-errors", "linearizable",
+                                                              "only-the-backup-is-promoted")),
+                      depth=1, restarts=1, restartable=("n2", "n3", "n4"), walks=600, walk_depth=40,
+                      stages=(settled,))
+    found = explore(PB.with_impl(Path(__file__).parent / "primary_backup_variants" / "vs_promotes_idle.py"), spec)
+    assert found.verdict == "violation" and found.walk is not None
+    assert "only the backup holds the data to take over" in found.findings[0].message
+    assert any(step.startswith("deliver TransferReply") for step in found.path)  # the calm run is part of it
+    assert explore(PB, spec).verdict == "ok"
+
+
 class _Lives(Node):
     """Counts its lives on its disk."""
 
@@ -298,7 +316,7 @@ def test_a_search_test_in_a_suite_names_each_mistake_with_its_place(tmp_path: Pa
     raft = {"lab": "raft", "tests": [
         {"name": "A-s", "points": 5, "description": "d", "checks": ["election-safety"],
          "search": {"operations": [], "stages": [{"goal": "leader-elcted", "depth": 3}, {"goal": "command-applied"},
-                                                 "leader-elected"]}},
+                                                 "leader-elected", {"goal": "leader-elected", "calm": "yes"}]}},
     ]}
     with pytest.raises(SuiteError) as info:
         parse_suite(raft, get_lab("raft"), tmp_path / "suite.yaml")
@@ -306,4 +324,5 @@ def test_a_search_test_in_a_suite_names_each_mistake_with_its_place(tmp_path: Pa
     assert ("tests[0].search.stages[0].goal: no goal 'leader-elcted' (did you mean 'leader-elected'?); the lab's "
             "goals: leader-elected, command-applied") in problems, problems
     assert "tests[0].search.stages[2]: a stage such as {goal: leader-elected, depth: 6}" in problems
+    assert "tests[0].search.stages[3].calm: true (one quiet run to the goal) or false (every order), not 'yes'" in problems
     assert "stages[1]" not in problems  # a stage's depth defaults to 8

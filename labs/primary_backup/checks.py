@@ -195,6 +195,17 @@ def views_reach(primary_and_backup: bool) -> Check:
     return check
 
 
+def backup_holds_the_state(run: RunResult) -> bool:
+    """A view with a backup has been acknowledged by its primary (who acknowledges only once its
+    backup holds the state)."""
+    pings = _pings_delivered(run)
+    return any(v.backup and any(pos > v.pos and src == v.primary and n == v.viewnum for pos, src, n in pings)
+               for v in views(run))
+
+
+GOALS = {"backup-holds-the-state": backup_holds_the_state}
+"""States a staged search test may aim for first (``stages: [{goal: ..., depth: ..., calm: true}]``)."""
+
 CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "linearizable": linearizable,
@@ -207,4 +218,4 @@ CHECKS: dict[str, Check] = {
     "every-operation-completes": operations_complete(1.0),
 }
 
-__all__ = ["CHECKS", "Announced", "linearizable", "views", "views_in"]
+__all__ = ["CHECKS", "GOALS", "Announced", "linearizable", "views", "views_in"]

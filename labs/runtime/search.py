@@ -147,15 +147,17 @@ def explore(lab: Lab, spec: SearchSpec, nodes: NodeProcesses | None = None,
     root: tuple[Choice, ...] = ()
     seen = 0
     for n, stage in enumerate(spec.stages, 1):
-        found, _, reached = _breadth_first(runs, spec, started, progress, root, stage)
+        found, _, reached = (_calm(runs, spec, started, root, stage) if stage.calm
+                             else _breadth_first(runs, spec, started, progress, root, stage))
         seen += found.states
         if found.verdict != "ok":
             found.states = seen
             return found
         if reached is None:
             found.verdict, found.states = "stuck", seen
-            found.findings = [Finding(f"stage {n}, '{stage.name}', was not reached in any order of at most "
-                                      f"{stage.depth} steps (of the {found.states:,} states tried)")]
+            how = ("in a calm run of" if stage.calm else "in any order of at most")
+            found.findings = [Finding(f"stage {n}, '{stage.name}', was not reached {how} {stage.depth} steps "
+                                      f"(of the {found.states:,} states tried)")]
             return found
         root = reached
     found, finished, _ = _breadth_first(runs, spec, started, progress, root)
@@ -261,6 +263,27 @@ def _breadth_first(runs: _Runs, spec: SearchSpec, started: float, progress: Call
             if stage is not None and stage.goal(world.result()):
                 return ended("ok", len(seen), len(child) - len(root), world), finished, child
     return ended("ok", len(seen), depth), finished, None
+
+
+def _calm(runs: _Runs, spec: SearchSpec, started: float, root: tuple[Choice, ...],
+          stage: Stage) -> tuple[Exploration, bool, tuple[Choice, ...] | None]:
+    """A calm stage (see :class:`~labs.runtime.searchworld.Stage`): one quiet run from ``root``
+    until the goal holds, its invariants checked after each step."""
+    world = runs.rebuild(root)
+    for step in range(stage.depth + 1):
+        found = _violations(world, spec)
+        if found:
+            return Exploration("violation", step, step, time.monotonic() - started, world.path, found,
+                               world.result()), True, None
+        if stage.goal(world.result()):
+            return Exploration("ok", step, step, time.monotonic() - started), world.finished(), tuple(world.taken)
+        options = world.choices()
+        deliveries = [c for c in options if c[0] == "deliver"]
+        firings = [c for c in options if c[0] == "fire"]
+        if not deliveries and not firings:
+            break
+        world.take(deliveries[0] if deliveries else min(firings, key=lambda c: (world.deadlines[c[1]], c[1])))
+    return Exploration("ok", stage.depth, stage.depth, time.monotonic() - started), world.finished(), None
 
 
 RESTART_WEIGHT = 0.1

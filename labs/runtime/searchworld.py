@@ -42,12 +42,15 @@ Goal = Callable[[RunResult], bool]
 @dataclass(frozen=True)
 class Stage:
     """A stage before the search proper: every order, breadth first, to ``depth`` steps, until a
-    state where ``goal`` holds (a shortest way there); the next stage, or the search, starts
-    from that state."""
+    state where ``goal`` holds (a shortest way there); or, ``calm``, one quiet run to such a
+    state: messages delivered in the order they were sent, a timer fired only when nothing is
+    in flight (the earliest first), nothing lost. The next stage, or the search, starts from
+    that state."""
 
     name: str
     goal: Goal
     depth: int
+    calm: bool = False
 
 
 @dataclass(frozen=True)
