@@ -86,6 +86,7 @@ def test_the_impatient_view_service_is_caught(chapter: dict[str, Any]) -> None:
         "The failover again, with a view service that waits for the acknowledgement, and one that does not")}
     assert all(v == "ok" for k, v in table["the lab's"].items() if k != "view service")
     assert table["impatient"]["views-wait-for-the-ack"].startswith("view 2 was announced")
+    assert table["impatient"]["linearizable"] == "ok"  # "here nothing was lost yet", as the text says
 
 
 def test_the_pictures_have_the_views_time_line(chapter: dict[str, Any]) -> None:
