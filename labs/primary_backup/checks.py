@@ -1,5 +1,5 @@
 """The primary-backup lab's checks, read from the trace: the clients' history, and the views the
-view service announced (its ``view N primary=X backup=Y`` log lines) against the pings it had
+view service announced (the replies it sent, as the runtime saw them) against the pings it had
 been delivered when it announced them.
 
 * :func:`linearizable`: the clients' history is linearizable as a key-value store (no split
@@ -14,7 +14,6 @@ been delivered when it announced them.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +25,6 @@ from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
 from labs.runtime.trace import Event
 
 from .node import VIEW_SERVICE
-
-VIEW_LINE = re.compile(r"^view (\d+) primary=(\S+) backup=(\S+)$")
 
 
 @dataclass(frozen=True)
@@ -47,14 +44,20 @@ def views(run: RunResult) -> list[Announced]:
 
 
 def views_in(trace: Sequence[Event]) -> list[Announced]:
-    """The views the view service announced in ``trace``, in order."""
-    out = []
+    """The views the view service announced in ``trace``, in order: each new view is the first
+    reply (``PingReply`` or ``GetViewReply``) it sent holding it. Read from the messages the
+    runtime saw it send, never from what its code says of itself."""
+    out: list[Announced] = []
     for pos, e in enumerate(trace):
-        if e["type"] == "log" and e.get("node") == VIEW_SERVICE:
-            m = VIEW_LINE.match(str(e.get("text", "")))
-            if m:
-                p, b = m[2], m[3]
-                out.append(Announced(float(e["t"]), pos, int(m[1]), "" if p == "-" else p, "" if b == "-" else b))
+        if e["type"] != "send" or e.get("node") != VIEW_SERVICE or e.get("msg") not in ("PingReply", "GetViewReply"):
+            continue
+        body = e.get("body")
+        view = body.get("view") if isinstance(body, dict) else None
+        if not isinstance(view, dict) or not isinstance(view.get("viewnum"), int) or view["viewnum"] < 1:
+            continue
+        seen = (view["viewnum"], str(view.get("primary") or ""), str(view.get("backup") or ""))
+        if not out or (out[-1].viewnum, out[-1].primary, out[-1].backup) != seen:
+            out.append(Announced(float(e["t"]), pos, *seen))
     return out
 
 
@@ -206,6 +209,15 @@ def backup_holds_the_state(run: RunResult) -> bool:
 GOALS = {"backup-holds-the-state": backup_holds_the_state}
 """States a staged search test may aim for first (``stages: [{goal: ..., depth: ..., calm: true}]``)."""
 
+def a_view_names_a_backup(run: RunResult) -> list[Finding]:
+    """Some view the view service announced had a backup (a view service that announces nothing
+    breaks no rule about views, and must not pass for one that keeps them)."""
+    if any(v.backup for v in views(run)):
+        return []
+    return [Finding("the view service announced no view with a backup: does it make the first server that pings "
+                    "the primary of view 1, and once that view is acknowledged, add an idle server as backup?")]
+
+
 CHECKS: dict[str, Check] = {
     "no-node-errors": no_node_errors,
     "linearizable": linearizable,
@@ -214,6 +226,7 @@ CHECKS: dict[str, Check] = {
     "only-the-backup-is-promoted": only_the_backup_is_promoted,
     "crashed-primary-is-replaced": crashed_primary_is_replaced,
     "views-end-with-a-backup": views_reach(True),
+    "a-view-names-a-backup": a_view_names_a_backup,
     "most-operations-complete": operations_complete(0.8),
     "every-operation-completes": operations_complete(1.0),
 }
