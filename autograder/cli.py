@@ -223,7 +223,10 @@ def test(lab: str, impl: Path | None, pattern: str | None, part_names: tuple[str
                     if not outcome.passed:
                         failed.append(outcome)
                     if outcome.search is not None:
-                        searched = f"{outcome.search.states:,} states to depth {outcome.search.depth}, "
+                        found = outcome.search
+                        walk = f", random walk {found.walk}" if found.walk is not None else ""
+                        depth = t.search.depth if t.search is not None else found.depth
+                        searched = f"{found.states:,} states to depth {depth}{walk}, "
             took = time.monotonic() - started
             if failed:
                 click.echo(f"FAIL {label}: {searched}{took:.1f} s" if searched else

@@ -14,22 +14,26 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REFERENCE = Path(__file__).resolve().parents[1] / "labs" / "rpc" / "node.py"
-_IMPORTS_OF_THE_REFERENCE = re.compile(
-    r"^from (labs\.rpc import node as reference|labs\.rpc\.node import .*|__future__ import .*)$", re.MULTILINE)
+LABS = Path(__file__).resolve().parents[1] / "labs"
+REFERENCE = LABS / "rpc" / "node.py"
 
 
-def standalone_source(change: str) -> str:
-    """The reference's source followed by ``change`` (the text of a variant)."""
-    body = _IMPORTS_OF_THE_REFERENCE.sub("", change)
-    return (REFERENCE.read_text(encoding="utf-8")
+def _imports_of_the_reference(lab: str) -> re.Pattern[str]:
+    return re.compile(rf"^from (labs\.{lab} import node as reference|labs\.{lab}\.node import .*|__future__ import .*)$",
+                      re.MULTILINE)
+
+
+def standalone_source(change: str, lab: str = "rpc") -> str:
+    """The reference's source (of ``lab``) followed by ``change`` (the text of a variant)."""
+    body = _imports_of_the_reference(lab).sub("", change)
+    return ((LABS / lab / "node.py").read_text(encoding="utf-8")
             + "\n\n# --- the change ---\nimport types as _types\n\n"
             + "reference = _types.SimpleNamespace(**globals())\n" + body)
 
 
-def standalone(variant: str | Path, target: Path) -> Path:
+def standalone(variant: str | Path, target: Path, lab: str = "rpc") -> Path:
     """Write the self-contained form of ``variant`` (a file, or its text) to ``target``."""
     text = variant.read_text(encoding="utf-8") if isinstance(variant, Path) else variant
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(standalone_source(text), encoding="utf-8")
+    target.write_text(standalone_source(text, lab), encoding="utf-8")
     return target

@@ -4,6 +4,7 @@ no solution and its skeleton fails cleanly."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,14 +13,20 @@ from pathlib import Path
 
 import pytest
 from seeds import CI_SEEDS, failures, reference_failure
+from submissions import standalone
 
+from autograder.grade import grade
 from autograder.release import BEGIN, END, release
+from autograder.runner import run_test
 from autograder.suite import load_graded_suite, load_suite
+from labs.runtime.nursery import isolation_available
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path(__file__).resolve().parent / "primary_backup_variants"
 SUITE = load_suite("primary_backup")
 HIDDEN = [t for t in load_graded_suite("primary_backup").tests if t.hidden]
+GRADED = isolation_available() is None
+"""Runs as the grader makes them: each node's code in a sealed process, where this machine can."""
 
 
 def _test(name: str):  # type: ignore[no-untyped-def]
@@ -34,6 +41,7 @@ def test_the_lab_answers_to_its_name_with_a_dash_too() -> None:
 def test_two_parts_each_with_its_tests() -> None:
     assert [p.name for p in SUITE.parts] == ["A", "B"]
     assert len(SUITE.select("A-")) >= 5 and len(SUITE.select("B-")) >= 6
+    assert [t.name for t in SUITE.tests if t.search is not None] == ["A-search-views"]
     assert {name for name, _ in SUITE.every_test} >= {"views-step-by-one", "views-wait-for-the-ack",
                                                        "only-the-backup-is-promoted"}
 
@@ -60,10 +68,83 @@ def test_reference_passes_the_hidden_tests_in_the_simulator(name: str) -> None:
     assert failure is None, failure
 
 
+@pytest.mark.ray
+# A partitioned old primary, and a primary crashing under load; every test, hidden ones too,
+# again and again: python benchmarks/ray_stability.py --lab primary_backup
+@pytest.mark.parametrize("name", ["B-split-brain", "B-primary-fails"])
+def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
+    test = _test(name)
+    for seed in test.ray_seeds:
+        outcome = run_test(test, seed, "ray", sealed=GRADED)
+        assert outcome.passed, f"seed {seed}: {outcome.findings[0]}"
+
+
+SHARED_STORE = """
+\"\"\"Sends no request: each clerk applies its operation to a store shared by every clerk
+outside the network (a module-level dict), then completes after 1 ms.\"\"\"
+from dataclasses import dataclass
+
+from labs.primary_backup import node as reference
+
+_STORE = {}
+
+
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+class PBClerk(reference.PBClerk):
+    def on_invoke(self, op):
+        key = str(op.key)
+        if op.f == "get":
+            self.result = _STORE.get(key, "")
+        else:
+            _STORE[key] = (_STORE.get(key, "") if op.f == "append" else "") + str(op.value)
+            self.result = None
+        self.set_timer(0.001, Done())
+
+    @reference.on_timer(Done)
+    def done(self, timer):
+        self.complete(self.result)
+
+
+PBNode = reference.PBNode
+"""
+
+
+@pytest.mark.skipif(not GRADED, reason="no user namespaces here")
+def test_graded_in_the_sandbox_the_reference_gets_full_marks_and_no_shortcut_pays(tmp_path: Path) -> None:
+    """Graded as a class is (the grader's sandbox, each node and clerk in a sealed process), the
+    reference earns every point, hidden tests and the search included. Clerks that keep the
+    store between themselves, outside the network, are linearizable on a student's machine,
+    where they share a process: sealed, each has its own, and part B earns nothing. A primary
+    that reads alone loses the split-brain test."""
+    graded = grade(ROOT / "labs" / "primary_backup", "primary_backup", tmp_path / "ref", sim_seeds=1, ray=False)
+    assert all(g.passed for g in graded), [(g.test.name, g.failures[0].findings[0]) for g in graded if not g.passed]
+    report = json.loads((tmp_path / "ref" / "report.json").read_text())
+    assert report["score"] == report["max_score"] == SUITE.points + sum(t.points for t in HIDDEN)
+    assert report["student_code"].startswith("sandboxed as ds-sandbox-")
+
+    shared = standalone(SHARED_STORE, tmp_path / "shared" / "node.py", "primary_backup")
+    assert run_test(_test("B-basic"), 1, "sim", shared).passed  # one process: one store
+    scores = {g.test.name: (g.score, g.failures) for g in grade(shared, "primary_backup", tmp_path / "shared-out",
+                                                                 sim_seeds=1, ray=False, parts=["B"])}
+    assert {name: score for name, (score, _) in scores.items()} == {name: 0 for name in scores}
+    assert "not linearizable" in str(scores["B-basic"][1][0].findings[0])
+
+    local = standalone(VARIANTS / "reads_locally.py", tmp_path / "local" / "node.py", "primary_backup")
+    (split,) = [g for g in grade(local, "primary_backup", tmp_path / "local-out", sim_seeds=1, ray=False,
+                                 pattern="B-split-brain")]
+    assert split.score == 0 and "not linearizable (key 'a')" in str(split.failures[0].findings[0])
+
+
 CAUGHT = [
     ("vs_no_ack", "A-first-primary-and-backup", "had not acknowledged view 1"),
     ("vs_ignores_restarts", "A-restarted-primary-is-dead", "was not made primary within 1.5 s"),
     ("vs_promotes_idle", "A-both-die", "only the backup holds the data to take over"),
+    ("vs_no_ack", "A-search-views", "had not acknowledged view 1"),
+    ("vs_promotes_idle", "A-search-views", "only the backup holds the data to take over"),
     ("vs_silent", "A-backup-takes-over", "the view service announced no view with a backup"),
     ("vs_silent", "A-lossy-pings", "the view service announced no view with a backup"),
     ("vs_silent", "A-both-die", "the view service announced no view with a backup"),
