@@ -49,7 +49,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-LABS = ("heartbeat", "rpc", "mapreduce", "raft")
+LABS = tuple(sorted(p.parent.name for p in (ROOT / "labs").glob("*/suite.yaml")))
+"""Every lab with a suite (found, as the graders find them, by its suite.yaml)."""
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 EQUIVALENT = Path(__file__).resolve().with_name("mutation_equivalent.yaml")
 

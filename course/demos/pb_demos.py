@@ -28,7 +28,7 @@ from labs.primary_backup.node import (
     Reply,
     ViewServer,
 )
-from labs.primary_backup.pictures import Views
+from labs.primary_backup.pictures import learned
 from labs.primary_backup.workloads import WORKLOADS
 from labs.runtime.lab import RunResult, no_node_errors
 from labs.runtime.roles import by_name
@@ -130,18 +130,8 @@ def announced(result: RunResult) -> Table:
 
 def believed_primary(result: RunResult, t: float) -> list[str]:
     """The servers that believed, at ``t``, that they were primary (from the views they had learned)."""
-    timeline = Views().build(result.trace, _Lanes(result))
-    if timeline is None:
-        return []
-    return sorted(track.label for track in timeline.tracks[1:]
-                  if any(s.start <= t < s.end and s.label.startswith(f"{track.label}: primary") for s in track.segments))
-
-
-class _Lanes:
-    """What :class:`Views` reads of a picture: nothing but its lanes."""
-
-    def __init__(self, result: RunResult) -> None:
-        self.lanes = sorted({str(e.get("node")) for e in result.trace if "node" in e})
+    return sorted(server for server, seen in learned(result.trace).items()
+                  if [role for when, _, role in seen if when <= t][-1:] == ["primary"])
 
 
 PROTOCOL = ("Ping", "PingReply", "Transfer", "TransferReply")

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from labs.runtime.lab import Finding
+from labs.runtime.lab import Check, Finding, RunResult
 
+from .history import pair_calls
 from .linearizability import check
 from .model import Model
 
@@ -39,3 +40,21 @@ def linearizability_findings(history: Iterable[Mapping[str, Any]], model: Model,
     why = result.explain().splitlines()[-1]
     also = f" ({hint})" if hint else ""
     return [Finding(f"not linearizable ({cx.partition}): {why}{also}", result.explain(), result.to_html())]
+
+
+def operations_complete(share: float, hint: str) -> Check:
+    """A lab check: at least ``share`` of the clients' operations complete in time; if not, the
+    finding ends with the lab's ``hint`` (what to look at in one's code)."""
+
+    def completes(run: RunResult) -> list[Finding]:
+        ops = [end for _, end in pair_calls(run.history) if end is not None]
+        if not ops:
+            return [Finding("no client operation ended at all")]
+        done = sum(1 for end in ops if end["type"] == "ok")
+        if done >= share * len(ops):
+            return []
+        return [Finding(f"only {done} of {len(ops)} operations completed ({done / len(ops):.0%}, expected at "
+                        f"least {share:.0%}): {hint}")]
+
+    completes.__doc__ = f"At least {share:.0%} of the clients' operations complete in time."
+    return completes

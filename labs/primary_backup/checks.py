@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labs.checkers.findings import linearizability_findings
-from labs.checkers.history import pair_calls
+from labs.checkers.findings import operations_complete as completes
 from labs.checkers.standard_models import KV
 from labs.runtime.lab import Check, Finding, RunResult, no_node_errors
 from labs.runtime.trace import Event
@@ -162,20 +162,8 @@ def linearizable(run: RunResult) -> list[Finding]:
 
 def operations_complete(share: float) -> Check:
     """At least ``share`` of the clients' operations complete in time."""
-
-    def check(run: RunResult) -> list[Finding]:
-        ops = [end for _, end in pair_calls(run.history) if end is not None]
-        if not ops:
-            return [Finding("no client operation ended at all")]
-        done = sum(1 for end in ops if end["type"] == "ok")
-        if done >= share * len(ops):
-            return []
-        return [Finding(f"only {done} of {len(ops)} operations completed ({done / len(ops):.0%}, expected at "
-                        f"least {share:.0%}): does the clerk ask the view service again when the primary does "
-                        "not answer, and does a new primary serve once its backup holds the state?")]
-
-    check.__doc__ = f"At least {share:.0%} of the clients' operations complete in time."
-    return check
+    return completes(share, "does the clerk ask the view service again when the primary does not answer, and "
+                            "does a new primary serve once its backup holds the state?")
 
 
 def views_reach(primary_and_backup: bool) -> Check:

@@ -37,16 +37,16 @@ class Views:
             Segment(a.t, b.t if b is not None else end, f"view {a.viewnum}: {a.primary or '-'} primary, "
                     f"{a.backup or '-'} backup", a.viewnum)
             for a, b in zip(announced, [*announced[1:], None], strict=True)])]
-        for server, learned in _learned(events).items():
+        for server, seen in learned(events).items():
             segments = []
-            for (t, viewnum, role), after in zip(learned, [*learned[1:], None], strict=True):
+            for (t, viewnum, role), after in zip(seen, [*seen[1:], None], strict=True):
                 segments.append(Segment(t, after[0] if after is not None else end, f"{server}: {role} in view {viewnum}",
                                         ROLE_COLORS[role]))
             tracks.append(Track(server, segments=segments))
         return Timeline(self.title, tracks, self.name)
 
 
-def _learned(events: Sequence[Event]) -> dict[str, list[tuple[float, int, str]]]:
+def learned(events: Sequence[Event]) -> dict[str, list[tuple[float, int, str]]]:
     """Per server: (when, view number, its role in it) each time a newer view reached it."""
     sent: dict[Any, dict[str, Any]] = {}
     out: dict[str, list[tuple[float, int, str]]] = {}
@@ -69,3 +69,5 @@ def _learned(events: Sequence[Event]) -> dict[str, list[tuple[float, int, str]]]
 
 
 register_view(Views(), labs="primary_backup")
+
+__all__ = ["Views", "learned"]

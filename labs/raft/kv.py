@@ -19,9 +19,10 @@ import json
 import random
 from dataclasses import dataclass
 
-from labs.checkers.findings import linearizability_findings
-from labs.checkers.history import pair_calls, pair_trace_calls
+from labs.checkers.findings import linearizability_findings, operations_complete
+from labs.checkers.history import pair_trace_calls
 from labs.checkers.standard_models import KV
+from labs.runtime.kv_workloads import appends, mixed
 from labs.runtime.lab import Check, Finding, RunResult
 from labs.runtime.node import Op
 
@@ -30,7 +31,6 @@ CLERK_SILENCE = 1.2
 ``CLERK_RETRY`` of ``node.py`` (0.4 s), so a busy machine's late timer is never taken for a bug."""
 
 OPS = ("get", "put", "append")
-KEYS = ("a", "b", "c")
 
 
 @dataclass(frozen=True)
@@ -72,27 +72,13 @@ def decode(command: str) -> KVRequest:
 # -- workloads ----------------------------------------------------------------------------
 
 
-def _tag(rng: random.Random, client: int) -> str:
-    return f"c{client}.{rng.getrandbits(24):06x};"
-
-
-def kv_mixed(rng: random.Random, client: int) -> Op:
-    """Gets, puts and appends over three keys; written values are unique, so a value read names
-    the operations that wrote it."""
-    key = rng.choice(KEYS)
-    r = rng.random()
-    if r < 0.4:
-        return Op("get", key)
-    if r < 0.6:
-        return Op("put", key, _tag(rng, client))
-    return Op("append", key, _tag(rng, client))
+kv_mixed = mixed
+"""Gets, puts and appends over three keys (:func:`labs.runtime.kv_workloads.mixed`)."""
 
 
 def kv_appends(rng: random.Random, client: int) -> Op:
     """Appends to one key with a get now and then: an append executed twice shows in the value."""
-    if rng.random() < 0.25:
-        return Op("get", "log")
-    return Op("append", "log", _tag(rng, client))
+    return appends(rng, client, gets=0.25)
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -106,20 +92,8 @@ def linearizable_kv(run: RunResult) -> list[Finding]:
 
 def kv_operations_complete(share: float) -> Check:
     """At least ``share`` of the clients' operations complete in time."""
-
-    def check(run: RunResult) -> list[Finding]:
-        ops = [end for _, end in pair_calls(run.history) if end is not None]
-        if not ops:
-            return [Finding("no client operation ended at all")]
-        done = sum(1 for end in ops if end["type"] == "ok")
-        if done >= share * len(ops):
-            return []
-        return [Finding(f"only {done} of {len(ops)} operations completed ({done / len(ops):.0%}, expected "
-                        f"at least {share:.0%}): does the clerk move on to another server when one does "
-                        "not lead or does not answer, and does the leader answer once committed?")]
-
-    check.__doc__ = f"At least {share:.0%} of the clients' operations complete in time."
-    return check
+    return operations_complete(share, "does the clerk move on to another server when one does not lead or does "
+                                      "not answer, and does the leader answer once committed?")
 
 
 def clerks_keep_asking(run: RunResult) -> list[Finding]:

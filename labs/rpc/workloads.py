@@ -9,13 +9,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from labs.runtime.kv_workloads import KEYS, appends, unique_value
 from labs.runtime.node import Op
-
-KEYS = ("a", "b", "c")
-
-
-def _tag(rng: random.Random, client: int) -> str:
-    return f"c{client}.{rng.getrandbits(24):06x};"
 
 
 def mixed(rng: random.Random, client: int) -> Op:
@@ -25,15 +20,13 @@ def mixed(rng: random.Random, client: int) -> Op:
     if r < 0.4:
         return Op("get", key)
     if r < 0.7:
-        return Op("put", key, [_tag(rng, client), rng.randint(0, 5)])
-    return Op("append", key, _tag(rng, client))
+        return Op("put", key, [unique_value(rng, client), rng.randint(0, 5)])
+    return Op("append", key, unique_value(rng, client))
 
 
 def one_key_appends(rng: random.Random, client: int) -> Op:
     """Appends to one key, with a get now and then: every append must show up exactly once."""
-    if rng.random() < 0.2:
-        return Op("get", "log")
-    return Op("append", "log", _tag(rng, client))
+    return appends(rng, client, gets=0.2)
 
 
 def racing_puts(rng: random.Random, client: int) -> Op:
@@ -41,7 +34,7 @@ def racing_puts(rng: random.Random, client: int) -> Op:
     per version may win. Gets show which did."""
     if rng.random() < 0.25:
         return Op("get", "x")
-    return Op("put", "x", [_tag(rng, client), rng.randint(0, 3)])
+    return Op("put", "x", [unique_value(rng, client), rng.randint(0, 3)])
 
 
 def fresh_puts(rng: random.Random, client: int) -> Op:
@@ -50,7 +43,7 @@ def fresh_puts(rng: random.Random, client: int) -> Op:
     key = rng.choice(KEYS)
     if rng.random() < 0.3:
         return Op("get", key)
-    return Op("put", key, [_tag(rng, client), rng.randint(0, 2)])
+    return Op("put", key, [unique_value(rng, client), rng.randint(0, 2)])
 
 
 WORKLOADS: dict[str, Callable[[random.Random, int], Op]] = {
