@@ -45,11 +45,12 @@ LABS = tuple(name for name in lab_names() if name != "demo")
 
 def chosen_tests(labs: list[str], only: list[str], visible_only: bool) -> list[tuple[str, Test]]:
     """(lab, test) for every test of the labs' graded suites whose name contains one of ``only``
-    (every test if it is empty), in the suites' order."""
+    (every test if it is empty) and that runs on Ray (a search runs in the simulator only), in the
+    suites' order."""
     picked: list[tuple[str, Test]] = []
     for lab in labs:
         suite = load_suite(lab) if visible_only else load_graded_suite(lab)
-        picked += [(lab, t) for t in suite.tests if not only or any(o in t.name for o in only)]
+        picked += [(lab, t) for t in suite.tests if t.ray_seeds and (not only or any(o in t.name for o in only))]
     return picked
 
 

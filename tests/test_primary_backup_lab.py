@@ -19,6 +19,7 @@ from autograder.grade import grade
 from autograder.release import BEGIN, END, release
 from autograder.runner import run_test
 from autograder.suite import load_graded_suite, load_suite
+from labs.primary_backup.checks import views_in
 from labs.runtime.nursery import isolation_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +140,47 @@ def test_graded_in_the_sandbox_the_reference_gets_full_marks_and_no_shortcut_pay
     assert split.score == 0 and "not linearizable (key 'a')" in str(split.failures[0].findings[0])
 
 
+CLAIMS_NO_ROLE = """
+\"\"\"A primary that reads alone, and says of itself that it holds no role.\"\"\"
+from labs.primary_backup import node as reference
+from labs.primary_backup.node import Reply, Request
+
+
+class PBServer(reference.PBServer):
+    def role(self):
+        return None
+
+    @reference.on(Request)
+    def handle_request(self, msg, sender):
+        if msg.op == "get" and self.primary():
+            self.send(sender, Reply(msg.client, msg.seq, "", self.store.get(msg.key, "")))
+            return
+        super().handle_request(msg, sender)
+
+
+PBClerk = reference.PBClerk
+PBNode = reference.by_name("PBNode", {reference.VIEW_SERVICE: reference.ViewServer}, default=PBServer)
+"""
+
+
+def test_a_server_that_claims_no_role_still_meets_the_faults_aimed_at_its_role(tmp_path: Path) -> None:
+    """Schedules aim at the primary the view service last announced (read from the replies the
+    runtime saw it send), never at whoever says so: a primary that claims no role, so that
+    `partition: [[primary, c1], [n1]]` would cut nobody off and its bug would never show, is
+    cut off all the same, and caught."""
+    impl = tmp_path / "claims-no-role" / "node.py"
+    impl.parent.mkdir()
+    impl.write_text(CLAIMS_NO_ROLE)
+    outcome = run_test(_test("B-split-brain"), 1, "sim", impl)
+    assert outcome.result is not None
+    trace = outcome.result.trace
+    assert not [e for e in trace if e["type"] == "skip"]
+    (cut,) = [e for e in trace if e["type"] == "partition"]
+    primary = views_in(trace[:trace.index(cut)])[-1].primary
+    assert cut["groups"][0] == [primary, "c1"], cut
+    assert not outcome.passed and "not linearizable" in str(outcome.findings[0])
+
+
 CAUGHT = [
     ("vs_no_ack", "A-first-primary-and-backup", "had not acknowledged view 1"),
     ("vs_ignores_restarts", "A-restarted-primary-is-dead", "was not made primary within 1.5 s"),
@@ -152,6 +194,7 @@ CAUGHT = [
     ("backup_takes_any_forward", "B-split-brain", "not linearizable (key 'a')"),
     ("no_state_transfer", "B-unreliable", "not linearizable"),
     ("acks_before_transfer", "B-primary-fails-while-a-backup-joins", "not linearizable"),
+    ("no_state_transfer", "B-primary-fails-while-a-backup-joins", "not linearizable"),
 ]
 
 

@@ -88,7 +88,7 @@ def reads_locally(server: type[PBServer] = PBServer) -> type[PBServer]:
 
     class ReadsLocally(server):  # type: ignore[valid-type,misc]
         def pump(self) -> None:  # answer the gets first, alone
-            while self.queue and self.queue[0][1].op == "get" and self.role() == "primary":
+            while self.queue and self.queue[0][1].op == "get" and self.view.primary == self.id:
                 asker, request = self.queue.pop(0)
                 self.send(asker, Reply(request.client, request.seq, "", self.store.get(request.key, "")))
             super().pump()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from labs.runtime.lab import Lab, Workload, no_node_errors
 
-from .checks import linearizable
+from .checks import linearizable, roles_in
 from .node import PBClerk, PBNode
 from .workloads import mixed
 
@@ -25,6 +25,7 @@ LAB = Lab(
     settle=2.0,
     checks=(no_node_errors, linearizable),
     roles=("primary", "backup"),
+    role_holders=roles_in,  # the view the view service announced last, never a server's own word
     default_schedule="none",
 )
 

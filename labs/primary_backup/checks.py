@@ -61,6 +61,15 @@ def views_in(trace: Sequence[Event]) -> list[Announced]:
     return out
 
 
+def roles_in(trace: Sequence[Event]) -> dict[str, str]:
+    """Who is ``primary`` and who ``backup`` now: the view the view service announced last.
+    Schedules aim their faults by it (``crash: primary``), not by what a server says of itself."""
+    seen = views_in(trace)
+    if not seen:
+        return {}
+    return {role: holder for role, holder in (("primary", seen[-1].primary), ("backup", seen[-1].backup)) if holder}
+
+
 def _where(run: RunResult, a: Announced) -> str:
     return f"line {a.pos + 1}  t={a.t:.3f}  view {a.viewnum}: primary {a.primary or '-'}, backup {a.backup or '-'}"
 
@@ -219,4 +228,4 @@ CHECKS: dict[str, Check] = {
     "every-operation-completes": operations_complete(1.0),
 }
 
-__all__ = ["CHECKS", "GOALS", "Announced", "linearizable", "views", "views_in"]
+__all__ = ["CHECKS", "GOALS", "Announced", "linearizable", "roles_in", "views", "views_in"]

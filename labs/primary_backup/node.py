@@ -251,14 +251,6 @@ class PBServer(Node):
         self.set_timer(PING_INTERVAL, Tick())
         ### END SOLUTION
 
-    def role(self) -> str | None:
-        """``"primary"`` or ``"backup"`` in the view this server holds (schedules crash or cut
-        off ``primary``): keep the view you hold in ``self.view``, a :class:`View`."""
-        view = getattr(self, "view", None)  # a server of yours that keeps its view elsewhere has no role here
-        if not isinstance(view, View):
-            return None
-        return "primary" if view.primary == self.id else "backup" if view.backup == self.id else None
-
     ### BEGIN SOLUTION
     def ping(self) -> None:
         # The primary acknowledges a view only once its backup holds the state.

@@ -105,6 +105,11 @@ class Lab:
     roles: Sequence[str] = ("leader",)
     """The roles its nodes may hold (what ``Node.role()`` returns). A schedule can name one
     where it names a node: ``crash: leader`` crashes whichever node holds the role then."""
+    role_holders: Callable[[Sequence[Event]], Mapping[str, str]] | None = None
+    """Who holds each role, read by the runtime from the trace so far (the messages it saw
+    sent), in place of asking the nodes' ``role()``: a node's word about itself would let a
+    submission that claims no role dodge every fault aimed at one. The primary-backup lab's
+    primary is the one the view service last announced."""
     memory_every: float = 0.0
     """Every this many seconds the runtime records each server's memory and disk use in the
     trace (``memory`` events); 0: never."""

@@ -217,12 +217,17 @@ class RayRun(RayNodes):
         e.apply(self, {name: await self._resolve(name) for name in e.targets()})
 
     async def _resolve(self, name: str) -> str | None:
-        """The node a fault's target names now: itself, a random server, or a role's holder
-        (the first server, in order, that says it holds the role within a second)."""
+        """The node a fault's target names now: itself, a random server, or a role's holder (read
+        from the events so far where the lab says how, else the first server, in order, that says
+        it holds the role within a second)."""
         if name in self.slots:
             return name
         if name == RANDOM:  # expand() draws random faults; a written `crash: random` is drawn now
             return random.Random(f"{self.seed}:{self.t()}").choice(self.servers)
+        if self.lab.role_holders is not None:  # read from what the runtime saw, not asked
+            holder = self.lab.role_holders(sorted(self.events, key=lambda e: e["t"])).get(name)
+            slot = self.slots.get(holder) if holder in self.servers else None
+            return holder if slot is not None and slot.up and slot.paused_until <= self.t() else None
         loop = asyncio.get_running_loop()
         asked: list[tuple[str, asyncio.Future[str | None]]] = []
         for server in self.servers:

@@ -119,11 +119,16 @@ class Simulation(SimNodes):
         e.apply(self, {name: self._resolve(name) for name in e.targets()})
 
     def _resolve(self, name: str) -> str | None:
-        """The node a fault's target names now: itself, a random server, or a role's holder."""
+        """The node a fault's target names now: itself, a random server, or a role's holder
+        (read from the trace where the lab says how, else the first server whose role() says so)."""
         if name in self.servers or name in self.clients:
             return name
         if name == RANDOM:  # expand() draws random faults; a written `crash: random` is drawn now
             return self._net.choice(self.servers)
+        if self.lab.role_holders is not None:  # read from what the runtime saw, not asked
+            holder = self.lab.role_holders(self.trace).get(name)
+            slot = self.slots.get(holder) if holder in self.servers else None
+            return holder if slot is not None and slot.up and not slot.paused else None
         for server in self.servers:
             slot = self.slots[server]
             if slot.up and not slot.paused and slot.process_ is not None:
