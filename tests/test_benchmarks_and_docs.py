@@ -51,9 +51,15 @@ def test_checker_benchmark_prints_its_figures() -> None:
     assert rows["c10-bad"]["default"]["verdict"] == "illegal"
 
 
+def test_the_suites_benchmark_times_any_lab() -> None:
+    figures = run_script("benchmarks/suites.py", "--lab", "primary-backup", "--random-seeds", "1")
+    assert figures["lab"] == "primary_backup" and figures["sim_one_seed_failed"] == 0 == figures["random_failed"]
+    assert "A-search-views" in figures["sim_per_test"] and "B-unreliable" in figures["random_tests"]
+
+
 @pytest.mark.slow
 def test_raft_suite_benchmark_prints_its_figures() -> None:
-    figures = run_script("benchmarks/raft_suite.py", "--random-seeds", "2")
+    figures = run_script("benchmarks/suites.py", "--random-seeds", "2")
     assert "sim_one_seed_failed" in figures and figures["sim_speedup_vs_real_time"] > 1
     assert figures["sim_one_seed_virtual_s"] > figures["sim_one_seed_wall_s"] > 0
     assert "C-figure8" in figures["random_tests"] and "B-basic-agreement" not in figures["random_tests"]

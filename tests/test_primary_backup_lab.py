@@ -184,6 +184,7 @@ def test_a_server_that_claims_no_role_still_meets_the_faults_aimed_at_its_role(t
 CAUGHT = [
     ("vs_no_ack", "A-first-primary-and-backup", "had not acknowledged view 1"),
     ("vs_ignores_restarts", "A-restarted-primary-is-dead", "was not made primary within 1.5 s"),
+    ("vs_keeps_dead_backup", "A-dead-backup-is-replaced", "but no view without it came within 1.5 s"),
     ("vs_promotes_idle", "A-both-die", "only the backup holds the data to take over"),
     ("vs_no_ack", "A-search-views", "had not acknowledged view 1"),
     ("vs_promotes_idle", "A-search-views", "only the backup holds the data to take over"),

@@ -300,7 +300,7 @@ def test_grades_csv_has_a_column_per_part(tmp_path: Path) -> None:
 
 def test_the_docs_show_how_to_run_one_part() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert "python -m autograder test raft --part A" in readme and "raft_suite.py" in readme
+    assert "python -m autograder test raft --part A" in readme and "suites.py" in readme
     instructors = (ROOT / "site" / "instructors.md").read_text()
     assert "`--part A`" in instructors and "extra_data.parts" in instructors
     writing = (ROOT / "site" / "instructors" / "writing-tests.md").read_text()

@@ -8,6 +8,8 @@ been delivered when it announced them.
 * :func:`views_wait_for_the_ack`: a new view only once the primary of the current one pinged
   with its number;
 * :func:`only_the_backup_is_promoted`: a new primary is the old primary or the old backup;
+* :func:`crashed_primary_is_replaced`, :func:`crashed_backup_is_replaced`: a server that
+  crashes is out of the views soon after;
 * :func:`operations_complete`: a share of the operations complete.
 """
 
@@ -162,6 +164,31 @@ def crashed_primary_is_replaced(run: RunResult) -> list[Finding]:
     return []
 
 
+def crashed_backup_is_replaced(run: RunResult) -> list[Finding]:
+    """A backup that crashes, while its primary has acknowledged the view, is out of the views
+    within REPLACED_WITHIN seconds: the primary stays, with an idle server as backup or none
+    (when the primary stays up that long)."""
+    seen = views(run)
+    pings = _pings_delivered(run)
+    crashes = [(pos, float(e["t"]), str(e["node"])) for pos, e in enumerate(run.trace) if e["type"] == "crash"]
+    for pos, t, node in crashes:
+        current = [v for v in seen if v.pos < pos]
+        if not current or current[-1].backup != node:
+            continue
+        v = current[-1]
+        if not any(v.pos < p < pos and src == v.primary and n == v.viewnum for p, src, n in pings):
+            continue  # never acknowledged: the view service may not move on
+        if any(n == v.primary and t <= t2 <= t + REPLACED_WITHIN for _, t2, n in crashes):
+            continue
+        if float(run.trace[-1]["t"]) < t + REPLACED_WITHIN:
+            continue
+        if not any(t < a.t <= t + REPLACED_WITHIN and a.primary == v.primary and a.backup != node for a in seen):
+            return [Finding(f"{node}, backup of view {v.viewnum}, crashed at t={t:.3f}, but no view without it "
+                            f"came within {REPLACED_WITHIN} s: does the view service take a backup that stops "
+                            "pinging for dead, and put an idle server in its place (or none)?", _where(run, v))]
+    return []
+
+
 def linearizable(run: RunResult) -> list[Finding]:
     """The clients' history is linearizable as a key-value store (get / put / append)."""
     return linearizability_findings(
@@ -222,6 +249,7 @@ CHECKS: dict[str, Check] = {
     "views-wait-for-the-ack": views_wait_for_the_ack,
     "only-the-backup-is-promoted": only_the_backup_is_promoted,
     "crashed-primary-is-replaced": crashed_primary_is_replaced,
+    "crashed-backup-is-replaced": crashed_backup_is_replaced,
     "views-end-with-a-backup": views_reach(True),
     "a-view-names-a-backup": a_view_names_a_backup,
     "most-operations-complete": operations_complete(0.8),

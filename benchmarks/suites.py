@@ -1,13 +1,16 @@
-"""How long does the Raft lab's whole test suite take, in the simulator and on Ray?
+"""How long does a lab's whole test suite take, in the simulator and on Ray?
 
-    python benchmarks/raft_suite.py [--random-seeds 100] [--ray] [--impl my/node.py]
+    python benchmarks/suites.py [--lab raft] [--random-seeds 100] [--ray] [--impl my/node.py]
+
+Any lab with a suite (``--lab primary_backup``, ``--lab rpc``...); the targets are the Raft
+lab's, the largest suite.
 
 1. *The whole suite, one seed per test* (seed 1), in the simulator, in this process, each run
    checked as ``python -m autograder test`` checks it: the wall time against the suite's
    simulated duration (each run's virtual time, from its start to its last event: the schedule,
    then the quiet time the lab gives it to settle), that is the speed-up over real time; per
    test and per part. Then the same, as one command a student types
-   (``python -m autograder test raft --seeds 1``: interpreter start, imports, the table).
+   (``python -m autograder test LAB --seeds 1``: interpreter start, imports, the table).
    Target (issue 8): the whole suite, one seed per test, under 60 s on this 2-core machine.
 2. *Every randomized test on 100 seeds*: the tests whose schedule draws its faults at random
    (a ``random:`` section) or that ask for 100 seeds or more, seeds 1..100 each. Target: under
@@ -110,12 +113,12 @@ def failures(runs: list[Timed]) -> list[str]:
     return [f"{r.test.name} seed {r.seed}: {r.findings[0][:200]}" for r in runs if r.findings]
 
 
-def cli_seconds(impl: str | None) -> float:
+def cli_seconds(lab: str, impl: str | None) -> float:
     """The one-seed suite as a student runs it: a fresh interpreter, the command, its table."""
-    command = [sys.executable, "-m", "autograder", "test", "raft", "--seeds", "1", "--no-shrink"]
+    command = [sys.executable, "-m", "autograder", "test", lab, "--seeds", "1", "--no-shrink"]
     if impl:
         command += ["--impl", impl]
-    with tempfile.TemporaryDirectory(prefix="bench-raft-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{lab}-") as tmp:
         started = time.perf_counter()
         subprocess.run([*command, "--out", tmp], capture_output=True, text=True, check=False,
                        cwd=Path(__file__).resolve().parents[1])
@@ -129,18 +132,21 @@ def main() -> None:
     parser.add_argument("--ray", action="store_true", help="also run the suite on Ray, one seed per test")
     parser.add_argument("--warm", type=int, default=0,
                         help="on Ray, idle node processes kept booting for the next run (the CLI keeps none)")
-    parser.add_argument("--impl", default=None, help="a Raft implementation instead of the reference")
+    parser.add_argument("--lab", default="raft", help="the lab whose suite to time (default: raft)")
+    parser.add_argument("--impl", default=None, help="an implementation of the lab instead of the reference")
     args = parser.parse_args()
-    suite = load_suite("raft")
+    suite = load_suite(args.lab)
+    lab = suite.lab.name
     tests = list(suite.tests)
     figures: dict[str, Any] = {"tests": len(tests), "parts": [p.name for p in suite.parts],
-                               "cores": os.cpu_count(), "impl": args.impl or "reference"}
+                               "cores": os.cpu_count(), "impl": args.impl or "reference",
+                               "lab": lab}
 
     run_test(tests[0], 1, "sim", args.impl)  # warm-up: imports, caches
     one = run_all([(t, 1) for t in tests], "sim", args.impl, "simulator, one seed per test")
     wall = sum(r.wall for r in one)
     virtual = sum(r.virtual for r in one)
-    cli = cli_seconds(args.impl)
+    cli = cli_seconds(lab, args.impl)
     figures.update({
         "sim_one_seed_wall_s": round(wall, 2),
         "sim_one_seed_virtual_s": round(virtual, 1),
@@ -150,10 +156,10 @@ def main() -> None:
         "sim_one_seed_failed": len(failures(one)),
         "sim_per_test": {r.test.name: {"virtual_s": round(r.virtual, 1), "wall_s": round(r.wall, 3)} for r in one},
     })
-    print(f"raft suite, {len(tests)} tests in {len(suite.parts)} parts, one seed each, simulator:")
+    print(f"{lab} suite, {len(tests)} tests in {len(suite.parts)} parts, one seed each, simulator:")
     print("\n".join(per_test_table(suite, one, "sim")))
     print(f"  {virtual:.0f} simulated seconds in {wall:.1f} wall seconds: {virtual / wall:.0f}x real time")
-    print(f"  as one command (python -m autograder test raft --seeds 1): {cli:.1f} s; target < "
+    print(f"  as one command (python -m autograder test {lab} --seeds 1): {cli:.1f} s; target < "
           f"{ONE_SEED_TARGET_S:.0f} s ({'met' if cli < ONE_SEED_TARGET_S else 'NOT met'}, "
           f"{cli / ONE_SEED_TARGET_S:.1%} of it)")
 
@@ -218,7 +224,7 @@ def main() -> None:
             "ray_per_test": {r.test.name: {"run_time_s": round(r.virtual, 1), "wall_s": round(r.wall, 2)}
                              for r in on_ray},
         })
-        print(f"raft suite on Ray, one seed per test (Ray started in {ray_start:.1f} s, not counted):")
+        print(f"{lab} suite on Ray, one seed per test (Ray started in {ray_start:.1f} s, not counted):")
         print("\n".join(per_test_table(suite, on_ray, "ray")))
         print(f"  {ray_wall:.0f} s of wall time for {virtual:.0f} simulated seconds "
               f"({ray_wall / virtual:.2f}x); the simulator is {ray_wall / wall:.0f}x faster")
