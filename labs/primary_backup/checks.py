@@ -7,6 +7,8 @@ been delivered when it announced them.
 * :func:`views_step_by_one`: views are numbered 1, 2, 3..., each changing one thing;
 * :func:`views_wait_for_the_ack`: a new view only once the primary of the current one pinged
   with its number;
+* :func:`acks_after_the_transfer`: a primary acknowledges a view only once its backup answered
+  the transfer of the state;
 * :func:`only_the_backup_is_promoted`: a new primary is the old primary or the old backup;
 * :func:`crashed_primary_is_replaced`, :func:`crashed_backup_is_replaced`: a server that
   crashes is out of the views soon after;
@@ -118,6 +120,32 @@ def views_wait_for_the_ack(run: RunResult) -> list[Finding]:
                             f"of view {before.viewnum}, had not acknowledged view {before.viewnum} (pinged with "
                             f"{before.viewnum}): does the view service wait for the primary's acknowledgement "
                             "before the next view?", _where(run, after))]
+    return []
+
+
+def acks_after_the_transfer(run: RunResult) -> list[Finding]:
+    """The primary of a view with a backup acknowledges it (sends a Ping with its number) only
+    once that backup answered its Transfer for the view (a TransferReply with that number
+    reached it): a backup promoted before it held the state would serve an empty store."""
+    sent: dict[Any, tuple[str, str, int]] = {}  # TransferReply id -> (from, to, viewnum)
+    answered: set[tuple[str, str, int]] = set()  # (backup, primary, viewnum) delivered so far
+    by_view = {v.viewnum: v for v in views(run)}
+    for pos, e in enumerate(run.trace):
+        raw = e.get("body")
+        body: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if e["type"] == "send" and e.get("msg") == "TransferReply" and isinstance(body.get("viewnum"), int):
+            sent[e["id"]] = (str(e["node"]), str(e.get("dst")), body["viewnum"])
+        elif e["type"] == "deliver" and e.get("id") in sent:
+            answered.add(sent[e["id"]])
+        elif e["type"] == "send" and e.get("msg") == "Ping" and e.get("dst") == VIEW_SERVICE:
+            v = by_view.get(body.get("viewnum", 0))
+            if v is None or v.primary != e["node"] or not v.backup or (v.backup, v.primary, v.viewnum) in answered:
+                continue
+            return [Finding(f"{v.primary}, primary of view {v.viewnum}, acknowledged it at t={float(e['t']):.3f} "
+                            f"before its backup {v.backup} answered a Transfer for view {v.viewnum}: does the "
+                            "primary wait until its backup holds the state before it acknowledges a view?",
+                            f"line {pos + 1}  t={float(e['t']):.3f}  {v.primary} -> {VIEW_SERVICE}: Ping "
+                            f"viewnum={v.viewnum}")]
     return []
 
 
@@ -248,6 +276,7 @@ CHECKS: dict[str, Check] = {
     "views-step-by-one": views_step_by_one,
     "views-wait-for-the-ack": views_wait_for_the_ack,
     "only-the-backup-is-promoted": only_the_backup_is_promoted,
+    "acks-after-the-transfer": acks_after_the_transfer,
     "crashed-primary-is-replaced": crashed_primary_is_replaced,
     "crashed-backup-is-replaced": crashed_backup_is_replaced,
     "views-end-with-a-backup": views_reach(True),

@@ -275,7 +275,7 @@ class PBServer(Node):
             self.ready = False
         if not self.primary():
             self.fail_queue()
-        if view.primary == self.id and view.backup and self.synced != view.backup:
+        if view.primary == self.id and view.backup:  # a new view's backup is new (or came back empty)
             self.synced = ""
             self.transfer()
         self.pump()
