@@ -2,7 +2,8 @@
 way, aimed at any role a lab declares, and applied alike by both runtimes.
 
 A lab names the roles its nodes hold (``Lab.roles``); a schedule names a role wherever it names a
-node, and the role means whichever node holds it when the fault fires (``Node.role()``).
+node, and the role means whichever node holds it when the fault fires (``Lab.role_holders`` reads
+it from the trace; a lab without one asks ``Node.role()``).
 """
 
 from __future__ import annotations

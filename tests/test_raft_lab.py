@@ -16,6 +16,7 @@ from test_pictures import unpack
 from autograder.release import release
 from autograder.runner import run_test
 from autograder.suite import load_graded_suite, load_suite
+from labs.raft.parse import leader_in
 from labs.runtime.nursery import isolation_available
 
 GRADED = isolation_available() is None
@@ -147,6 +148,44 @@ def test_reference_passes_on_ray(name: str, ray_session: None) -> None:
     for seed in test.ray_seeds:
         outcome = run_test(test, seed, "ray", sealed=GRADED)
         assert outcome.passed, f"seed {seed}: {outcome.findings[0]}"
+
+
+CLAIMS_NO_ROLE = """
+\"\"\"keeps_leading (a leader that hears of a higher term goes on leading), whose nodes say of
+themselves that none of them leads.\"\"\"
+from labs.raft import node as reference
+
+
+class RaftNode(reference.RaftNode):
+    def role(self):
+        return None
+
+    def become_follower(self, term):
+        if term > self.current_term:
+            self.persist_vote(term, None)
+        if self.role_name == "candidate":
+            self.role_name = "follower"
+            self.reset_election_deadline()
+
+
+RaftClerk = reference.RaftClerk
+"""
+
+
+def test_a_node_that_claims_no_role_still_meets_the_faults_aimed_at_the_leader(tmp_path: Path) -> None:
+    """Schedules aim at the leader read from the messages the runtime saw sent (the newest
+    term's AppendEntries), never at whoever says so: a buggy leader that says it is none, so that
+    `partition: [[leader], rest]` would cut nobody off, is cut off all the same, and caught."""
+    impl = tmp_path / "claims-no-role" / "node.py"
+    impl.parent.mkdir()
+    impl.write_text(CLAIMS_NO_ROLE)
+    outcome = run_test(_test("A-reelection"), 1, "sim", impl)
+    assert outcome.result is not None
+    trace = outcome.result.trace
+    assert not [e for e in trace if e["type"] == "skip"]
+    cut = next(e for e in trace if e["type"] == "partition")
+    assert cut["groups"][0] == [leader_in(trace[:trace.index(cut)])["leader"]], cut
+    assert not outcome.passed and "election safety" in str(outcome.findings[0])
 
 
 CAUGHT = [

@@ -15,6 +15,7 @@ from .checks import DEFAULT_CHECKS
 from .harness import RaftClerk
 from .kv import kv_mixed, linearizable_kv
 from .node import KVClerk, KVServer, RaftNode
+from .parse import leader_in
 from .workloads import one_at_a_time
 
 KV_LAB = Lab(
@@ -28,6 +29,7 @@ KV_LAB = Lab(
     settle=3.0,
     checks=(*DEFAULT_CHECKS, linearizable_kv),
     default_schedule="none",
+    role_holders=leader_in,  # from the AppendEntries the runtime saw sent, never a node's word
 )
 
 LAB = Lab(
@@ -41,6 +43,7 @@ LAB = Lab(
     settle=3.0,
     checks=DEFAULT_CHECKS,
     default_schedule="none",
+    role_holders=leader_in,  # from the AppendEntries the runtime saw sent, never a node's word
     variants={"kv": KV_LAB},
 )
 

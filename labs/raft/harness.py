@@ -176,9 +176,6 @@ class RaftBase(Node):
     def service_restore(self, state: Any) -> None:
         """Set the service back to ``state``, from a snapshot being installed."""
 
-    def role(self) -> str | None:
-        return "leader" if self.get_state()[1] == "leader" else None
-
     @on(Submit)
     def handle_submit(self, msg: Submit, sender: str) -> None:
         self._raft_in_start: dict[int, str] = {}  # only while start() runs: a cluster of one commits in it

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -225,3 +226,24 @@ def message_entries(body: dict[str, Any]) -> list[Any]:
     if isinstance(entries, dict):
         entries = entries.get("@tuple")
     return entries if isinstance(entries, list) else []
+
+
+LEADS = ("AppendEntries", "InstallSnapshot")
+"""The messages only a leader sends, each with the ``term`` it leads."""
+
+
+def leader_in(trace: Sequence[Event]) -> dict[str, str]:
+    """``{"leader": node}``: the leader now, read from the messages the runtime saw sent (never
+    from what a node says of itself), for schedules that aim a fault at the leader. It is the
+    node that sent ``AppendEntries`` or ``InstallSnapshot`` for the newest term any was sent
+    for, if it has not crashed since; else nobody (``{}``)."""
+    term, leader = -1, ""
+    for e in trace:
+        if e["type"] == "send" and e.get("msg") in LEADS:
+            body = e.get("body")
+            sent = body.get("term") if isinstance(body, dict) else None
+            if isinstance(sent, int) and sent >= term:
+                term, leader = sent, str(e.get("node"))
+        elif e["type"] == "crash" and e.get("node") == leader:
+            leader = ""  # its term stays the bar: an older leader still sending is not the leader
+    return {"leader": leader} if leader else {}
