@@ -194,6 +194,7 @@ CAUGHT = [
     ("reads_locally", "B-split-brain", "not linearizable (key 'a')"),
     ("backup_takes_any_forward", "B-split-brain", "not linearizable (key 'a')"),
     ("no_state_transfer", "B-unreliable", "acknowledged it at t="),
+    ("never_retries", "B-unreliable", "does the primary send a lost forward or transfer again"),
     ("acks_before_transfer", "B-primary-fails-while-a-backup-joins", "not linearizable"),
     ("no_state_transfer", "B-primary-fails-while-a-backup-joins", "not linearizable"),
 ]

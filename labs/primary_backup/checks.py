@@ -226,8 +226,9 @@ def linearizable(run: RunResult) -> list[Finding]:
 
 def operations_complete(share: float) -> Check:
     """At least ``share`` of the clients' operations complete in time."""
-    return completes(share, "does the clerk ask the view service again when the primary does not answer, and "
-                            "does a new primary serve once its backup holds the state?")
+    return completes(share, "does the clerk ask the view service again when the primary does not answer, does "
+                            "the primary send a lost forward or transfer again, and does a new primary serve "
+                            "once its backup holds the state?")
 
 
 def views_reach(primary_and_backup: bool) -> Check:
@@ -281,6 +282,7 @@ CHECKS: dict[str, Check] = {
     "crashed-backup-is-replaced": crashed_backup_is_replaced,
     "views-end-with-a-backup": views_reach(True),
     "a-view-names-a-backup": a_view_names_a_backup,
+    "half-of-operations-complete": operations_complete(0.5),
     "most-operations-complete": operations_complete(0.8),
     "every-operation-completes": operations_complete(1.0),
 }
